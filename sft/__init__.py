@@ -1,0 +1,1 @@
+"""sftbench training side: model registry, configuration, SFT and classifier training."""

@@ -1,0 +1,174 @@
+"""Every training setting in one place: `TrainConfig`. YAML files and `key=value` overrides fill it.
+
+Precedence, lowest first: the defaults below < the preset (configs/presets/<name>.yaml) < the config
+file < command-line `key=value` overrides. Unknown keys are an error that suggests the nearest key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from prompts.paths import REPO_ROOT
+from sft.errors import UserError
+
+PRESETS_DIR = REPO_ROOT / "configs" / "presets"
+METHODS = ("lora", "qlora", "full", "lora-head")
+
+
+@dataclass
+class TrainConfig:
+    # what to train
+    task: str = "mushroom"                 # registry name or csv:PATH / jsonl:PATH
+    task_options: dict = field(default_factory=dict)  # column names etc. for csv:/jsonl: tasks
+    model: str = "smollm2-135m-instruct"   # registry name, Hub id or local folder
+    method: str = "lora"                   # lora | qlora | full | lora-head (classification head on the LM)
+    preset: str | None = None              # configs/presets/<preset>.yaml
+    output_dir: str | None = None          # default: results/runs/<task>/<model>-<method>
+    seed: int = 42
+    train_limit: int | None = None         # use the first N train records (the split is class-interleaved)
+    eval_limit: int | None = 200           # val records scored for eval loss
+    # optimisation (AdamW)
+    epochs: float = 3
+    max_steps: int = -1                    # > 0 overrides epochs
+    batch_size: int = 8
+    grad_accum: int = 1
+    lr: float = 2e-4
+    scheduler: str = "linear"              # any transformers scheduler name, e.g. constant_with_warmup
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    optim: str = "adamw_torch"
+    max_grad_norm: float = 1.0
+    max_length: int = 512                  # tokens; long inputs are shortened so the answer always fits
+    precision: str = "auto"                # auto | bf16 | fp16 | fp32 (auto: see sft/hardware.py)
+    gradient_checkpointing: bool = False
+    padding_free: bool = False             # TRL padding-free batches (needs flash attention on GPU)
+    logging_steps: int = 5
+    eval_steps: int | None = None          # None: evaluate once per epoch
+    save_steps: int = 25                   # checkpoint interval, for --resume
+    save_total_limit: int = 2
+    dataloader_workers: int = 0
+    # LoRA / QLoRA
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: str | list = "all-linear"
+    merge: bool = False                    # also save the merged model (lora only)
+
+    def run_dir(self, results_root: Path) -> Path:
+        from sft.models import model_slug
+
+        if self.output_dir:
+            return Path(self.output_dir)
+        return results_root / "runs" / task_slug(self.task, self.task_options) / f"{model_slug(self.model)}-{self.method}"
+
+
+def task_slug(task: str, options: dict) -> str:
+    if task.startswith(("csv:", "jsonl:")):
+        return options.get("name") or Path(task.partition(":")[2]).stem
+    return task
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+# The transformers/TRL names users bring from their notebooks, for the "did you mean" hint.
+HF_NAMES = {"learning_rate": "lr", "num_train_epochs": "epochs", "per_device_train_batch_size": "batch_size",
+            "gradient_accumulation_steps": "grad_accum", "lr_scheduler_type": "scheduler",
+            "max_seq_length": "max_length", "r": "lora_r", "target_modules": "lora_target_modules",
+            "model_name": "model", "model_name_or_path": "model", "dataset": "task", "bf16": "precision",
+            "fp16": "precision", "output": "output_dir", "warmup_steps": "warmup_ratio"}
+
+
+def suggest_key(key: str) -> str | None:
+    close = difflib.get_close_matches(key, [*FIELDS, *HF_NAMES], n=1, cutoff=0.6)
+    return HF_NAMES.get(close[0], close[0]) if close else None
+
+
+def _check_keys(values: dict, origin: str) -> None:
+    for key in values:
+        if key not in FIELDS:
+            close = suggest_key(key)
+            hint = f"; did you mean '{close}'?" if close else ""
+            raise UserError(f"{origin}: unknown config key '{key}'{hint}")
+
+
+def _coerce(key: str, raw: str):
+    """A command-line value as YAML would read it ('3' -> 3, 'true' -> True, 'null' -> None)."""
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+
+
+def read_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such config file")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise UserError(f"{path}{line}: invalid YAML ({getattr(err, 'problem', err)})") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not valid UTF-8") from None
+    if not isinstance(values, dict):
+        raise UserError(f"{path}: expected a mapping of key: value")
+    return values
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    values = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"override '{pair}': expected key=value")
+        if "." in key:  # task_options.text_column=review
+            head, _, sub = key.partition(".")
+            values.setdefault(head, {})[sub] = _coerce(sub, raw)
+        else:
+            values[key] = _coerce(key, raw)
+    return values
+
+
+def preset_values(name: str) -> dict:
+    path = PRESETS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise UserError(f"unknown preset '{name}'{hint} Presets: {', '.join(known)}")
+    values = read_yaml(path)
+    _check_keys(values, str(path))
+    return values
+
+
+def build_config(*layers: tuple[dict, str]) -> TrainConfig:
+    """Merge (values, origin) layers over the defaults, inserting the preset they name under them."""
+    merged: dict = {}
+    for values, origin in layers:
+        _check_keys(values, origin)
+    preset = next((v["preset"] for v, _ in reversed(layers) if v.get("preset")), None)
+    if preset:
+        merged.update(preset_values(preset))
+    for values, _ in layers:
+        for key, value in values.items():
+            if key == "task_options" and isinstance(value, dict):
+                merged["task_options"] = {**merged.get("task_options", {}), **value}
+            else:
+                merged[key] = value
+    config = TrainConfig(**merged)
+    if config.method not in METHODS:
+        raise UserError(f"method '{config.method}' is not one of {', '.join(METHODS)}")
+    if config.precision not in ("auto", "bf16", "fp16", "fp32"):
+        raise UserError(f"precision '{config.precision}' is not one of auto, bf16, fp16, fp32")
+    for key in ("batch_size", "grad_accum", "max_length", "lora_r"):
+        if not isinstance(getattr(config, key), int) or getattr(config, key) < 1:
+            raise UserError(f"config key '{key}' must be a positive integer, got {getattr(config, key)!r}")
+    return config
+
+
+def to_yaml(config: TrainConfig) -> str:
+    return yaml.safe_dump(dataclasses.asdict(config), sort_keys=False)

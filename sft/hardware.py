@@ -1,0 +1,57 @@
+"""Device and precision, chosen explicitly per hardware (TRL's own default of bf16=True must not decide).
+
+bf16 on CPUs with AVX-512 BF16 or AMX (about 4x a fp32 matmul) and on Ampere+ GPUs; fp16 on older GPUs
+such as Colab's T4, which only emulates bf16 (slowly); fp32 otherwise.
+"""
+from __future__ import annotations
+
+import platform
+from functools import lru_cache
+from pathlib import Path
+
+
+@lru_cache(maxsize=1)
+def cpu_has_bf16() -> bool:
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        return False
+    flags = cpuinfo.read_text(errors="ignore")
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def device_name(requested: str = "auto") -> str:
+    import torch
+
+    if requested != "auto":
+        return requested
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def pick_precision(requested: str = "auto", device: str = "auto") -> str:
+    """'bf16', 'fp16' or 'fp32' for this machine; an explicit request is honoured."""
+    import torch
+
+    if requested != "auto":
+        return requested
+    if device_name(device) == "cuda":
+        if torch.cuda.is_bf16_supported(including_emulation=False):
+            return "bf16"
+        return "fp16"
+    return "bf16" if cpu_has_bf16() else "fp32"
+
+
+def torch_dtype(precision: str):
+    import torch
+
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
+
+
+def describe_hardware() -> dict:
+    import torch
+
+    info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_bf16": cpu_has_bf16(), "torch_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+        info["gpu_count"] = torch.cuda.device_count()
+    return info

@@ -1,0 +1,91 @@
+"""Run folders: one self-describing directory per training run.
+
+    results/runs/<task>/<model>-<method>/
+        config.yaml        the exact resolved TrainConfig
+        run.json           status (running | finished), versions, git commit, hardware, timings
+        train_log.jsonl    one line per logged step: loss, eval_loss, learning_rate, epoch
+        checkpoints/       Trainer checkpoints, for resuming (not kept in git)
+        adapter/ | model/  the trained weights with the tokenizer
+
+A run counts only once run.json says "finished"; anything else is an interrupted run to resume.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+
+from prompts.paths import REPO_ROOT
+from sft.fileio import atomic_write_json, atomic_write_jsonl, read_jsonl
+
+LIBRARIES = ("torch", "transformers", "trl", "peft", "accelerate", "bitsandbytes", "datasets", "scikit-learn")
+
+
+def versions() -> dict:
+    found = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def read_run(run_dir: Path) -> dict:
+    path = Path(run_dir) / "run.json"
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return {}
+
+
+def is_finished(run_dir: Path) -> bool:
+    return read_run(run_dir).get("status") == "finished"
+
+
+def start_run(run_dir: Path, config_yaml: str, hardware: dict, seed: int) -> dict:
+    from sft.fileio import atomic_write_text
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.yaml", config_yaml)
+    previous = read_run(run_dir)
+    info = {"status": "running", "started": previous.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "attempts": previous.get("attempts", 0) + 1, "seed": seed, "git_commit": git_commit(),
+            "versions": versions(), "hardware": hardware}
+    atomic_write_json(run_dir / "run.json", info)
+    return info
+
+
+def finish_run(run_dir: Path, info: dict, **results) -> dict:
+    info = {**info, **results, "status": "finished", "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    atomic_write_json(run_dir / "run.json", info)
+    return info
+
+
+def trim_log(log_path: Path, last_step: int) -> None:
+    """Drop log lines past the checkpoint being resumed from, so resumed steps are not logged twice."""
+    if log_path.is_file():
+        atomic_write_jsonl(log_path, [row for row in read_jsonl(log_path, tolerant=True) if row.get("step", 0) <= last_step])
+
+
+def last_checkpoint(run_dir: Path) -> Path | None:
+    folder = Path(run_dir) / "checkpoints"
+    if not folder.is_dir():
+        return None
+    complete = [p for p in folder.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+    return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)

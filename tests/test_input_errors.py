@@ -1,0 +1,95 @@
+"""User files and bad input: each mistake gets one clear error naming file, line and field, exit code 2."""
+import json
+
+import pytest
+
+from prompts.build import build_task
+from prompts.tasks import get_task
+from sft.errors import UserError
+from tests.conftest import run_module
+
+
+def write(path, text, mode="w"):
+    path.write_text(text) if mode == "w" else path.write_bytes(text)
+    return path
+
+
+def csv_rows(n_per_label=4, labels=("good", "bad")):
+    lines = ["id,review,stars,label"]
+    for label in labels:
+        for i in range(n_per_label):
+            lines.append(f"{label}{i},A {label} film number {i},{i},{label}")
+    return "\n".join(lines) + "\n"
+
+
+def test_user_csv_with_text_column(tmp_path):
+    path = write(tmp_path / "reviews.csv", csv_rows())
+    task = get_task(f"csv:{path}", text_column="review", id_column="id")
+    assert task.labels == ("bad", "good")
+    meta = build_task(task)
+    assert meta["total"] == 8 and all(sum(c.values()) for c in meta["counts"].values())
+
+
+def test_user_jsonl_with_feature_columns(tmp_path):
+    rows = [{"colour": c, "size": s, "y": "yes" if c == "red" else "no"} for c in ("red", "blue") for s in range(4)]
+    path = write(tmp_path / "things.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    task = get_task(f"jsonl:{path}", feature_columns=["colour", "size"], label_column="y")
+    examples, _ = task.load()
+    assert examples[0].text == "Colour: red. Size: 0."
+
+
+@pytest.mark.parametrize("content,options,message", [
+    (csv_rows(), {"text_column": "review", "label_column": "sentiment"}, r"reviews.csv:2: field 'sentiment': missing"),
+    (csv_rows(), {"text_column": "body"}, r"reviews.csv:2: field 'body': missing"),
+    ("id,review,label\n1,fine,\n", {"text_column": "review"}, r"reviews.csv:2: field 'label': empty label"),
+    (csv_rows(), {"text_column": "review", "labels": ["good", "meh"]},
+     r"reviews.csv:6: field 'label': label 'bad' is not one of"),
+    ("id,review,label\n1,a,x\n1,b,y\n", {"text_column": "review", "id_column": "id"},
+     r"reviews.csv:3: field 'id': duplicate id '1' \(first on line 2\)"),
+    ("", {"text_column": "review"}, r"reviews.csv:1: empty CSV file"),
+    ("id,review,label\n1,a,x,extra\n", {"text_column": "review"}, r"reviews.csv:2: more values than the header"),
+])
+def test_bad_csv(tmp_path, content, options, message):
+    path = write(tmp_path / "reviews.csv", content)
+    with pytest.raises(UserError, match=message):
+        get_task(f"csv:{path}", **options).load()
+
+
+def test_broken_jsonl_line_names_the_line(tmp_path):
+    path = write(tmp_path / "data.jsonl", '{"text": "ok", "label": "a"}\n{"text": "broken", "label": \n')
+    with pytest.raises(UserError, match=r"data.jsonl:2: broken JSON line"):
+        get_task(f"jsonl:{path}", text_column="text").load()
+
+
+def test_non_utf8_file(tmp_path):
+    path = write(tmp_path / "latin.csv", "text,label\ncaf\xe9,a\n".encode("latin-1"), mode="b")
+    with pytest.raises(UserError, match=r"latin.csv:2: not valid UTF-8"):
+        get_task(f"csv:{path}", text_column="text").load()
+
+
+def test_class_too_small_for_a_split(tmp_path):
+    path = write(tmp_path / "tiny.csv", "text,label\na,x\nb,x\nc,x\nd,y\n")
+    with pytest.raises(UserError, match=r"label 'y' has 1 example"):
+        build_task(get_task(f"csv:{path}", text_column="text"))
+
+
+def test_unknown_task_suggests_a_name():
+    with pytest.raises(UserError, match=r"unknown task 'mushrom'; did you mean 'mushroom'\?"):
+        get_task("mushrom")
+
+
+def test_cli_bad_input_exits_2_without_traceback(tmp_path):
+    path = write(tmp_path / "reviews.csv", csv_rows())
+    done = run_module("prompts.build", "--task", f"csv:{path}", "--text-column", "review", "--label-column", "y")
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"error: {path}:2: field 'y': missing (present: id, label, review, stars)"
+    assert "Traceback" not in done.stderr
+
+
+def test_cli_prints_where_and_counts(tmp_path):
+    done = run_module("prompts.build", "--task", "mushroom", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert f"mushroom: 8124 records -> {tmp_path}/mushroom/" in done.stdout
+    assert "train         3366       3132    6498" in done.stdout
+    done = run_module("prompts.build", "--task", "nope")
+    assert done.returncode == 2 and done.stderr.startswith("error: unknown task 'nope'")

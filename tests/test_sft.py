@@ -1,0 +1,93 @@
+"""Generative fine-tuning on real mushroom records with the packaged SmolLM2: masking, learning, QLoRA, resume."""
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from sft.config import build_config
+from sft.models import resolve_model
+from sft.train import build_sft_trainer, train
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def tiny_config(**overrides):
+    values = {"task": "mushroom", "model": "smollm2-135m-instruct", "method": "lora", "train_limit": 16,
+              "eval_limit": 4, "batch_size": 4, "epochs": 1, "lr": 1e-3, "max_length": 256, "logging_steps": 1,
+              "save_steps": 1000, **overrides}
+    return build_config((values, "test"))
+
+
+def test_only_completion_tokens_carry_labels(tmp_path):
+    config = tiny_config()
+    trainer = build_sft_trainer(config, resolve_model(config.model), tmp_path)
+    batch = next(iter(trainer.get_train_dataloader()))
+    tokenizer = trainer.processing_class
+    for input_ids, labels in zip(batch["input_ids"], batch["labels"]):
+        supervised = labels[labels != -100]
+        answer = tokenizer.decode(supervised)
+        assert answer in ("edible<|im_end|>\n", "poisonous<|im_end|>\n"), answer
+        # the supervised tokens are exactly the tail of the real (unpadded) sequence: the assistant's answer
+        real = input_ids[: int((labels != -100).nonzero().max()) + 1]
+        assert torch.equal(real[-len(supervised):], supervised)
+        assert tokenizer.eos_token_id in supervised.tolist()  # EOS is learned, not masked as padding
+        prompt = tokenizer.decode(real[: len(real) - len(supervised)])
+        assert prompt.endswith("<|im_start|>assistant\n") and "edible or poisonous" in prompt
+
+
+def test_lora_training_lowers_the_loss_and_writes_the_run(isolated_outputs):
+    config = tiny_config(train_limit=32, epochs=2, batch_size=8)
+    run_dir = train(config)
+    log = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    losses = [row["loss"] for row in log if "loss" in row]
+    assert len(losses) >= 6
+    assert sum(losses[-2:]) / 2 < 0.5 * losses[0], losses
+    assert any("eval_loss" in row for row in log)
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["status"] == "finished" and run["global_step"] == 8 and run["precision"] in ("bf16", "fp32")
+    assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()
+    assert (run_dir / "adapter" / "tokenizer_config.json").is_file()
+    assert "method: lora" in (run_dir / "config.yaml").read_text()
+    assert str(run_dir).endswith("runs/mushroom/smollm2-135m-instruct-lora")
+    started = time.time()
+    assert train(config) == run_dir and time.time() - started < 1  # finished: skipped
+
+
+def test_qlora_step_on_cpu(tmp_path):
+    pytest.importorskip("bitsandbytes")
+    config = tiny_config(method="qlora", train_limit=4, max_steps=1, eval_limit=0, output_dir=str(tmp_path / "q"))
+    trainer = build_sft_trainer(config, resolve_model(config.model), tmp_path / "q")
+    assert any("4bit" in type(m).__name__ for m in trainer.model.modules())
+    trainable = [p for p in trainer.model.parameters() if p.requires_grad]
+    before = [p.detach().clone() for p in trainable]
+    result = trainer.train()
+    assert result.global_step == 1 and result.training_loss > 0
+    assert any(not torch.equal(a, p.detach()) for a, p in zip(before, trainable))
+
+
+def test_killed_run_resumes_from_its_checkpoint(isolated_outputs):
+    args = ["task=mushroom", "model=smollm2-135m-instruct", "method=lora", "train_limit=48", "eval_limit=0",
+            "batch_size=4", "epochs=1", "save_steps=3", "logging_steps=1", "max_length=256"]
+    command = [sys.executable, "-m", "sft.train", *args]
+    run_dir = isolated_outputs / "results" / "runs" / "mushroom" / "smollm2-135m-instruct-lora"
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (run_dir / "checkpoints" / "checkpoint-3" / "trainer_state.json").is_file():
+        assert process.poll() is None and time.time() < deadline, "training ended before its first checkpoint"
+        time.sleep(0.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "running"
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "resuming" in done.stdout and "from checkpoint-" in done.stdout
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["status"] == "finished" and run["global_step"] == 12 and run["attempts"] == 2
+    steps = [json.loads(line)["step"] for line in (run_dir / "train_log.jsonl").read_text().splitlines()
+             if "loss" in json.loads(line)]
+    assert steps == sorted(set(steps)), "resumed steps were logged twice"
