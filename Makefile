@@ -32,6 +32,15 @@ train-all: $(STAMP)  ## train every unfinished run of EXPERIMENT (default: confi
 train: $(STAMP)  ## one run: make train ARGS="task=mushroom model=smollm2-135m-instruct method=lora preset=cpu-fast"
 	$(PY) -m sft.train $(ARGS)
 
+bench: $(STAMP)  ## benchmark base + fine-tuned models of EXPERIMENT and baselines; writes results/results.md
+	$(PY) -m bench.run --experiment $(EXPERIMENT) $(ARGS)
+
+report: $(STAMP)  ## rebuild results.md/.csv/.tex and figures from results/ files only (no models run)
+	$(PY) -m bench.report
+
+speed: $(STAMP)  ## training and scoring speed vs the plain recipe: make speed ARGS="--device cuda"
+	$(PY) -m bench.speed $(ARGS)
+
 test: $(STAMP)  ## the test suite (offline, CPU, real data and packaged models)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests $(ARGS)
 

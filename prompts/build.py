@@ -21,6 +21,7 @@ from sft.fileio import atomic_write_json, atomic_write_jsonl, read_jsonl
 
 DEFAULT_SEED = 42
 DEFAULT_RATIOS = (0.8, 0.1, 0.1)
+RECORD_FORMAT = 2  # bump when Task.record changes, so existing data/ is rebuilt
 
 
 def dedupe(examples):
@@ -41,7 +42,8 @@ def build_task(task: Task, out_root: Path | None = None, seed: int = DEFAULT_SEE
     meta_path = out / "meta.json"
     if not force and meta_path.is_file() and all((out / f"{s}.jsonl").is_file() for s in SPLITS):
         meta = json.loads(meta_path.read_text())
-        if (meta.get("source_sha256"), meta.get("seed"), meta.get("ratios")) == (checksum, seed, list(ratios)):
+        if (meta.get("source_sha256"), meta.get("seed"), meta.get("ratios"), meta.get("record_format")) == (
+                checksum, seed, list(ratios), RECORD_FORMAT):
             return meta
     examples, duplicates = dedupe(examples)
     splits = stratified_split(examples, seed=seed, ratios=ratios, source=task.source)
@@ -55,6 +57,7 @@ def build_task(task: Task, out_root: Path | None = None, seed: int = DEFAULT_SEE
         "source_sha256": checksum,
         "seed": seed,
         "ratios": list(ratios),
+        "record_format": RECORD_FORMAT,
         "duplicates_dropped": duplicates,
         "total": sum(len(v) for v in splits.values()),
         "counts": {name: dict(sorted(Counter(e.label for e in splits[name]).items())) for name in SPLITS},

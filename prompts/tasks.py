@@ -26,6 +26,7 @@ class Example:
     id: str
     text: str
     label: str
+    features: dict | None = field(default=None, compare=False, hash=False)  # raw columns, for tabular baselines
 
 
 @dataclass
@@ -47,7 +48,10 @@ class Task:
 
     def record(self, example: Example) -> dict:
         """The Alpaca record every model trains and is benchmarked on."""
-        return {"id": example.id, "instruction": self.instruction, "input": example.text, "output": example.label}
+        record = {"id": example.id, "instruction": self.instruction, "input": example.text, "output": example.label}
+        if example.features is not None:
+            record["features"] = example.features
+        return record
 
 
 def check_examples(examples: list[Example], labels: tuple[str, ...], source: str) -> None:
@@ -67,7 +71,8 @@ def check_examples(examples: list[Example], labels: tuple[str, ...], source: str
 def _load_mushroom() -> tuple[list[Example], str]:
     raw = sources.MUSHROOM.read()
     rows = json.loads(raw)
-    examples = [Example(f"mushroom-{i:05d}", mushroom.describe(row), row[mushroom.LABEL_FIELD])
+    examples = [Example(f"mushroom-{i:05d}", mushroom.describe(row), row[mushroom.LABEL_FIELD],
+                        {feature: row.get(feature) or "unknown" for feature in mushroom.FEATURES})
                 for i, row in enumerate(rows)]
     return examples, sha256_bytes(raw)
 
@@ -219,7 +224,8 @@ def _file_loader(kind: str, path: Path, options: FileTaskOptions) -> Callable[[]
                 raise UserError(f"{located(path, line, options.id_column)}: duplicate id '{example_id}' "
                                 f"(first on line {seen_ids[example_id]})")
             seen_ids[example_id] = line
-            examples.append(Example(example_id, text, label))
+            features = None if options.text_column else {column: str(row[column]).strip() for column in text_fields}
+            examples.append(Example(example_id, text, label, features))
         return examples, sha256_bytes(path.read_bytes())
 
     return load

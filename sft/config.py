@@ -46,6 +46,7 @@ class TrainConfig:
     precision: str = "auto"                # auto | bf16 | fp16 | fp32 (auto: see sft/hardware.py)
     gradient_checkpointing: bool = False
     padding_free: bool = False             # TRL padding-free batches (needs flash attention on GPU)
+    compact_lm_head: bool = True           # CPU: vocabulary projection only at answer tokens (sft/speedups.py)
     logging_steps: int = 5
     eval_steps: int | None = None          # None: evaluate once per epoch
     save_steps: int = 25                   # checkpoint interval, for --resume
@@ -145,6 +146,19 @@ def preset_values(name: str) -> dict:
     return values
 
 
+FLOAT_KEYS = {"epochs", "lr", "warmup_ratio", "weight_decay", "max_grad_norm", "lora_dropout"}
+
+
+def _typed(key: str, value, origin: str):
+    """Numbers as numbers: YAML reads `2e-4` (no dot) as a string, which would reach the optimizer."""
+    if key in FLOAT_KEYS and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise UserError(f"{origin}: '{key}' must be a number, got '{value}'") from None
+    return value
+
+
 def build_config(*layers: tuple[dict, str]) -> TrainConfig:
     """Merge (values, origin) layers over the defaults, inserting the preset they name under them."""
     merged: dict = {}
@@ -153,8 +167,9 @@ def build_config(*layers: tuple[dict, str]) -> TrainConfig:
     preset = next((v["preset"] for v, _ in reversed(layers) if v.get("preset")), None)
     if preset:
         merged.update(preset_values(preset))
-    for values, _ in layers:
+    for values, origin in layers:
         for key, value in values.items():
+            value = _typed(key, value, origin)
             if key == "task_options" and isinstance(value, dict):
                 merged["task_options"] = {**merged.get("task_options", {}), **value}
             else:

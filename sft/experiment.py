@@ -22,10 +22,10 @@ from pathlib import Path
 
 from prompts.paths import REPO_ROOT, results_dir
 from sft import runs
-from sft.config import TrainConfig, build_config, parse_overrides, read_yaml
+from sft.config import TrainConfig, build_config, parse_overrides, read_yaml, to_yaml
 from sft.errors import UserError, run_cli
 
-EXPERIMENT_KEYS = {"name", "preset", "overrides", "tasks", "runs", "description"}
+EXPERIMENT_KEYS = {"name", "preset", "overrides", "tasks", "runs", "description", "bench_limit"}
 RUN_KEYS = {"model", "method", "tasks", "preset", "overrides"}
 
 
@@ -34,6 +34,14 @@ class Experiment:
     name: str
     path: Path
     configs: list[TrainConfig]
+    bench_limit: int | None = None   # benchmark the first N test records of each task (None: all)
+
+    @property
+    def tasks(self) -> list[tuple[str, dict]]:
+        seen = {}
+        for config in self.configs:
+            seen.setdefault((config.task, repr(sorted(config.task_options.items()))), (config.task, config.task_options))
+        return list(seen.values())
 
 
 def find_experiment(name_or_path: str) -> Path:
@@ -81,7 +89,7 @@ def load_experiment(name_or_path: str, cli_overrides: dict | None = None) -> Exp
                                         (cli_overrides or {}, "command line")))
     if not configs:
         raise UserError(f"{path}: no tasks listed")
-    return Experiment(spec.get("name", path.stem), path, configs)
+    return Experiment(spec.get("name", path.stem), path, configs, spec.get("bench_limit"))
 
 
 def main(argv=None) -> int:
@@ -99,7 +107,7 @@ def main(argv=None) -> int:
     print(f"experiment '{experiment.name}' ({experiment.path}): {len(selected)} run(s)")
     for config in selected:
         run_dir = config.run_dir(results_dir())
-        state = "finished" if runs.is_finished(run_dir) else ("interrupted" if run_dir.exists() else "new")
+        state = runs.state(run_dir, to_yaml(config))
         print(f"  [{state:>11}] {run_dir.relative_to(results_dir().parent) if run_dir.is_relative_to(results_dir().parent) else run_dir}")
     if args.list:
         return 0

@@ -69,7 +69,8 @@ def read_text(path: str | Path) -> str:
 
 def iter_jsonl(path: str | Path, tolerant: bool = False) -> Iterator[tuple[int, dict]]:
     """Yield (line number, object) for each non-empty line; a broken line is a UserError unless tolerant."""
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
+    # Split on "\n" only: str.splitlines() also breaks at U+2028, U+0085 etc., which JSON strings may hold raw.
+    for number, line in enumerate(read_text(path).split("\n"), start=1):
         if not line.strip():
             continue
         try:

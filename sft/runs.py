@@ -58,6 +58,16 @@ def is_finished(run_dir: Path) -> bool:
     return read_run(run_dir).get("status") == "finished"
 
 
+def state(run_dir: Path, config_yaml: str) -> str:
+    """new | interrupted | finished | changed (finished, but with another config than `config_yaml`)."""
+    if not run_dir.exists():
+        return "new"
+    if not is_finished(run_dir):
+        return "interrupted"
+    saved = run_dir / "config.yaml"
+    return "finished" if saved.is_file() and saved.read_text() == config_yaml else "changed"
+
+
 def start_run(run_dir: Path, config_yaml: str, hardware: dict, seed: int) -> dict:
     from sft.fileio import atomic_write_text
 

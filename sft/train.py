@@ -28,6 +28,7 @@ from sft.config import TrainConfig, build_config, parse_overrides, read_yaml, ta
 from sft.errors import UserError, run_cli
 from sft.hardware import describe_hardware, device_name, pick_precision, torch_dtype
 from sft.models import ResolvedModel, load_causal_lm, load_tokenizer, resolve_model
+from sft.speedups import score_only_supervised_positions_on_cpu
 
 
 def prepare_data(config: TrainConfig) -> tuple[list[dict], list[dict], list[str]]:
@@ -121,6 +122,8 @@ def build_sft_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path):
         return Dataset.from_list([prompt_completion(shorten_input(r, tokenizer, budget), tokenizer) for r in records])
 
     precision = pick_precision(config.precision)
+    if config.compact_lm_head:
+        score_only_supervised_positions_on_cpu()
     return SFTTrainer(
         model=load_generative_model(model, config, precision),
         args=training_arguments(config, run_dir, precision, has_eval=bool(val_records)),
@@ -152,10 +155,16 @@ def train_generative(config: TrainConfig, model: ResolvedModel, run_dir: Path, r
 def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Path:
     """Train one run (or skip it if finished); returns its run folder."""
     run_dir = config.run_dir(results_dir())
-    if runs.is_finished(run_dir) and not force:
+    config_yaml = to_yaml(config)
+    # Bad input fails here, before a model loads or anything is written under results/.
+    build_task(get_task(config.task, **config.task_options))
+    model = resolve_model(config.model)
+    if runs.state(run_dir, config_yaml) == "finished" and not force:
         print(f"already finished: {run_dir} (use --force to train again)")
         return run_dir
-    config_yaml = to_yaml(config)
+    if runs.state(run_dir, config_yaml) == "changed":
+        print(f"{run_dir}: finished with a different config.yaml; training it again with the new one")
+        force = True
     checkpoint = runs.last_checkpoint(run_dir)
     if force and run_dir.exists():
         shutil.rmtree(run_dir)
@@ -173,7 +182,6 @@ def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Pat
     else:
         (run_dir / "train_log.jsonl").unlink(missing_ok=True)
 
-    model = resolve_model(config.model)
     info = runs.start_run(run_dir, config_yaml, describe_hardware(), config.seed)
     started = time.time()
     if model.kind == "encoder" or config.method == "lora-head":

@@ -48,3 +48,10 @@ def test_default_experiment_lists_its_runs(isolated_outputs):
     assert all(c.preset == "cpu-fast" for c in experiment.configs)
     assert str(experiment.configs[0].run_dir(isolated_outputs / "results")).endswith(
         "results/runs/mushroom/smollm2-135m-instruct-lora")
+
+
+def test_exponent_without_a_dot_is_a_number():
+    config = build_config((parse_overrides(["lr=2e-4", "warmup_ratio=1e-1"]), "command line"))
+    assert config.lr == 2e-4 and config.warmup_ratio == 0.1
+    with pytest.raises(UserError, match=r"command line: 'lr' must be a number, got 'fast'"):
+        build_config((parse_overrides(["lr=fast"]), "command line"))

@@ -61,6 +61,13 @@ def test_broken_jsonl_line_names_the_line(tmp_path):
         get_task(f"jsonl:{path}", text_column="text").load()
 
 
+def test_jsonl_text_may_hold_unicode_line_separators(tmp_path):
+    rows = [{"text": f"line\u2028separator\x85next {i}", "label": "ab"[i % 2]} for i in range(8)]
+    path = write(tmp_path / "odd.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    examples, _ = get_task(f"jsonl:{path}", text_column="text").load()
+    assert [e.text for e in examples] == [r["text"] for r in rows]
+
+
 def test_non_utf8_file(tmp_path):
     path = write(tmp_path / "latin.csv", "text,label\ncaf\xe9,a\n".encode("latin-1"), mode="b")
     with pytest.raises(UserError, match=r"latin.csv:2: not valid UTF-8"):

@@ -1,0 +1,226 @@
+"""How much faster the toolkit trains and scores than the plain recipe, measured in one process.
+
+    python -m bench.speed                       # `make speed`: SmolLM2 on mushroom, this machine
+    python -m bench.speed --device cuda --steps 20 --batch-size 16
+
+Training, the same LoRA (r 16, all-linear, no dropout), data, batch order, seed and optimizer steps:
+  plain recipe  HF Trainer, fp32, every example padded to --max-length, full-vocabulary logits at every
+                position (the model's own loss over labels masked to the completion)
+  toolkit       sft.train's SFTTrainer: precision from sft/hardware.py (bf16 where the hardware has it),
+                dynamic padding, LM head only at the answer tokens (sft/speedups.py)
+Both are timed over the same steps after a warm-up step, and both trained models are then evaluated
+on the same held-out records (completion loss, fp32), so a speed-up that changed what is learned shows.
+Scoring, on the same test records and the model the toolkit just trained:
+  plain recipe  one `generate` call per example (fp32), then the label parser
+  toolkit       `score` mode (bench/generative.py): batched, shared prompt cache, logits only where needed
+Finally the toolkit's training FLOP/s against the measured peak of a bf16 (or fp32) matmul here.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+from sft.errors import run_cli
+
+
+class StepTimer:
+    """A TrainerCallback that records when each optimizer step ends."""
+
+    def __new__(cls):
+        from transformers import TrainerCallback
+
+        class _Timer(TrainerCallback):
+            def __init__(self):
+                self.ends = []
+
+            def on_step_end(self, args, state, control, **kwargs):
+                self.ends.append(time.perf_counter())
+
+        return _Timer()
+
+
+def lora_settings(args) -> dict:
+    return dict(method="lora", lora_r=16, lora_alpha=32, lora_dropout=0.0, lr=2e-4, scheduler="constant",
+                warmup_ratio=0.0, seed=42, batch_size=args.batch_size, max_steps=args.steps + 1, eval_limit=None,
+                train_limit=(args.steps + 1) * args.batch_size, logging_steps=1, save_steps=10_000,
+                max_length=args.max_length, epochs=1)
+
+
+def plain_trainer(config, records, tokenizer, model_path, device):
+    """The notebook recipe: fp32, pad to max_length, the model computes full logits and its own loss."""
+    import torch
+    from datasets import Dataset
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM, Trainer, TrainingArguments, default_data_collator
+
+    from prompts.format import prompt_text
+    from bench.generative import completion_texts
+    from sft.train import lora_config
+
+    completions = completion_texts(tokenizer, sorted({r["output"] for r in records}))
+
+    def encode(record):
+        from prompts.format import has_chat_template
+
+        prompt = tokenizer(prompt_text(record, tokenizer), add_special_tokens=not has_chat_template(tokenizer))["input_ids"]
+        answer = tokenizer(completions[record["output"]], add_special_tokens=False)["input_ids"]
+        ids = (prompt + answer)[:config.max_length]
+        pad = config.max_length - len(ids)
+        labels = ([-100] * len(prompt) + answer)[:config.max_length]
+        return {"input_ids": ids + [tokenizer.pad_token_id] * pad, "attention_mask": [1] * len(ids) + [0] * pad,
+                "labels": labels + [-100] * pad}
+
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32, use_safetensors=True)
+    model = get_peft_model(model, lora_config(config))
+    arguments = TrainingArguments(output_dir="/tmp/sftbench-speed-plain", max_steps=config.max_steps,
+                                  per_device_train_batch_size=config.batch_size, learning_rate=config.lr,
+                                  lr_scheduler_type="constant", seed=config.seed, data_seed=config.seed,
+                                  logging_steps=1, save_strategy="no", report_to="none", bf16=False, fp16=False,
+                                  use_cpu=device == "cpu", remove_unused_columns=False)
+    timer = StepTimer()
+    trainer = Trainer(model=model, args=arguments, train_dataset=Dataset.from_list([encode(r) for r in records]),
+                      data_collator=default_data_collator, callbacks=[timer])
+    return trainer, timer
+
+
+def heldout_loss(model, tokenizer, records) -> float:
+    """Mean completion loss (fp32, one example at a time, no padding) of a trained model."""
+    import torch
+
+    from bench.generative import completion_texts, prompt_ids
+
+    completions = completion_texts(tokenizer, sorted({r["output"] for r in records}))
+    total, count = 0.0, 0
+    model = model.float().eval()
+    for record in records:
+        prompt = prompt_ids(tokenizer, [record])[0]
+        answer = tokenizer(completions[record["output"]], add_special_tokens=False)["input_ids"]
+        ids = torch.tensor([prompt + answer], device=next(model.parameters()).device)
+        with torch.inference_mode():
+            log_probs = model(input_ids=ids).logits[0, len(prompt) - 1:-1].float().log_softmax(-1)
+        total -= float(log_probs.gather(-1, ids[0, len(prompt):, None]).sum())
+        count += len(answer)
+    return total / count
+
+
+def matmul_peak(device: str, dtype) -> float:
+    """FLOP/s of a large square matmul, the practical ceiling for training throughput here."""
+    import torch
+
+    n = 2048 if device == "cpu" else 8192
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    repeats = 6 if device == "cpu" else 50
+    if device == "cuda":
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return 2 * n**3 * repeats / (time.perf_counter() - started)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.speed", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="smollm2-135m-instruct")
+    parser.add_argument("--task", default="mushroom")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--steps", type=int, default=6, help="timed optimizer steps (after one warm-up step)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-length", type=int, default=256, help="the plain recipe pads every example to this")
+    parser.add_argument("--score-examples", type=int, default=48)
+    parser.add_argument("--heldout", type=int, default=32, help="val records for the loss after training")
+    parser.add_argument("--debug", action="store_true")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from bench.generative import generate_answers, parse_label, score_labels
+    from prompts.build import build_task, load_meta, load_split
+    from prompts.tasks import get_task
+    from sft.config import build_config
+    from sft.hardware import device_name, pick_precision, torch_dtype
+    from sft.models import load_tokenizer, resolve_model
+    from sft.train import build_sft_trainer
+
+    device = device_name(args.device)
+    build_task(get_task(args.task))
+    labels = load_meta(args.task)["labels"]
+    resolved = resolve_model(args.model)
+    config = build_config(({"task": args.task, "model": args.model, **lora_settings(args)}, "bench.speed"))
+    train_records = load_split(args.task, "train")[:config.train_limit]
+    heldout = load_split(args.task, "val")[:args.heldout]
+    tokenizer = load_tokenizer(resolved)
+    precision = pick_precision(device=device)
+    print(f"speed: {args.model} on {args.task}, device {device}, toolkit precision {precision}, "
+          f"{args.steps} timed steps of batch {args.batch_size} after 1 warm-up step")
+
+    results = {}
+    for name in ("plain", "toolkit"):
+        torch.manual_seed(config.seed)
+        if name == "plain":
+            trainer, timer = plain_trainer(config, train_records, tokenizer, resolved.path, device)
+        else:
+            import tempfile
+            from pathlib import Path
+
+            trainer = build_sft_trainer(config, resolved, Path(tempfile.mkdtemp(prefix="sftbench-speed-")))
+            timer = StepTimer()
+            trainer.add_callback(timer)
+        trainer.train()
+        seconds = timer.ends[-1] - timer.ends[0]
+        examples = args.steps * args.batch_size
+        losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+        results[name] = {"seconds": seconds, "examples": examples, "trainer": trainer, "train_loss": losses[-1],
+                         "heldout": heldout_loss(trainer.model, tokenizer, heldout)}
+        print(f"  {name:8s} train: {seconds / args.steps:6.2f} s/step, {examples / seconds:6.2f} examples/s, "
+              f"last-step loss {losses[-1]:.4f}, held-out completion loss {results[name]['heldout']:.4f}")
+    # Both recipes see the same batches, so the same real (unpadded) tokens: TRL counts them per step.
+    # Padding to max_length is not counted as work done.
+    toolkit_trainer = results["toolkit"]["trainer"]
+    counted = [h["num_tokens"] for h in toolkit_trainer.state.log_history if "num_tokens" in h and "loss" in h]
+    timed_tokens = counted[-1] - counted[0]
+    for name in ("plain", "toolkit"):
+        results[name]["tokens_per_s"] = timed_tokens / results[name]["seconds"]
+    speedup = results["plain"]["seconds"] / results["toolkit"]["seconds"]
+    print(f"  tokens/s: plain {results['plain']['tokens_per_s']:.0f}, toolkit {results['toolkit']['tokens_per_s']:.0f}")
+    print(f"train speedup vs plain recipe: {speedup:.1f}x "
+          f"(held-out loss after {args.steps + 1} steps: plain {results['plain']['heldout']:.4f}, "
+          f"toolkit {results['toolkit']['heldout']:.4f})")
+
+    # ---- scoring, on the model the toolkit just trained
+    model = toolkit_trainer.model.merge_and_unload().float().eval().to(device)
+    model.requires_grad_(True)  # see bench/generative.py: keeps the LM-head matmul on the fast path
+    records = load_split(args.task, "test")[:args.score_examples]
+    gold = [r["output"] for r in records]
+    started = time.perf_counter()
+    plain_answers = [generate_answers(model, tokenizer, [r], labels, batch_size=1, max_new_tokens=10,
+                                      progress=False)[0] for r in records]
+    plain_seconds = time.perf_counter() - started
+    plain_accuracy = sum(parse_label(a, labels) == g for a, g in zip(plain_answers, gold)) / len(records)
+    model = model.to(torch_dtype(precision))
+    started = time.perf_counter()
+    scores = score_labels(model, tokenizer, records, labels, batch_size=16, progress=False)
+    score_seconds = time.perf_counter() - started
+    score_accuracy = sum(max(s, key=s.get) == g for s, g in zip(scores, gold)) / len(records)
+    print(f"  plain    score: {len(records) / plain_seconds:6.2f} examples/s (generate + parse), "
+          f"accuracy {plain_accuracy:.3f}")
+    print(f"  toolkit  score: {len(records) / score_seconds:6.2f} examples/s (score mode), accuracy {score_accuracy:.3f}")
+    print(f"score speedup vs per-example generate: {plain_seconds / score_seconds:.1f}x")
+
+    # ---- model FLOP utilisation of the toolkit's training
+    body = sum(p.numel() for n, p in model.named_parameters() if "embed" not in n and "lm_head" not in n)
+    # LoRA on a frozen base: forward 2N and input gradients 2N per token, no weight gradients for the base.
+    achieved = 4 * body * results["toolkit"]["tokens_per_s"]
+    peak = matmul_peak(device, torch_dtype(precision))
+    print(f"training FLOP/s: {achieved / 1e9:.0f} GFLOP/s achieved (4 x {body / 1e6:.0f}M params x tokens/s) vs "
+          f"{peak / 1e9:.0f} GFLOP/s {precision} matmul peak: MFU {100 * achieved / peak:.0f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
