@@ -5,6 +5,7 @@
 Reads results/<task>/rows/*.json (one per benchmarked model, state and mode) and results/runs/*/ (loss
 logs), and writes:
     results/results.md, results/results.csv, results/results.tex   one table, every task
+    results/domain.csv, results/domain.tex                          domain-text tasks: perplexity, BLEU, chrF
     results/<task>/metrics.csv                                      with per-class precision/recall/F1
     results/<task>/figures/confusion_<model>.png                    base vs fine-tuned, side by side
     results/<task>/figures/loss_curves.png                          every run of the task on one figure
@@ -29,6 +30,9 @@ COLUMNS = [("task", "Task"), ("model", "Model"), ("state", "State"), ("method", 
            ("macro_recall", "Macro-recall"), ("invalid_rate", "Invalid"), ("examples_per_s", "Ex/s"),
            ("peak_memory_mb", "Peak MB")]
 SCORES = ("accuracy", "macro_f1", "weighted_f1", "macro_recall", "invalid_rate")
+DOMAIN_COLUMNS = [("task", "Task"), ("model", "Model"), ("state", "State"), ("method", "Method"),
+                  ("perplexity", "Perplexity"), ("bleu", "BLEU"), ("chrf", "chrF"), ("tokens", "Test tokens"),
+                  ("tokens_per_s", "Tok/s"), ("peak_memory_mb", "Peak MB")]
 
 
 def load_rows(root: Path) -> dict[str, list[dict]]:
@@ -58,7 +62,19 @@ def flat(row: dict) -> dict:
             "examples_per_s": row["examples_per_s"], "peak_memory_mb": row["peak_memory_mb"]}
 
 
+def domain_flat(row: dict) -> dict:
+    return {"task": row["task"], "model": row["model"], "state": row["state"], "method": row["method"] or "-",
+            **{k: row["metrics"][k] for k in ("perplexity", "bleu", "chrf", "tokens")},
+            "tokens_per_s": row["tokens_per_s"], "peak_memory_mb": row["peak_memory_mb"]}
+
+
 def cell(key: str, value) -> str:
+    if value is None:
+        return "-"
+    if key == "perplexity":
+        return f"{value:.2f}"
+    if key in ("bleu", "chrf", "tokens_per_s"):
+        return f"{value:.1f}"
     if key == "invalid_rate":
         return f"{100 * value:.1f}%"
     if key in SCORES:
@@ -75,7 +91,8 @@ def csv_text(records: list[dict], keys: list[str]) -> str:
     writer = csv.DictWriter(out, fieldnames=keys, lineterminator="\n")
     writer.writeheader()
     for record in records:
-        writer.writerow({k: (f"{record[k]:.6f}" if isinstance(record[k], float) else record[k]) for k in keys})
+        writer.writerow({k: (f"{record[k]:.6f}" if isinstance(record[k], float) else
+                             "" if record[k] is None else record[k]) for k in keys})
     return out.getvalue()
 
 
@@ -92,10 +109,11 @@ def latex_escape(text: str) -> str:
     return text
 
 
-def latex_table(records: list[dict]) -> str:
-    keys = [k for k, _ in COLUMNS]
-    lines = [r"\begin{tabular}{lllll" + "r" * (len(keys) - 5) + "}", r"\toprule",
-             " & ".join(latex_escape(h) for _, h in COLUMNS) + r" \\", r"\midrule"]
+def latex_table(records: list[dict], columns=COLUMNS) -> str:
+    keys = [k for k, _ in columns]
+    text_columns = sum(1 for k in keys if k in ("task", "model", "state", "method", "mode"))
+    lines = [r"\begin{tabular}{" + "l" * text_columns + "r" * (len(keys) - text_columns) + "}", r"\toprule",
+             " & ".join(latex_escape(h) for _, h in columns) + r" \\", r"\midrule"]
     previous_task = None
     for record in records:
         if previous_task is not None and record["task"] != previous_task:
@@ -225,6 +243,43 @@ def samples_section(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def continuation_samples(rows: list[dict]) -> str:
+    """Held-out prompts with the real continuation and each model's, side by side."""
+    with_samples = [r for r in rows if r.get("samples")]
+    if not with_samples:
+        return ""
+    lines = ["Sample continuations (greedy; the prompt's last 200 characters shown):\n"]
+    for index, sample in enumerate(with_samples[0]["samples"]):
+        prompt = " ".join(sample["prompt"].split())
+        lines.append(f"{index + 1}. `{sample['id']}`: ...{prompt[-200:]}  \n"
+                     f"   real: \"{' '.join(sample['reference'].split())}\"")
+        for row in with_samples:
+            if index < len(row["samples"]):
+                text = " ".join(row["samples"][index]["continuation"].split()) or "(empty)"
+                lines.append(f"   - {row['model']} {row['state']}: \"{text}\"")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def domain_section(task: str, rows: list[dict], out: Path, root: Path) -> tuple[str, list[dict]]:
+    records = [domain_flat(r) for r in rows]
+    keys = [k for k, _ in DOMAIN_COLUMNS]
+    atomic_write_text(out / "metrics.csv", csv_text(records, keys))
+    loss = loss_curves_figure(task, out / "figures")
+    first = rows[0]
+    md = [f"## {task} (domain text)\n\n{first['examples']} of {first['test_size']} test blocks of "
+          f"{first['block_size']} tokens (held-out documents), {first['prompts']} continuation prompts "
+          f"(device: {', '.join(sorted({r['device'] for r in rows}))}). Perplexity is token-weighted over the "
+          f"same blocks for a model's base and fine-tuned rows (lower is better; models with different "
+          f"tokenizers are not comparable); BLEU and chrF compare greedy continuations with the real text.\n",
+          markdown_table([h for k, h in DOMAIN_COLUMNS if k != "task"],
+                         [[cell(k, r[k]) for k, _ in DOMAIN_COLUMNS if k != "task"] for r in records]), ""]
+    if loss:
+        md += [f"![{loss.stem}]({loss.relative_to(root).as_posix()})", ""]
+    md.append(continuation_samples(rows))
+    return "\n".join(md), records
+
+
 def build_report(root: Path | None = None) -> Path:
     root = root or results_dir()
     tasks = load_rows(root)
@@ -235,8 +290,14 @@ def build_report(root: Path | None = None) -> Path:
                            "answer, then a parser (Invalid = no single label named); `head`: classifier argmax. "
                            "Ex/s is test examples per second (baselines: fit and predict); Peak MB is the process's "
                            "peak resident memory on CPU, or peak allocated GPU memory.\n"]
+    domain_records = []
     for task, rows in tasks.items():
         out = root / task
+        if rows[0].get("task_kind") == "domain":
+            section, records = domain_section(task, rows, out, root)
+            md.append(section)
+            domain_records += records
+            continue
         records, keys = per_class_records(rows)
         atomic_write_text(out / "metrics.csv", csv_text(records, keys))
         all_records += records
@@ -261,6 +322,9 @@ def build_report(root: Path | None = None) -> Path:
     keys = [k for k, _ in COLUMNS]
     atomic_write_text(root / "results.csv", csv_text(all_records, keys))
     atomic_write_text(root / "results.tex", latex_table(all_records))
+    if domain_records:
+        atomic_write_text(root / "domain.csv", csv_text(domain_records, [k for k, _ in DOMAIN_COLUMNS]))
+        atomic_write_text(root / "domain.tex", latex_table(domain_records, DOMAIN_COLUMNS))
     atomic_write_text(root / "results.md", "\n".join(md).rstrip() + "\n")
     return root / "results.md"
 

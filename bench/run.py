@@ -10,6 +10,8 @@ Rows per task, all on the same test records:
   * each encoder (and lora-head run) by argmax over its classifier head; a base encoder's head is
     untrained, which is the honest "before";
   * classical baselines trained on the same train split (bench/baselines.py).
+Domain-text tasks (django-docs, domain:PATH) instead get perplexity on the test blocks and BLEU/chrF of
+greedy continuations, base vs fine-tuned (bench/domain.py), plus an optional API model (--api-base).
 
 Each row writes results/<task>/predictions/<row>.jsonl, then results/<task>/rows/<row>.json (its
 metrics; written last, atomically, so a row file means a finished row). Rows already there for the same
@@ -238,8 +240,22 @@ def bench_row(row: Row, records, train_records, labels, device, batch_size, cach
 
 # ---------------------------------------------------------------- the command
 
+def already_done(row_path: Path, records_print: str, run_print: str | None, force: bool) -> bool:
+    if force or not row_path.is_file():
+        return False
+    saved = json.loads(row_path.read_text())
+    return saved.get("records_fingerprint") == records_print and saved.get("run_fingerprint") == run_print
+
+
+def run_path(run_dir: Path | None) -> str | None:
+    if run_dir is None:
+        return None
+    return str(run_dir.relative_to(REPO_ROOT)) if run_dir.is_relative_to(REPO_ROOT) else str(run_dir)
+
+
 def bench_task(slug: str, task_options: dict, configs: list[TrainConfig], args, device: str) -> int:
-    build_task(get_task(configs[0].task, **task_options))
+    if build_task(get_task(configs[0].task, **task_options)).get("kind") == "domain":
+        return bench_domain_task(slug, configs, args, device)
     labels = load_meta(slug)["labels"]
     test = load_split(slug, "test")
     records = test[:args.limit] if args.limit else test
@@ -252,11 +268,9 @@ def bench_task(slug: str, task_options: dict, configs: list[TrainConfig], args, 
     for row in rows:
         row_path = out / "rows" / f"{row.row_id}.json"
         source = run_fingerprint(row.run_dir)
-        if row_path.is_file() and not args.force:
-            saved = json.loads(row_path.read_text())
-            if saved.get("records_fingerprint") == fingerprint and saved.get("run_fingerprint") == source:
-                print(f"  [done] {row.label} ({row.mode})")
-                continue
+        if already_done(row_path, fingerprint, source, args.force):
+            print(f"  [done] {row.label} ({row.mode})")
+            continue
         print(f"  [....] {row.label} ({row.mode})", flush=True)
         result = bench_row(row, records, train_records, labels, device, args.batch_size, cache)
         atomic_write_jsonl(out / "predictions" / f"{row.row_id}.jsonl", result.pop("predictions"))
@@ -267,14 +281,99 @@ def bench_task(slug: str, task_options: dict, configs: list[TrainConfig], args, 
         atomic_write_json(row_path, {
             "row_id": row.row_id, "task": slug, "model": row.model, "state": row.state, "method": row.method,
             "mode": row.mode, "kind": row.kind, "order": row.order,
-            "run": str(row.run_dir.relative_to(REPO_ROOT)) if row.run_dir and row.run_dir.is_relative_to(REPO_ROOT)
-            else (str(row.run_dir) if row.run_dir else None),
+            "run": run_path(row.run_dir),
             "run_fingerprint": source, "records_fingerprint": fingerprint, "examples": len(records),
             "test_size": len(test), "labels": labels, "device": device, **result, "samples": samples,
         })
         m = result["metrics"]
         print(f"  [ ok ] {row.label} ({row.mode}): accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, "
               f"invalid {m['invalid_rate']:.1%}, {result['examples_per_s']:.1f} ex/s", flush=True)
+        done += 1
+    return done
+
+
+def plan_domain_rows(slug: str, configs: list[TrainConfig], args) -> list[Row]:
+    """Per causal model: the base model, then each finished run; the API model last, if one is given."""
+    rows: list[Row] = []
+    for config in configs:
+        name = model_slug(config.model)
+        if not any(r.model == name and r.state == "base" for r in rows):
+            rows.append(Row(f"{name}.base.lm", slug, name, "base", "", "lm", "causal", len(rows)))
+        run_dir = config.run_dir(results_dir())
+        state = runs.state(run_dir, to_yaml(config))
+        if state != "finished":
+            print(f"  {slug}: {run_dir.name} is {state}, not benchmarked (run `make train-all` first)")
+            continue
+        rows.append(Row(f"{name}-{config.method}.lm", slug, name, "fine-tuned", config.method, "lm", "causal",
+                        len(rows), run_dir))
+    if args.api_base:
+        rows.append(Row(f"api.{model_slug(args.api_model)}", slug, f"api:{args.api_model}", "api", "", "continuation",
+                        "api", len(rows)))
+    return rows
+
+
+def bench_domain_row(row: Row, test_blocks, prompts, device, args, cache) -> dict:
+    """Perplexity on the test blocks (not for an API model) and BLEU/chrF of greedy continuations."""
+    from bench.api_client import complete
+    from bench.domain import CONTINUATION_TOKENS, block_nll, generate_continuations, perplexity_metrics, text_scores
+
+    metrics, seconds = {"perplexity": None, "nll_per_token": None, "tokens": 0}, 0.0
+    with PeakMemory(device) as memory:
+        if row.kind == "api":
+            continuations = [complete(args.api_base, args.api_model, p["prompt"], CONTINUATION_TOKENS)
+                             for p in prompts]
+        else:
+            model, tokenizer = load_causal(row, device, cache)
+            started = time.perf_counter()
+            metrics = perplexity_metrics(*block_nll(model, test_blocks, batch_size=max(1, args.batch_size // 4)))
+            seconds = time.perf_counter() - started
+            continuations = generate_continuations(model, tokenizer, prompts, batch_size=args.batch_size)
+    metrics.update(text_scores(continuations, [p["reference"] for p in prompts]))
+    predictions = [{"id": p["id"], "prompt": p["prompt"], "reference": p["reference"], "continuation": c}
+                   for p, c in zip(prompts, continuations)]
+    return {"metrics": metrics, "seconds": round(seconds, 2),
+            "tokens_per_s": round(metrics["tokens"] / seconds, 1) if seconds else None,
+            "peak_memory_mb": round(memory.peak_mb), "predictions": predictions}
+
+
+def bench_domain_task(slug: str, configs: list[TrainConfig], args, device: str) -> int:
+    """A domain corpus: the same test blocks and prompts for the base and fine-tuned rows of each model."""
+    from bench.domain import continuation_prompts
+    from prompts.domain import blocks
+    from sft.models import load_tokenizer, resolve_model
+
+    texts = [r["text"] for r in load_split(slug, "test")]
+    rows = plan_domain_rows(slug, configs, args)
+    out, done, cache, inputs = results_dir() / slug, 0, {}, {}
+    print(f"{slug}: {len(rows)} row(s) on the test documents ({len(texts)})")
+    for row in rows:
+        key = row.model if row.kind != "api" else next((r.model for r in rows if r.kind == "causal"), None)
+        if key not in inputs:  # blocks and prompts in the tokenizer of the row's model (an API row: the first model's)
+            config = next(c for c in configs if model_slug(c.model) == key) if key else configs[0]
+            tokenizer = load_tokenizer(resolve_model(config.model))
+            all_blocks = blocks(texts, tokenizer, config.max_length)
+            inputs[key] = (all_blocks[:args.limit] if args.limit else all_blocks, len(all_blocks),
+                           continuation_prompts(texts, tokenizer, args.prompts))
+        test_blocks, total_blocks, prompts = inputs[key]
+        fingerprint = hashlib.sha256(json.dumps([test_blocks, [p["prompt_ids"] for p in prompts]]).encode()).hexdigest()[:16]
+        source = run_fingerprint(row.run_dir) if row.kind != "api" else f"{args.api_base}|{args.api_model}"
+        row_path = out / "rows" / f"{row.row_id}.json"
+        if already_done(row_path, fingerprint, source, args.force):
+            print(f"  [done] {row.label}")
+            continue
+        print(f"  [....] {row.label}", flush=True)
+        result = bench_domain_row(row, test_blocks, prompts, device, args, cache)
+        atomic_write_jsonl(out / "predictions" / f"{row.row_id}.jsonl", result.pop("predictions"))
+        samples = read_jsonl(out / "predictions" / f"{row.row_id}.jsonl")[:SAMPLES]
+        atomic_write_json(row_path, {
+            "row_id": row.row_id, "task": slug, "task_kind": "domain", "model": row.model, "state": row.state,
+            "method": row.method, "mode": row.mode, "kind": row.kind, "order": row.order, "run": run_path(row.run_dir),
+            "run_fingerprint": source, "records_fingerprint": fingerprint, "examples": len(test_blocks),
+            "test_size": total_blocks, "block_size": len(test_blocks[0]) if test_blocks else 0,
+            "prompts": len(prompts), "device": device, **result, "samples": samples})
+        m = result["metrics"]
+        ppl = f"perplexity {m['perplexity']:.2f} over {m['tokens']} tokens, " if m["perplexity"] is not None else ""
+        print(f"  [ ok ] {row.label}: {ppl}BLEU {m['bleu']:.1f}, chrF {m['chrf']:.1f}", flush=True)
         done += 1
     return done
 
@@ -295,6 +394,10 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--no-baselines", action="store_true", help="skip the classical baselines")
     parser.add_argument("--force", action="store_true", help="recompute rows that are already there")
+    domain = parser.add_argument_group("domain-text tasks (perplexity, BLEU/chrF of continuations)")
+    domain.add_argument("--prompts", type=int, default=32, help="held-out prompts to continue (default 32)")
+    domain.add_argument("--api-base", help="also score an OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1")
+    domain.add_argument("--api-model", default="default", help="model name sent to --api-base")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors")
     args = parser.parse_args(argv)
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]

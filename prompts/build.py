@@ -3,6 +3,7 @@
     python -m prompts.build --task mushroom
     python -m prompts.build --all                       # every offline task
     python -m prompts.build --task csv:my.csv --text-column review --label-column sentiment
+    python -m prompts.build --task django-docs        # domain text (documents, for perplexity; prompts/domain.py)
 
 A task whose meta.json already matches its source, seed and ratios is not rebuilt (use --force).
 """
@@ -13,6 +14,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from prompts.domain import DOMAIN_FORMAT, DOMAIN_RATIOS, DOMAIN_TASKS, DomainTask, clean_corpus, shared_between, split_documents
 from prompts.paths import data_dir
 from prompts.split import SPLITS, stratified_split
 from prompts.tasks import OFFLINE_TASKS, Task, get_task, task_names
@@ -34,17 +36,49 @@ def dedupe(examples):
     return kept, len(examples) - len(kept)
 
 
-def build_task(task: Task, out_root: Path | None = None, seed: int = DEFAULT_SEED,
-               ratios: tuple[float, float, float] = DEFAULT_RATIOS, force: bool = False) -> dict:
-    """Write the task's split files if they are missing or stale; return its meta.json content."""
-    out = (out_root or data_dir()) / task.name
-    examples, checksum = task.load()
+def _up_to_date(out: Path, checksum: str, seed: int, ratios, record_format=RECORD_FORMAT) -> dict | None:
     meta_path = out / "meta.json"
-    if not force and meta_path.is_file() and all((out / f"{s}.jsonl").is_file() for s in SPLITS):
+    if meta_path.is_file() and all((out / f"{s}.jsonl").is_file() for s in SPLITS):
         meta = json.loads(meta_path.read_text())
         if (meta.get("source_sha256"), meta.get("seed"), meta.get("ratios"), meta.get("record_format")) == (
-                checksum, seed, list(ratios), RECORD_FORMAT):
+                checksum, seed, list(ratios), record_format):
             return meta
+    return None
+
+
+def build_domain(task: DomainTask, out_root: Path | None, seed: int, force: bool) -> dict:
+    """A domain corpus: cleaned, deduplicated documents, whole documents per split (prompts/domain.py)."""
+    out = (out_root or data_dir()) / task.name
+    documents, checksum = task.loader()
+    if not force and (meta := _up_to_date(out, checksum, seed, DOMAIN_RATIOS, DOMAIN_FORMAT)):
+        return meta
+    kept, stats = clean_corpus(documents)
+    splits = split_documents(kept, seed)
+    shared = shared_between(splits)
+    if shared["documents"] or shared["paragraphs"]:  # cannot happen after dedupe; a regression guard
+        raise RuntimeError(f"{task.name}: splits share {len(shared['documents'])} document(s) and "
+                           f"{len(shared['paragraphs'])} paragraph(s)")
+    for name in SPLITS:
+        atomic_write_jsonl(out / f"{name}.jsonl", ({"id": d.id, "text": d.text} for d in splits[name]))
+    meta = {"task": task.name, "kind": "domain", "source": task.source, "source_sha256": checksum, "seed": seed,
+            "ratios": list(DOMAIN_RATIOS), "record_format": DOMAIN_FORMAT, **stats,
+            "total": sum(len(v) for v in splits.values()),
+            "counts": {name: {"documents": len(docs), "lines": sum(d.text.count("\n") + 1 for d in docs),
+                              "characters": sum(len(d.text) for d in docs)} for name, docs in splits.items()}}
+    atomic_write_json(out / "meta.json", meta)
+    return meta
+
+
+def build_task(task: Task | DomainTask, out_root: Path | None = None, seed: int = DEFAULT_SEED,
+               ratios: tuple[float, float, float] = DEFAULT_RATIOS, force: bool = False) -> dict:
+    """Write the task's split files if they are missing or stale; return its meta.json content."""
+    if isinstance(task, DomainTask):
+        return build_domain(task, out_root, seed, force)
+    out = (out_root or data_dir()) / task.name
+    examples, checksum = task.load()
+    if not force and (meta := _up_to_date(out, checksum, seed, ratios)):
+        return meta
+    meta_path = out / "meta.json"
     examples, duplicates = dedupe(examples)
     splits = stratified_split(examples, seed=seed, ratios=ratios, source=task.source)
     for name in SPLITS:
@@ -83,6 +117,9 @@ def load_meta(task_name: str, data_root: Path | None = None) -> dict:
 
 
 def format_counts(meta: dict) -> str:
+    if meta.get("kind") == "domain":
+        return "\n".join(f"  {name.ljust(7)}{c['documents']:>6} documents{c['lines']:>9} lines{c['characters']:>11} characters"
+                         for name, c in meta["counts"].items())
     labels = meta["labels"]
     width = max(len(label) for label in labels + ["split"])
     lines = ["  " + "split".ljust(7) + "".join(label.rjust(width + 2) for label in labels) + "total".rjust(8)]
@@ -98,7 +135,7 @@ def main(argv=None) -> int:
         prog="python -m prompts.build", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", action="append", default=[],
                         help=f"task name ({', '.join(task_names())}) or csv:PATH / jsonl:PATH; repeatable")
-    parser.add_argument("--all", action="store_true", help="build every offline task")
+    parser.add_argument("--all", action="store_true", help="build every offline task (domain corpora included)")
     parser.add_argument("--out", type=Path, default=None, help="output root (default: data/ or $SFTBENCH_DATA)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--ratios", default="0.8,0.1,0.1", help="train,val,test fractions (default 0.8,0.1,0.1)")
@@ -117,7 +154,7 @@ def main(argv=None) -> int:
         ratios = tuple(float(x) for x in args.ratios.split(","))
     except ValueError:
         raise UserError(f"--ratios: expected three numbers like 0.8,0.1,0.1, got '{args.ratios}'") from None
-    names = list(OFFLINE_TASKS) if args.all else args.task
+    names = [*OFFLINE_TASKS, *DOMAIN_TASKS] if args.all else args.task
     if not names:
         parser.error("give --task NAME (repeatable) or --all")
     file_options = {key: value for key in ("label_column", "text_column", "feature_columns", "id_column", "labels",
@@ -126,8 +163,11 @@ def main(argv=None) -> int:
         task = get_task(name, **(file_options if name.startswith(("csv:", "jsonl:")) else {}))
         meta = build_task(task, args.out, seed=args.seed, ratios=ratios, force=args.force)
         out = (args.out or data_dir()) / task.name
-        print(f"{task.name}: {meta['total']} records -> {out}/{{train,val,test}}.jsonl"
-              + (f" ({meta['duplicates_dropped']} duplicate texts dropped)" if meta["duplicates_dropped"] else ""))
+        dropped = (f" ({meta['duplicates_dropped']} duplicate texts dropped)" if meta.get("duplicates_dropped") else
+                   f" ({meta['paragraphs_dropped']} repeated paragraphs and {meta['documents_dropped']} stub documents "
+                   f"dropped)" if meta.get("kind") == "domain" else "")
+        print(f"{task.name}: {meta['total']} {'documents' if meta.get('kind') == 'domain' else 'records'} -> "
+              f"{out}/{{train,val,test}}.jsonl" + dropped)
         print(format_counts(meta))
     return 0
 

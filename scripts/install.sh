@@ -22,7 +22,15 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
     "${PIP[@]}" "torch==$TORCH_VERSION" 2>&1 | quiet
   else
     echo "installing torch==$TORCH_VERSION (CPU build: no GPU)"
-    "${PIP[@]}" "torch==$TORCH_VERSION" --extra-index-url https://download.pytorch.org/whl/cpu 2>&1 | quiet
+    # A CPU wheel pip can already see (a local wheel folder or mirror in pip's config) needs no download;
+    # otherwise PyTorch's CPU index has it. PyPI's own Linux torch would pull gigabytes of CUDA packages.
+    if "${PIP[@]}" --no-index --no-deps "torch==$TORCH_VERSION" >/dev/null 2>&1 &&
+       "$VENV/bin/python" -m pip show torch 2>/dev/null | grep -q "^Version: .*+cpu"; then
+      "${PIP[@]}" "torch==$TORCH_VERSION" 2>&1 | quiet   # its pure-Python dependencies
+    else
+      "$VENV/bin/python" -m pip uninstall -y -q torch >/dev/null 2>&1 || true
+      "${PIP[@]}" "torch==$TORCH_VERSION" --extra-index-url https://download.pytorch.org/whl/cpu 2>&1 | quiet
+    fi
   fi
 fi
 # Pin whatever torch is there now, so no requirement below can replace it with a CUDA build.

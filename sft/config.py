@@ -68,7 +68,7 @@ class TrainConfig:
 
 
 def task_slug(task: str, options: dict) -> str:
-    if task.startswith(("csv:", "jsonl:")):
+    if task.startswith(("csv:", "jsonl:", "domain:")):
         return options.get("name") or Path(task.partition(":")[2]).stem
     return task
 

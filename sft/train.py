@@ -5,7 +5,8 @@
     accelerate launch --config_file accelerate_config.yaml -m sft.train --config ...
 
 Generative models train with TRL's SFTTrainer on prompt/completion pairs, so the loss covers only the
-answer (the label and EOS). Encoder models, and method=lora-head, go to sft/train_classifier.py.
+answer (the label and EOS); on a domain corpus (task=django-docs, domain:PATH) they train on blocks of
+`max_length` tokens with the loss on every token. Encoder models, and method=lora-head, go to sft/train_classifier.py.
 Settings and their defaults are all in sft/config.py (TrainConfig); presets live in configs/presets/.
 An interrupted run resumes from its last checkpoint when run again; a finished run is skipped unless
 --force. Every run writes one folder under results/runs/ (see sft/runs.py).
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 from prompts.build import build_task, load_split
+from prompts.domain import blocks, is_domain
 from prompts.format import input_token_budget, prompt_completion, shorten_input
 from prompts.paths import results_dir
 from prompts.tasks import get_task
@@ -135,8 +137,38 @@ def build_sft_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path):
     )
 
 
+def build_lm_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path):
+    """Plain language modelling on a domain corpus: fixed blocks of `max_length` tokens, loss on every token."""
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    from sft.logging_callback import JsonlLogCallback
+
+    slug = task_slug(config.task, config.task_options)
+    tokenizer = load_tokenizer(model)
+
+    def block_dataset(split: str, limit: int | None):
+        return Dataset.from_dict({"input_ids": blocks([r["text"] for r in load_split(slug, split)], tokenizer,
+                                                      config.max_length, limit)})
+
+    train_blocks, val_blocks = block_dataset("train", config.train_limit), block_dataset("val", config.eval_limit)
+    if len(train_blocks) == 0:
+        raise UserError(f"task '{slug}': the train split is shorter than one block of {config.max_length} tokens")
+    precision = pick_precision(config.precision)
+    return SFTTrainer(  # pre-tokenized input_ids: TRL skips formatting, and with no completion mask trains on all
+        model=load_generative_model(model, config, precision),
+        args=training_arguments(config, run_dir, precision, has_eval=len(val_blocks) > 0),
+        train_dataset=train_blocks,
+        eval_dataset=val_blocks if len(val_blocks) else None,
+        processing_class=tokenizer,
+        peft_config=lora_config(config) if config.method in ("lora", "qlora") else None,
+        callbacks=[JsonlLogCallback(run_dir / "train_log.jsonl")],
+    )
+
+
 def train_generative(config: TrainConfig, model: ResolvedModel, run_dir: Path, resume_from: Path | None) -> dict:
-    trainer = build_sft_trainer(config, model, run_dir)
+    domain = is_domain(config.task)
+    trainer = (build_lm_trainer if domain else build_sft_trainer)(config, model, run_dir)
     tokenizer = trainer.processing_class
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     weights_dir = run_dir / ("adapter" if config.method in ("lora", "qlora") else "model")
@@ -184,6 +216,9 @@ def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Pat
 
     info = runs.start_run(run_dir, config_yaml, describe_hardware(), config.seed)
     started = time.time()
+    if is_domain(config.task) and (model.kind == "encoder" or config.method == "lora-head"):
+        raise UserError(f"task '{config.task}' is domain text for language modelling: it trains a causal LM with "
+                        f"method lora, qlora or full, not {config.model} with {config.method}")
     if model.kind == "encoder" or config.method == "lora-head":
         from sft.train_classifier import train_classifier
 

@@ -91,3 +91,18 @@ def test_killed_run_resumes_from_its_checkpoint(isolated_outputs):
     steps = [json.loads(line)["step"] for line in (run_dir / "train_log.jsonl").read_text().splitlines()
              if "loss" in json.loads(line)]
     assert steps == sorted(set(steps)), "resumed steps were logged twice"
+
+
+def test_same_seed_and_config_train_the_same_model(isolated_outputs):
+    """Reproducibility: two runs of one config log the same losses and save the same adapter weights."""
+    from safetensors.torch import load_file
+
+    adapters, losses = [], []
+    for attempt in ("a", "b"):
+        run_dir = train(tiny_config(train_limit=12, eval_limit=0, output_dir=str(isolated_outputs / attempt)))
+        log = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+        losses.append([row["loss"] for row in log if "loss" in row])
+        adapters.append(load_file(run_dir / "adapter" / "adapter_model.safetensors"))
+    assert losses[0] == losses[1] and len(losses[0]) == 3
+    assert adapters[0].keys() == adapters[1].keys()
+    assert all(torch.equal(adapters[0][k], adapters[1][k]) for k in adapters[0])

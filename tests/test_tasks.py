@@ -62,7 +62,8 @@ def test_build_writes_alpaca_records_and_meta(isolated_outputs):
     assert {label: sum(meta["counts"][s][label] for s in meta["counts"]) for label in meta["labels"]} == \
         {"edible": 4208, "poisonous": 3916}
     record = load_split("mushroom", "test")[0]
-    assert set(record) == {"id", "instruction", "input", "output"}
+    assert set(record) == {"id", "instruction", "input", "output", "features"}
+    assert len(record["features"]) == 22  # raw attributes kept for the feature baselines
     assert record["output"] in ("edible", "poisonous")
     assert "edible or poisonous" in record["instruction"]
 
