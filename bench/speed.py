@@ -10,7 +10,8 @@ Training, the same LoRA (r 16, all-linear, no dropout), data, batch order, seed 
                 dynamic padding, LM head only at the answer tokens (sft/speedups.py)
 Both are timed over the same steps after a warm-up step, and both trained models are then evaluated
 on the same held-out records (completion loss, fp32), so a speed-up that changed what is learned shows.
-Scoring, on the same test records and the model the toolkit just trained:
+Scoring, on the same test records and the same model (the default experiment's fine-tuned run if it
+is there, else the model the toolkit just trained):
   plain recipe  one `generate` call per example (fp32), then the label parser
   toolkit       `score` mode (bench/generative.py): batched, shared prompt cache, logits only where needed
 Finally the toolkit's training FLOP/s against the measured peak of a bf16 (or fp32) matmul here.
@@ -41,7 +42,7 @@ class StepTimer:
 
 def lora_settings(args) -> dict:
     return dict(method="lora", lora_r=16, lora_alpha=32, lora_dropout=0.0, lr=2e-4, scheduler="constant",
-                warmup_ratio=0.0, seed=42, batch_size=args.batch_size, max_steps=args.steps + 1, eval_limit=None,
+                warmup_ratio=0.0, seed=42, batch_size=args.batch_size, max_steps=args.steps + 1, eval_limit=0,
                 train_limit=(args.steps + 1) * args.batch_size, logging_steps=1, save_steps=10_000,
                 max_length=args.max_length, epochs=1)
 
@@ -144,7 +145,9 @@ def main(argv=None) -> int:
     from prompts.tasks import get_task
     from sft.config import build_config
     from sft.hardware import device_name, pick_precision, torch_dtype
-    from sft.models import load_tokenizer, resolve_model
+    from prompts.paths import results_dir
+    from sft import runs
+    from sft.models import load_tokenizer, model_slug, resolve_model
     from sft.train import build_sft_trainer
 
     device = device_name(args.device)
@@ -192,9 +195,19 @@ def main(argv=None) -> int:
           f"(held-out loss after {args.steps + 1} steps: plain {results['plain']['heldout']:.4f}, "
           f"toolkit {results['toolkit']['heldout']:.4f})")
 
-    # ---- scoring, on the model the toolkit just trained
-    model = toolkit_trainer.model.merge_and_unload().float().eval().to(device)
-    model.requires_grad_(True)  # see bench/generative.py: keeps the LM-head matmul on the fast path
+    # ---- scoring: on the default experiment's fine-tuned run when it exists (a few steps of training leave
+    # a model whose answers are close to chance, which says little about accuracy), else the model just trained
+    run_dir = results_dir() / "runs" / args.task / f"{model_slug(args.model)}-lora"
+    if runs.is_finished(run_dir):
+        from bench.generative import load_for_inference
+
+        model, _ = load_for_inference(args.model, run_dir, dtype=torch.float32)
+        model = model.to(device)
+        print(f"  scoring with the fine-tuned run {run_dir}")
+    else:
+        model = toolkit_trainer.model.merge_and_unload().float().eval().to(device)
+        model.requires_grad_(True)  # see bench/generative.py: keeps the LM-head matmul on the fast path
+        print("  scoring with the model trained above (no finished run of the default experiment)")
     records = load_split(args.task, "test")[:args.score_examples]
     gold = [r["output"] for r in records]
     started = time.perf_counter()
