@@ -52,6 +52,9 @@ def build_classifier_trainer(config: TrainConfig, model: ResolvedModel, run_dir:
     train_records, val_records, labels = prepare_data(config)
     tokenizer = load_tokenizer(model)
     precision = pick_precision(config.precision)
+    from transformers import set_seed
+
+    set_seed(config.seed)  # the new head's random init is part of the run: same seed, same model
     # LoRA keeps a frozen base in the compute dtype; full fine-tuning keeps fp32 master weights.
     classifier = load_classifier(model.path, labels, torch_dtype(precision) if model.kind == "causal" else None)
     classifier.config.pad_token_id = tokenizer.pad_token_id

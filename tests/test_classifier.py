@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 def encoder_config(**overrides):
     values = {"task": "mushroom", "model": "minilm-l6", "method": "full", "train_limit": 128, "eval_limit": 32,
-              "batch_size": 16, "epochs": 2, "lr": 1e-4, "max_length": 128, "logging_steps": 2, "save_steps": 1000,
+              "batch_size": 16, "epochs": 2, "lr": 2e-4, "max_length": 128, "logging_steps": 2, "save_steps": 1000,
               **overrides}
     return build_config((values, "test"))
 
