@@ -35,4 +35,4 @@ def complete(api_base: str, model: str, prompt: str, max_tokens: int, api_key_en
     try:
         return reply["choices"][0]["text"]
     except (KeyError, IndexError, TypeError):
-        raise UserError(f"{url}: the reply has no choices[0].text (got keys {sorted(reply)[:5]})") from None
+        raise UserError(f"{url}: the reply has no choices[0].text (got {json.dumps(reply)[:120]})") from None

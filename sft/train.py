@@ -112,9 +112,6 @@ def training_arguments(config: TrainConfig, run_dir: Path, precision: str, has_e
 def build_sft_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path):
     """TRL's SFTTrainer over the task's prompt/completion pairs, every setting taken from `config`."""
     from datasets import Dataset
-    from trl import SFTTrainer
-
-    from sft.logging_callback import JsonlLogCallback
 
     train_records, val_records, labels = prepare_data(config)
     tokenizer = load_tokenizer(model)
@@ -123,14 +120,24 @@ def build_sft_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path):
     def to_dataset(records):
         return Dataset.from_list([prompt_completion(shorten_input(r, tokenizer, budget), tokenizer) for r in records])
 
-    precision = pick_precision(config.precision)
     if config.compact_lm_head:
         score_only_supervised_positions_on_cpu()
+    return sft_trainer(config, model, run_dir, tokenizer, to_dataset(train_records),
+                       to_dataset(val_records) if val_records else None)
+
+
+def sft_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path, tokenizer, train_dataset, eval_dataset):
+    """TRL's SFTTrainer with the model, precision, LoRA and JSONL loss log that `config` asks for."""
+    from trl import SFTTrainer
+
+    from sft.logging_callback import JsonlLogCallback
+
+    precision = pick_precision(config.precision)
     return SFTTrainer(
         model=load_generative_model(model, config, precision),
-        args=training_arguments(config, run_dir, precision, has_eval=bool(val_records)),
-        train_dataset=to_dataset(train_records),
-        eval_dataset=to_dataset(val_records) if val_records else None,
+        args=training_arguments(config, run_dir, precision, has_eval=eval_dataset is not None),
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
         processing_class=tokenizer,
         peft_config=lora_config(config) if config.method in ("lora", "qlora") else None,
         callbacks=[JsonlLogCallback(run_dir / "train_log.jsonl")],
@@ -140,9 +147,6 @@ def build_sft_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path):
 def build_lm_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path):
     """Plain language modelling on a domain corpus: fixed blocks of `max_length` tokens, loss on every token."""
     from datasets import Dataset
-    from trl import SFTTrainer
-
-    from sft.logging_callback import JsonlLogCallback
 
     slug = task_slug(config.task, config.task_options)
     tokenizer = load_tokenizer(model)
@@ -154,21 +158,12 @@ def build_lm_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path):
     train_blocks, val_blocks = block_dataset("train", config.train_limit), block_dataset("val", config.eval_limit)
     if len(train_blocks) == 0:
         raise UserError(f"task '{slug}': the train split is shorter than one block of {config.max_length} tokens")
-    precision = pick_precision(config.precision)
-    return SFTTrainer(  # pre-tokenized input_ids: TRL skips formatting, and with no completion mask trains on all
-        model=load_generative_model(model, config, precision),
-        args=training_arguments(config, run_dir, precision, has_eval=len(val_blocks) > 0),
-        train_dataset=train_blocks,
-        eval_dataset=val_blocks if len(val_blocks) else None,
-        processing_class=tokenizer,
-        peft_config=lora_config(config) if config.method in ("lora", "qlora") else None,
-        callbacks=[JsonlLogCallback(run_dir / "train_log.jsonl")],
-    )
+    # Pre-tokenized input_ids: TRL skips formatting, and with no completion mask the loss covers every token.
+    return sft_trainer(config, model, run_dir, tokenizer, train_blocks, val_blocks if len(val_blocks) else None)
 
 
 def train_generative(config: TrainConfig, model: ResolvedModel, run_dir: Path, resume_from: Path | None) -> dict:
-    domain = is_domain(config.task)
-    trainer = (build_lm_trainer if domain else build_sft_trainer)(config, model, run_dir)
+    trainer = (build_lm_trainer if is_domain(config.task) else build_sft_trainer)(config, model, run_dir)
     tokenizer = trainer.processing_class
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     weights_dir = run_dir / ("adapter" if config.method in ("lora", "qlora") else "model")
