@@ -35,7 +35,7 @@ from prompts.tasks import get_task
 from sft import runs
 from sft.config import TrainConfig, task_slug, to_yaml
 from sft.errors import run_cli
-from sft.fileio import atomic_write_json, atomic_write_jsonl, read_jsonl
+from sft.fileio import atomic_write_json, atomic_write_jsonl
 from sft.models import model_slug
 
 METRICS_MODULE = str(Path(__file__).parent / "metrics" / "classification")
@@ -273,8 +273,8 @@ def bench_task(slug: str, task_options: dict, configs: list[TrainConfig], args, 
             continue
         print(f"  [....] {row.label} ({row.mode})", flush=True)
         result = bench_row(row, records, train_records, labels, device, args.batch_size, cache)
-        atomic_write_jsonl(out / "predictions" / f"{row.row_id}.jsonl", result.pop("predictions"))
-        predictions = read_jsonl(out / "predictions" / f"{row.row_id}.jsonl")
+        predictions = result.pop("predictions")
+        atomic_write_jsonl(out / "predictions" / f"{row.row_id}.jsonl", predictions)
         by_id = {r["id"]: r for r in records}
         samples = [{"id": p["id"], "input": by_id[p["id"]]["input"], "gold": p["gold"], "predicted": p["predicted"],
                     **({"answer": p["answer"]} if "answer" in p else {})} for p in predictions[:SAMPLES]]
@@ -363,8 +363,9 @@ def bench_domain_task(slug: str, configs: list[TrainConfig], args, device: str) 
             continue
         print(f"  [....] {row.label}", flush=True)
         result = bench_domain_row(row, test_blocks, prompts, device, args, cache)
-        atomic_write_jsonl(out / "predictions" / f"{row.row_id}.jsonl", result.pop("predictions"))
-        samples = read_jsonl(out / "predictions" / f"{row.row_id}.jsonl")[:SAMPLES]
+        predictions = result.pop("predictions")
+        atomic_write_jsonl(out / "predictions" / f"{row.row_id}.jsonl", predictions)
+        samples = predictions[:SAMPLES]
         atomic_write_json(row_path, {
             "row_id": row.row_id, "task": slug, "task_kind": "domain", "model": row.model, "state": row.state,
             "method": row.method, "mode": row.mode, "kind": row.kind, "order": row.order, "run": run_path(row.run_dir),
