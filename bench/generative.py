@@ -1,12 +1,12 @@
 """Generative models answering a classification task, in the two modes the benchmark reports.
 
 `score`: every label ranked by the model's log-likelihood of its completion (the label and the end-of-turn
-token, exactly as trained) after the exact training prompt (prompts/format.py). The prompt goes through
-the model once; its KV cache is then shared by all the candidate labels, and logits are computed only
-where a label token is scored. Every answer is a valid label by construction.
+token, exactly as trained) after the exact training prompt (prompts/format.py). The text all prompts
+share runs once, each prompt's own text once; that KV cache is then shared by all the candidate labels,
+and logits are computed only where a label token is scored. Every answer is a valid label by construction.
 
-`generate`: greedy decoding of a few tokens (batched, left-padded), then `parse_label`; an answer that
-names no label, or several, is invalid.
+`generate`: greedy decoding of a few tokens (batched, the shared prefix run once), then `parse_label`;
+an answer that names no label, or several, is invalid.
 """
 from __future__ import annotations
 
@@ -53,11 +53,59 @@ def left_pad(sequences: list[list[int]], pad_id: int):
     return input_ids, attention, positions
 
 
-def score_labels(model, tokenizer, records: list[dict], labels: list[str], batch_size: int = 16,
-                 progress: bool = True) -> list[dict[str, float]]:
-    """Per record, the summed log-probability of each label's completion after the prompt."""
+def shared_prefix_length(sequences: list[list[int]]) -> int:
+    """Leading tokens every sequence has in common, leaving each at least its last token to run."""
+    first, shortest = sequences[0], min(map(len, sequences))
+    length = 0
+    while length < shortest - 1 and all(s[length] == first[length] for s in sequences):
+        length += 1
+    return length
+
+
+def prompt_batches(model, tokenizer, records: list[dict], batch_size: int, desc: str, progress: bool):
+    """The records' prompts in batches, the text they all share run through the model once.
+
+    Yields (indices, input_ids, attention, positions, cache, prefix): the batch's records (in order of
+    prompt length, so that a batch holds little padding), their left-padded own tokens with position ids,
+    a mask over the shared prefix and the tokens, a KV cache holding the shared prefix for every row (None
+    when the prompts share nothing) and the prefix's token ids. The padding sits between prefix and own
+    tokens; the mask hides it.
+    """
+    import copy
+
     import torch
     from tqdm.auto import tqdm
+
+    device = next(model.parameters()).device
+    prompts = prompt_ids(tokenizer, records)
+    shared = shared_prefix_length(prompts) if prompts else 0
+    prefix_cache = None
+    if shared:
+        with torch.inference_mode():
+            prefix_cache = model(input_ids=torch.tensor([prompts[0][:shared]], device=device), use_cache=True,
+                                 logits_to_keep=1).past_key_values
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    for start in tqdm(range(0, len(order), batch_size), desc=desc, disable=not progress, unit="batch", leave=False):
+        batch = order[start:start + batch_size]
+        input_ids, attention, positions = (t.to(device) for t in left_pad([prompts[i][shared:] for i in batch],
+                                                                           tokenizer.pad_token_id))
+        cache = None
+        if prefix_cache is not None:
+            cache = copy.deepcopy(prefix_cache)
+            cache.batch_repeat_interleave(len(batch))
+            attention = torch.cat([attention.new_ones((len(batch), shared)), attention], dim=1)
+        yield batch, input_ids, attention, positions + shared, cache, prompts[0][:shared]
+
+
+def score_labels(model, tokenizer, records: list[dict], labels: list[str], batch_size: int = 16,
+                 progress: bool = True) -> list[dict[str, float]]:
+    """Per record, the summed log-probability of each label's completion after the prompt.
+
+    The prompt text all records share (chat template, system prompt, instruction: a third of a mushroom
+    prompt) runs once for the set, each record's own text once; every label's tokens then reuse that cache,
+    with logits only where a label token is scored.
+    """
+    import torch
 
     completions = [tokenizer(text, add_special_tokens=False)["input_ids"]
                    for text in completion_texts(tokenizer, labels).values()]
@@ -68,21 +116,18 @@ def score_labels(model, tokenizer, records: list[dict], labels: list[str], batch
         label_ids[row, :len(ids)] = torch.tensor(ids)
         label_mask[row, :len(ids)] = 1
     device = next(model.parameters()).device
-    results = []
-    for start in tqdm(range(0, len(records), batch_size), desc="score", disable=not progress, unit="batch", leave=False):
-        batch = records[start:start + batch_size]
-        input_ids, attention, positions = (t.to(device) for t in left_pad(prompt_ids(tokenizer, batch),
-                                                                           tokenizer.pad_token_id))
+    results: list[dict[str, float] | None] = [None] * len(records)
+    for batch, input_ids, attention, positions, cache, _ in prompt_batches(model, tokenizer, records, batch_size,
+                                                                             "score", progress):
         with torch.inference_mode():
-            out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True,
-                        logits_to_keep=1)
+            out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, past_key_values=cache,
+                        use_cache=True, logits_to_keep=1)
             first = out.logits[:, -1].float().log_softmax(-1)                        # (B, vocab)
             scores = first[:, label_ids[:, 0].to(device)]                           # (B, labels)
             if width > 1:
                 # The rest of each label's tokens, every label against the same cached prompt.
                 cache = out.past_key_values
                 cache.batch_repeat_interleave(n_labels)
-                rows = len(batch) * n_labels
                 follow_ids = label_ids.repeat(len(batch), 1).to(device)
                 follow_mask = torch.cat([attention.repeat_interleave(n_labels, 0), label_mask.repeat(len(batch), 1)
                                          .to(device)], dim=1)
@@ -92,7 +137,8 @@ def score_labels(model, tokenizer, records: list[dict], labels: list[str], batch
                 token_lp = logits.log_softmax(-1).gather(-1, follow_ids[:, 1:, None])[..., 0]   # (rows, width-1)
                 token_lp = token_lp * label_mask[:, 1:].repeat(len(batch), 1).to(device)
                 scores = scores + token_lp.sum(-1).view(len(batch), n_labels)
-        results.extend({label: float(s) for label, s in zip(labels, row)} for row in scores.cpu())
+        for index, row in zip(batch, scores.cpu()):
+            results[index] = {label: float(s) for label, s in zip(labels, row)}
     return results
 
 
@@ -109,23 +155,24 @@ def parse_label(text: str, labels: list[str]) -> str:
 
 def generate_answers(model, tokenizer, records: list[dict], labels: list[str], batch_size: int = 16,
                      max_new_tokens: int | None = None, progress: bool = True) -> list[str]:
-    """Greedy answers (decoded text) for each record, batched with left padding."""
+    """Greedy answers (decoded text) for each record, batched, the shared prompt prefix run once."""
     import torch
-    from tqdm.auto import tqdm
 
     if max_new_tokens is None:
         max_new_tokens = max(len(tokenizer(label, add_special_tokens=False)["input_ids"]) for label in labels) + 6
-    device = next(model.parameters()).device
-    answers = []
-    for start in tqdm(range(0, len(records), batch_size), desc="generate", disable=not progress, unit="batch",
-                      leave=False):
-        input_ids, attention, _ = left_pad(prompt_ids(tokenizer, records[start:start + batch_size]),
-                                           tokenizer.pad_token_id)
+    answers: list[str | None] = [None] * len(records)
+    for batch, input_ids, attention, _, cache, prefix in prompt_batches(model, tokenizer, records, batch_size,
+                                                                        "generate", progress):
+        # generate() takes the whole prompt and runs only what the cache does not hold; it derives
+        # position ids from the mask, which counts only real tokens.
+        prefix_ids = torch.tensor([prefix], dtype=input_ids.dtype, device=input_ids.device)
+        input_ids = torch.cat([prefix_ids.expand(len(batch), -1), input_ids], dim=1)
         with torch.inference_mode():
-            output = model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device),
+            output = model.generate(input_ids=input_ids, attention_mask=attention, past_key_values=cache,
                                     max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
                                     eos_token_id=tokenizer.eos_token_id, top_p=None, top_k=None, temperature=None)
-        answers.extend(tokenizer.batch_decode(output[:, input_ids.shape[1]:], skip_special_tokens=True))
+        for index, text in zip(batch, tokenizer.batch_decode(output[:, input_ids.shape[1]:], skip_special_tokens=True)):
+            answers[index] = text
     return answers
 
 

@@ -13,8 +13,10 @@ on the same held-out records (completion loss, fp32), so a speed-up that changed
 Scoring, on the same test records and the same model (the default experiment's fine-tuned run if it
 is there, else the model the toolkit just trained):
   plain recipe  one `generate` call per example (fp32), then the label parser
-  toolkit       `score` mode (bench/generative.py): batched, shared prompt cache, logits only where needed
-Finally the toolkit's training FLOP/s against the measured peak of a bf16 (or fp32) matmul here.
+  toolkit       `score` mode (bench/generative.py): batched, the prompt prefix all examples share run once,
+                each prompt's own tokens once for all labels, logits only where a label token is scored
+Finally the toolkit's training FLOP/s against the measured peak of a bf16 (or fp32) matmul here, and
+the most examples/s score mode could reach at that peak.
 """
 from __future__ import annotations
 
@@ -140,7 +142,7 @@ def main(argv=None) -> int:
 
     import torch
 
-    from bench.generative import generate_answers, parse_label, score_labels
+    from bench.generative import generate_answers, parse_label, prompt_ids, score_labels, shared_prefix_length
     from prompts.build import build_task, load_meta, load_split
     from prompts.tasks import get_task
     from sft.config import build_config
@@ -232,6 +234,14 @@ def main(argv=None) -> int:
     peak = matmul_peak(device, torch_dtype(precision))
     print(f"training FLOP/s: {achieved / 1e9:.0f} GFLOP/s achieved (4 x {body / 1e6:.0f}M params x tokens/s) vs "
           f"{peak / 1e9:.0f} GFLOP/s {precision} matmul peak: MFU {100 * achieved / peak:.0f}%")
+    # The ceiling of score mode here: even at the matmul peak, every token a prompt does not share with the
+    # others has to go through the model once (2 x params FLOPs).
+    prompts = prompt_ids(tokenizer, records)
+    shared = shared_prefix_length(prompts)
+    own_tokens = sum(len(p) - shared for p in prompts) / len(prompts)
+    ceiling = peak / (2 * body * own_tokens)
+    print(f"score ceiling: {own_tokens:.0f} own prompt tokens per example ({shared} shared tokens run once); at the "
+          f"matmul peak at most {ceiling:.1f} examples/s, {ceiling * plain_seconds / len(records):.1f}x the plain path")
     return 0
 
 

@@ -90,6 +90,29 @@ def test_score_mode_shares_the_prompt_cache_without_changing_the_scores(smollm2)
             assert got[label] == pytest.approx(expected[label], abs=2e-3)
 
 
+def test_shared_prefix_leaves_every_prompt_its_last_token():
+    from bench.generative import shared_prefix_length
+
+    assert shared_prefix_length([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]]) == 2
+    assert shared_prefix_length([[1, 2, 3], [1, 2, 3]]) == 2
+    assert shared_prefix_length([[7, 2], [1, 2]]) == 0
+    assert shared_prefix_length([[5]]) == 0
+
+
+def test_score_mode_on_identical_prompts_and_on_one_record(smollm2):
+    """The shared prefix is then all of a prompt but its last token; the scores must not notice."""
+    from bench.generative import score_labels
+
+    model, tokenizer = smollm2
+    labels = ["edible", "poisonous"]
+    record = mushroom_records(1)[0]
+    expected = direct_scores(model, tokenizer, record, labels)
+    for records in ([record, record], [record]):
+        for got in score_labels(model, tokenizer, records, labels, batch_size=4, progress=False):
+            for label in labels:
+                assert got[label] == pytest.approx(expected[label], abs=2e-3)
+
+
 def test_generate_mode_batched_equals_one_by_one(smollm2):
     from bench.generative import generate_answers
 
