@@ -8,6 +8,7 @@ The run goes to /tmp/sftbench-sweep/NAME (resumed when run again); the last line
 seconds, score-mode accuracy on the first 160 test records (the default table's) and on all of them.
 """
 import json
+from collections import Counter
 import sys
 from bench.generative import load_for_inference, score_labels
 from prompts.build import load_meta, load_split
@@ -31,9 +32,12 @@ def main(argv: list[str]) -> None:
     test = load_split("mushroom", "test")
     scores = score_labels(model, tokenizer, test, load_meta("mushroom")["labels"], progress=False)
     right = [max(s, key=s.get) == r["output"] for s, r in zip(scores, test)]
+    misses_by_kind = Counter(f"{r['output']} odor={r['features']['odor']} spore={r['features']['spore-print-color']}"
+                             for ok, r in zip(right, test) if not ok)
     print(json.dumps({"name": name, **{k: str(v) for k, v in overrides.items()}, "train_s": round(runs.read_run(run_dir)["train_runtime_s"]),
                       "accuracy_first_160": sum(right[:160]) / 160, "accuracy_all": sum(right) / len(right),
-                      "test_records": len(right), "misses": len(right) - sum(right)}))
+                      "test_records": len(right), "misses": len(right) - sum(right),
+                      "misses_by_gold_label": dict(misses_by_kind.most_common())}))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from prompts.paths import REPO_ROOT
+from prompts.sampling import SAMPLINGS
 from sft.errors import UserError
 
 PRESETS_DIR = REPO_ROOT / "configs" / "presets"
@@ -29,7 +30,8 @@ class TrainConfig:
     preset: str | None = None              # configs/presets/<preset>.yaml
     output_dir: str | None = None          # default: results/runs/<task>/<model>-<method>
     seed: int = 42
-    train_limit: int | None = None         # use the first N train records (the split is class-interleaved)
+    train_limit: int | None = None         # use N train records (None: all of them)
+    train_sampling: str = "first"          # which N: first | leaf-topup (rare rules topped up; prompts/sampling.py)
     eval_limit: int | None = 200           # val records scored for eval loss
     # optimisation (AdamW)
     epochs: float = 3
@@ -177,6 +179,8 @@ def build_config(*layers: tuple[dict, str]) -> TrainConfig:
     config = TrainConfig(**merged)
     if config.method not in METHODS:
         raise UserError(f"method '{config.method}' is not one of {', '.join(METHODS)}")
+    if config.train_sampling not in SAMPLINGS:
+        raise UserError(f"train_sampling '{config.train_sampling}' is not one of {', '.join(SAMPLINGS)}")
     if config.precision not in ("auto", "bf16", "fp16", "fp32"):
         raise UserError(f"precision '{config.precision}' is not one of auto, bf16, fp16, fp32")
     for key in ("batch_size", "grad_accum", "max_length", "lora_r"):

@@ -24,6 +24,7 @@ from prompts.build import build_task, load_split
 from prompts.domain import blocks, is_domain
 from prompts.format import input_token_budget, prompt_completion, shorten_input
 from prompts.paths import results_dir
+from prompts.sampling import select_train_records
 from prompts.tasks import get_task
 from sft import runs
 from sft.config import TrainConfig, build_config, parse_overrides, read_yaml, task_slug, to_yaml
@@ -38,7 +39,7 @@ def prepare_data(config: TrainConfig) -> tuple[list[dict], list[dict], list[str]
     task = get_task(config.task, **config.task_options)
     meta = build_task(task)
     slug = task_slug(config.task, config.task_options)
-    train_records = load_split(slug, "train")[: config.train_limit]
+    train_records = select_train_records(load_split(slug, "train"), config.train_limit, config.train_sampling, config.seed)
     val_records = load_split(slug, "val")[: config.eval_limit]
     return train_records, val_records, meta["labels"]
 

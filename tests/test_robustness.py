@@ -70,6 +70,7 @@ def cases(d: Path):
         ("sft.train", ["method=dora"], "method 'dora' is not one of"),
         ("sft.train", ["preset=cpu-fats"], "unknown preset 'cpu-fats'; did you mean 'cpu-fast'?"),
         ("sft.train", ["precision=fp8"], "precision 'fp8' is not one of"),
+        ("sft.train", ["train_sampling=random"], "train_sampling 'random' is not one of first, leaf-topup"),
         ("sft.train", ["batch_size=0"], "config key 'batch_size' must be a positive integer"),
         ("sft.train", ["lr=fast"], "command line: 'lr' must be a number, got 'fast'"),
         ("sft.train", ["epochs"], "override 'epochs': expected key=value"),

@@ -88,3 +88,27 @@ def test_hub_task_offline_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(UserError, match="Hugging Face Hub"):
         get_task("imdb").load()
+
+
+def test_leaf_balanced_sampling_covers_rare_rules():
+    """A leaf-topup subset draws the rare odourless poisonous kinds far more often than a prefix does."""
+    from prompts.sampling import select_train_records
+    from sft.errors import UserError
+
+    build_task(get_task("mushroom"))
+    train = load_split("mushroom", "train")
+
+    def odourless_poisonous(records):
+        return sum(r["features"]["odor"] == "none" and r["output"] == "poisonous" for r in records)
+
+    chosen = select_train_records(train, 768, "leaf-topup", seed=42)
+    assert len(chosen) == 768 and len({r["id"] for r in chosen}) == 768
+    assert {r["id"] for r in chosen} <= {r["id"] for r in train}
+    assert chosen == select_train_records(train, 768, "leaf-topup", seed=42)
+    assert odourless_poisonous(chosen) >= 3 * odourless_poisonous(train[:768]) > 0
+    assert select_train_records(train, 768, "first") == train[:768]
+    assert select_train_records(train, None, "leaf-topup") == train
+    with pytest.raises(UserError, match="tabular"):
+        select_train_records([{"id": "a", "input": "text", "output": "x"}] * 3, 2, "leaf-topup")
+    with pytest.raises(UserError, match="train_sampling"):
+        select_train_records(train, 10, "random")
