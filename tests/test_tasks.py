@@ -90,7 +90,7 @@ def test_hub_task_offline_is_a_clear_error(monkeypatch):
         get_task("imdb").load()
 
 
-def test_leaf_balanced_sampling_covers_rare_rules():
+def test_leaf_topup_sampling_covers_rare_rules():
     """A leaf-topup subset draws the rare odourless poisonous kinds far more often than a prefix does."""
     from prompts.sampling import select_train_records
     from sft.errors import UserError
