@@ -11,8 +11,8 @@ records for the model to learn each smell word, 90.9% on the mushroom test split
 """
 from __future__ import annotations
 
-import random
 import heapq
+import random
 from collections import Counter, defaultdict
 
 from sft.errors import UserError
@@ -29,15 +29,13 @@ def select_train_records(records: list[dict], limit: int | None, how: str = "fir
 
 
 def _leaf_topup(records: list[dict], limit: int, seed: int, topup_share: float = 0.25) -> list[dict]:
-    from sklearn.preprocessing import OneHotEncoder
+    from sklearn.feature_extraction import DictVectorizer
     from sklearn.tree import DecisionTreeClassifier
 
     if any(not record.get("features") for record in records):
         raise UserError("train_sampling=leaf-topup needs tabular records (a 'features' field, as the mushroom "
                         "and feature-column CSV tasks have); use train_sampling=first for text tasks")
-    columns = sorted(records[0]["features"])
-    table = [[str(record["features"].get(column)) for column in columns] for record in records]
-    one_hot = OneHotEncoder(handle_unknown="ignore").fit_transform(table)
+    one_hot = DictVectorizer().fit_transform([record["features"] for record in records])  # as bench/baselines.py
     tree = DecisionTreeClassifier(random_state=seed).fit(one_hot, [record["output"] for record in records])
     leaves = [int(leaf) for leaf in tree.apply(one_hot)]
 

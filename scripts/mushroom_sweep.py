@@ -8,8 +8,9 @@ The run goes to /tmp/sftbench-sweep/NAME (resumed when run again); the last line
 seconds, score-mode accuracy on the first 160 test records (the default table's) and on all of them.
 """
 import json
-from collections import Counter
 import sys
+from collections import Counter
+
 from bench.generative import load_for_inference, score_labels
 from prompts.build import load_meta, load_split
 from sft import runs
