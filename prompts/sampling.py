@@ -48,10 +48,9 @@ def _leaf_topup(records: list[dict], limit: int, seed: int, topup_share: float =
     waiting = [(count[leaf], leaf) for leaf in rest]
     heapq.heapify(waiting)
     while len(chosen) < limit:  # one more record for the leaf that has the fewest so far
-        _, leaf = heapq.heappop(waiting)
+        leaf_count, leaf = heapq.heappop(waiting)
         chosen.append(rest[leaf].pop())
-        count[leaf] += 1
         if rest[leaf]:
-            heapq.heappush(waiting, (count[leaf], leaf))
+            heapq.heappush(waiting, (leaf_count + 1, leaf))
     random.Random(f"{seed}:leaf-topup").shuffle(chosen)  # mixed batches, the top-up not all at the end
     return [records[index] for index in chosen]
