@@ -200,7 +200,7 @@ def main(argv=None) -> int:
     # ---- scoring: on the default experiment's fine-tuned run when it exists (a few steps of training leave
     # a model whose answers are close to chance, which says little about accuracy), else the model just trained
     run_dir = results_dir() / "runs" / args.task / f"{model_slug(args.model)}-lora"
-    if runs.is_finished(run_dir):
+    if runs.is_finished(run_dir) and runs.has_weights(run_dir):
         from bench.generative import load_for_inference
 
         model, _ = load_for_inference(args.model, run_dir, dtype=torch.float32)

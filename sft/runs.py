@@ -58,6 +58,11 @@ def is_finished(run_dir: Path) -> bool:
     return read_run(run_dir).get("status") == "finished"
 
 
+def has_weights(run_dir: Path) -> bool:
+    """A clone of the repository has the run's record (config, run.json, log) but not its weights."""
+    return any((Path(run_dir) / name).is_dir() for name in ("adapter", "model"))
+
+
 def state(run_dir: Path, config_yaml: str) -> str:
     """new | interrupted | finished | changed (finished, but with another config than `config_yaml`)."""
     if not run_dir.exists():

@@ -187,10 +187,14 @@ def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Pat
     # Bad input fails here, before a model loads or anything is written under results/.
     build_task(get_task(config.task, **config.task_options))
     model = resolve_model(config.model)
-    if runs.state(run_dir, config_yaml) == "finished" and not force:
+    state = runs.state(run_dir, config_yaml)
+    if state == "finished" and not runs.has_weights(run_dir):
+        print(f"{run_dir}: finished, but its weights are not here (git keeps only the run's record); training it again")
+        force = True
+    elif state == "finished" and not force:
         print(f"already finished: {run_dir} (use --force to train again)")
         return run_dir
-    if runs.state(run_dir, config_yaml) == "changed":
+    if state == "changed":
         print(f"{run_dir}: finished with a different config.yaml; training it again with the new one")
         force = True
     checkpoint = runs.last_checkpoint(run_dir)

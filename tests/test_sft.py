@@ -1,5 +1,6 @@
 """Generative fine-tuning on real mushroom records with the packaged SmolLM2: masking, learning, QLoRA, resume."""
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -56,6 +57,9 @@ def test_lora_training_lowers_the_loss_and_writes_the_run(isolated_outputs):
     assert str(run_dir).endswith("runs/mushroom/smollm2-135m-instruct-lora")
     started = time.time()
     assert train(config) == run_dir and time.time() - started < 1  # finished: skipped
+    shutil.rmtree(run_dir / "adapter")  # what a fresh clone has: the committed record, not the weights
+    assert train(config) == run_dir and (run_dir / "adapter" / "adapter_model.safetensors").is_file()
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "finished"
 
 
 def test_qlora_step_on_cpu(tmp_path):
