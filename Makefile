@@ -12,7 +12,7 @@ TASKS ?= --all
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install data train-all train bench report speed test clean-results
+.PHONY: help install data train-all train bench report speed lint test clean-results
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,7 +41,12 @@ report: $(STAMP)  ## rebuild results.md/.csv/.tex and figures from results/ file
 speed: $(STAMP)  ## training and scoring speed vs the plain recipe: make speed ARGS="--device cuda"
 	$(PY) -m bench.speed $(ARGS)
 
-test: $(STAMP)  ## the test suite (offline, CPU, real data and packaged models)
+lint: $(STAMP)  ## ruff (style) and import-linter (the layers: bench -> sft -> prompts -> common, no cycles)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+test: lint  ## lint, then the test suite (offline, CPU, real data and packaged models)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests $(ARGS)
 
 clean-results:  ## delete trained runs (keeps data and the model cache)

@@ -5,6 +5,7 @@
 Off by default. Plain urllib, greedy (temperature 0); the key, if the server wants one, comes from an
 environment variable, never from a file that could be committed.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,11 +13,12 @@ import os
 import urllib.error
 import urllib.request
 
-from sft.errors import UserError
+from common.errors import UserError
 
 
-def complete(api_base: str, model: str, prompt: str, max_tokens: int, api_key_env: str = "OPENAI_API_KEY",
-             timeout_s: float = 120) -> str:
+def complete(
+    api_base: str, model: str, prompt: str, max_tokens: int, api_key_env: str = "OPENAI_API_KEY", timeout_s: float = 120
+) -> str:
     url = api_base.rstrip("/") + "/completions"
     body = json.dumps({"model": model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0}).encode()
     headers = {"Content-Type": "application/json"}

@@ -4,10 +4,13 @@ Tabular tasks (records with `features`): one-hot encoding + decision tree, and +
 Text tasks: TF-IDF (word 1-2 grams) + logistic regression. Sentiment tasks with negative/positive
 labels also get the VADER lexicon analyzer (vaderSentiment), which needs no training at all.
 Each baseline returns one predicted label per test record.
+
+scikit-learn and vaderSentiment load inside the functions (1.5 s to import; --help must answer at once).
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 SEED = 42
 
@@ -47,6 +50,7 @@ def tfidf_logistic_regression(train: list[dict], test: list[dict]) -> list[str]:
 
 def vader(labels: list[str]) -> Callable[[list[dict], list[dict]], list[str]]:
     """VADER's compound score with its authors' thresholds: >= 0.05 positive, <= -0.05 negative, else neutral."""
+
     def run(train: list[dict], test: list[dict]) -> list[str]:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 

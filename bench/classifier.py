@@ -4,6 +4,7 @@
 
 A base encoder's head is untrained (random): scoring it is the honest "before" row.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,23 +14,28 @@ from pathlib import Path
 
 import yaml
 
-from sft.errors import UserError, run_cli
+from common.errors import UserError, run_cli
+from common.hardware import pick_precision, torch_dtype
+from prompts.build import load_split
+from prompts.tasks import task_slug
+from sft.models import load_classifier, resolve_model
+from sft.train_classifier import classifier_text
+
+BASE_HEAD_SEED = 42  # a base encoder's untrained head: seeded, so its row is reproducible
+BASE_MAX_LENGTH = 256
 
 
 def load_run_classifier(run_dir: Path):
     """(model, tokenizer, config dict) of a finished classifier run folder."""
-    import torch
-    from transformers import AutoTokenizer
+    import torch  # torch, transformers and peft: seconds to import, loaded only when a model runs
+    from peft import AutoPeftModelForSequenceClassification
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     if (run_dir / "model").is_dir():
-        from transformers import AutoModelForSequenceClassification
-
         weights = run_dir / "model"
         model = AutoModelForSequenceClassification.from_pretrained(weights, use_safetensors=True)
     elif (run_dir / "adapter").is_dir():
-        from peft import AutoPeftModelForSequenceClassification
-
         weights = run_dir / "adapter"
         model = AutoPeftModelForSequenceClassification.from_pretrained(weights, dtype=torch.float32)
     else:
@@ -38,45 +44,76 @@ def load_run_classifier(run_dir: Path):
     return model.eval(), tokenizer, config
 
 
+def load_head_model(model_name: str, run_dir: Path | None, labels: list[str], device: str):
+    """(model, tokenizer, max_length) of a classifier row; a base encoder gets a seeded, untrained head."""
+    import torch
+    from transformers import AutoTokenizer
+
+    if run_dir is None:
+        torch.manual_seed(BASE_HEAD_SEED)
+        resolved = resolve_model(model_name)
+        return (
+            load_classifier(resolved.path, labels).eval().to(device),
+            AutoTokenizer.from_pretrained(resolved.path),
+            BASE_MAX_LENGTH,
+        )
+    model, tokenizer, config = load_run_classifier(run_dir)
+    return model.to(device), tokenizer, config.get("max_length", BASE_MAX_LENGTH)
+
+
 def predict_proba(model, tokenizer, texts: list[str], batch_size: int = 32, max_length: int = 512):
     """Class probabilities, one row per text, in the model's label order (config.id2label)."""
     import torch
 
-    from sft.hardware import pick_precision, torch_dtype
-
-    precision = pick_precision()
+    device = next(model.parameters()).device
+    precision = pick_precision(device=device.type)
     rows = []
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch_dtype(precision), enabled=precision == "bf16"):
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch_dtype(precision), enabled=precision == "bf16"):
         for start in range(0, len(texts), batch_size):
-            batch = tokenizer(texts[start:start + batch_size], truncation=True, max_length=max_length, padding=True,
-                              return_tensors="pt")
-            rows.append(model(**batch).logits.float().softmax(-1))
+            batch = tokenizer(
+                texts[start : start + batch_size],
+                truncation=True,
+                max_length=max_length,
+                padding=True,
+                return_tensors="pt",
+            ).to(device)
+            rows.append(model(**batch).logits.float().softmax(-1).cpu())
     return torch.cat(rows).numpy()
 
 
-def evaluate_run(run_dir: Path, split: str = "test") -> dict:
-    from prompts.build import load_split
-    from sft.config import task_slug
-    from sft.train_classifier import classifier_text
+def predict_labels(model, tokenizer, max_length: int, kind: str, records: list[dict], batch_size: int):
+    """(predicted labels, per-label probabilities) of a classifier over `records`."""
+    model_labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    probs = predict_proba(
+        model, tokenizer, [classifier_text(r, kind) for r in records], batch_size=batch_size, max_length=max_length
+    )
+    scores = [{label: float(p) for label, p in zip(model_labels, row_probs)} for row_probs in probs]
+    return [max(s, key=s.get) for s in scores], scores
 
+
+def evaluate_run(run_dir: Path, split: str = "test") -> dict:
     model, tokenizer, config = load_run_classifier(run_dir)
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     records = load_split(task_slug(config["task"], config.get("task_options") or {}), split)
-    kind = "encoder" if model.config.model_type in ("bert", "distilbert", "roberta", "deberta-v2", "xlm-roberta") \
-        else "causal"
+    kind = resolve_model(config["model"]).kind
     started = time.time()
-    probs = predict_proba(model, tokenizer, [classifier_text(r, kind) for r in records],
-                          max_length=config.get("max_length", 512))
-    predicted = [labels[i] for i in probs.argmax(-1)]
+    predicted, _ = predict_labels(model, tokenizer, config.get("max_length", 512), kind, records, batch_size=32)
+    labels = list(model.config.id2label.values())
     correct = sum(p == r["output"] for p, r in zip(predicted, records))
-    return {"run": str(run_dir), "split": split, "examples": len(records), "accuracy": correct / len(records),
-            "examples_per_s": len(records) / (time.time() - started), "predicted": predicted,
-            "valid": all(p in labels for p in predicted)}
+    return {
+        "run": str(run_dir),
+        "split": split,
+        "examples": len(records),
+        "accuracy": correct / len(records),
+        "examples_per_s": len(records) / (time.time() - started),
+        "predicted": predicted,
+        "valid": all(p in labels for p in predicted),
+    }
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.classifier", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.classifier", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("run_dir", type=Path, nargs="+", help="finished classifier run folder(s)")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--debug", action="store_true")

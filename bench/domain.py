@@ -6,10 +6,16 @@ token of each block has no context and is not predicted). Continuations: a promp
 tokens from a test document, `CONTINUATION_TOKENS` tokens generated greedily, compared with the real next
 tokens of the document (sacrebleu, offline). An OpenAI-compatible endpoint (bench/api_client.py) answers
 the same prompts as one more row; it has no perplexity.
+
+torch loads inside the functions that run a model (2 s to import; --help must answer at once).
 """
+
 from __future__ import annotations
 
 import math
+
+import sacrebleu
+from tqdm.auto import tqdm
 
 from prompts.domain import blocks
 
@@ -20,18 +26,19 @@ CONTINUATION_TOKENS = 32
 def block_nll(model, block_ids: list[list[int]], batch_size: int = 4, progress: bool = True) -> tuple[float, int]:
     """(summed negative log-likelihood in nats, number of predicted tokens) over equal-length blocks."""
     import torch
-    from tqdm.auto import tqdm
 
     device = next(model.parameters()).device
     total_nll, total_tokens = 0.0, 0
     with torch.inference_mode():
-        for start in tqdm(range(0, len(block_ids), batch_size), desc="perplexity", unit="batch", disable=not progress,
-                          leave=False):
-            input_ids = torch.tensor(block_ids[start:start + batch_size], device=device)
+        for start in tqdm(
+            range(0, len(block_ids), batch_size), desc="perplexity", unit="batch", disable=not progress, leave=False
+        ):
+            input_ids = torch.tensor(block_ids[start : start + batch_size], device=device)
             logits = model(input_ids=input_ids).logits[:, :-1].float()
             targets = input_ids[:, 1:]
-            nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
-                                                    reduction="sum")
+            nll = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.size(-1)), targets.reshape(-1), reduction="sum"
+            )
             total_nll += nll.item()
             total_tokens += targets.numel()
     return total_nll, total_tokens
@@ -42,9 +49,15 @@ def continuation_prompts(texts: list[str], tokenizer, count: int) -> list[dict]:
     windows = blocks(texts, tokenizer, PROMPT_TOKENS + CONTINUATION_TOKENS)
     step = max(1, len(windows) // max(count, 1))
     chosen = windows[::step][:count]
-    return [{"id": f"window-{index * step:05d}", "prompt_ids": ids[:PROMPT_TOKENS],
-             "prompt": tokenizer.decode(ids[:PROMPT_TOKENS]), "reference": tokenizer.decode(ids[PROMPT_TOKENS:])}
-            for index, ids in enumerate(chosen)]
+    return [
+        {
+            "id": f"window-{index * step:05d}",
+            "prompt_ids": ids[:PROMPT_TOKENS],
+            "prompt": tokenizer.decode(ids[:PROMPT_TOKENS]),
+            "reference": tokenizer.decode(ids[PROMPT_TOKENS:]),
+        }
+        for index, ids in enumerate(chosen)
+    ]
 
 
 def generate_continuations(model, tokenizer, prompts: list[dict], batch_size: int = 8) -> list[str]:
@@ -56,21 +69,26 @@ def generate_continuations(model, tokenizer, prompts: list[dict], batch_size: in
     out = []
     with torch.inference_mode():
         for start in range(0, len(prompts), batch_size):
-            input_ids = torch.tensor([p["prompt_ids"] for p in prompts[start:start + batch_size]], device=device)
-            generated = model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
-                                       max_new_tokens=CONTINUATION_TOKENS, do_sample=False, pad_token_id=pad_id)
-            for row in generated[:, input_ids.size(1):].tolist():
+            input_ids = torch.tensor([p["prompt_ids"] for p in prompts[start : start + batch_size]], device=device)
+            generated = model.generate(
+                input_ids=input_ids,
+                attention_mask=torch.ones_like(input_ids),
+                max_new_tokens=CONTINUATION_TOKENS,
+                do_sample=False,
+                pad_token_id=pad_id,
+            )
+            for row in generated[:, input_ids.size(1) :].tolist():
                 if tokenizer.eos_token_id in row:
-                    row = row[:row.index(tokenizer.eos_token_id)]
+                    row = row[: row.index(tokenizer.eos_token_id)]
                 out.append(tokenizer.decode(row))
     return out
 
 
 def text_scores(continuations: list[str], references: list[str]) -> dict:
-    import sacrebleu
-
-    return {"bleu": round(sacrebleu.corpus_bleu(continuations, [references]).score, 2),
-            "chrf": round(sacrebleu.corpus_chrf(continuations, [references]).score, 2)}
+    return {
+        "bleu": round(sacrebleu.corpus_bleu(continuations, [references]).score, 2),
+        "chrf": round(sacrebleu.corpus_chrf(continuations, [references]).score, 2),
+    }
 
 
 def perplexity_metrics(total_nll: float, tokens: int) -> dict:

@@ -7,14 +7,23 @@ and logits are computed only where a label token is scored. Every answer is a va
 
 `generate`: greedy decoding of a few tokens (batched, the shared prefix run once), then `parse_label`;
 an answer that names no label, or several, is invalid.
+
+torch, transformers and peft load inside the functions that run a model: seconds to import, and the
+command-line tools that import this module must answer --help at once.
 """
+
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
+from common.errors import UserError
+from common.hardware import pick_precision, torch_dtype
 from prompts.format import has_chat_template, prompt_completion, prompt_text
-from sft.errors import UserError
+from sft.models import load_causal_lm, load_tokenizer, resolve_model
 
 INVALID = "<invalid>"
 
@@ -27,7 +36,7 @@ def completion_texts(tokenizer, labels: list[str]) -> dict[str, str]:
         if has_chat_template(tokenizer):
             pair = prompt_completion(record, tokenizer)
             full = tokenizer.apply_chat_template(pair["prompt"] + pair["completion"], tokenize=False)
-            texts[label] = full[len(prompt_text(record, tokenizer)):]
+            texts[label] = full[len(prompt_text(record, tokenizer)) :]
         else:
             texts[label] = label + tokenizer.eos_token
     return texts
@@ -47,8 +56,8 @@ def left_pad(sequences: list[list[int]], pad_id: int):
     input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
     attention = torch.zeros((len(sequences), width), dtype=torch.long)
     for row, ids in enumerate(sequences):
-        input_ids[row, width - len(ids):] = torch.tensor(ids)
-        attention[row, width - len(ids):] = 1
+        input_ids[row, width - len(ids) :] = torch.tensor(ids)
+        attention[row, width - len(ids) :] = 1
     positions = (attention.cumsum(-1) - 1).clamp(min=0)
     return input_ids, attention, positions
 
@@ -71,10 +80,7 @@ def prompt_batches(model, tokenizer, records: list[dict], batch_size: int, desc:
     when the prompts share nothing) and the prefix's token ids. The padding sits between prefix and own
     tokens; the mask hides it.
     """
-    import copy
-
     import torch
-    from tqdm.auto import tqdm
 
     device = next(model.parameters()).device
     prompts = prompt_ids(tokenizer, records)
@@ -82,13 +88,15 @@ def prompt_batches(model, tokenizer, records: list[dict], batch_size: int, desc:
     prefix_cache = None
     if shared:
         with torch.inference_mode():
-            prefix_cache = model(input_ids=torch.tensor([prompts[0][:shared]], device=device), use_cache=True,
-                                 logits_to_keep=1).past_key_values
+            prefix_cache = model(
+                input_ids=torch.tensor([prompts[0][:shared]], device=device), use_cache=True, logits_to_keep=1
+            ).past_key_values
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     for start in tqdm(range(0, len(order), batch_size), desc=desc, disable=not progress, unit="batch", leave=False):
-        batch = order[start:start + batch_size]
-        input_ids, attention, positions = (t.to(device) for t in left_pad([prompts[i][shared:] for i in batch],
-                                                                           tokenizer.pad_token_id))
+        batch = order[start : start + batch_size]
+        input_ids, attention, positions = (
+            t.to(device) for t in left_pad([prompts[i][shared:] for i in batch], tokenizer.pad_token_id)
+        )
         cache = None
         if prefix_cache is not None:
             cache = copy.deepcopy(prefix_cache)
@@ -97,8 +105,9 @@ def prompt_batches(model, tokenizer, records: list[dict], batch_size: int, desc:
         yield batch, input_ids, attention, positions + shared, cache, prompts[0][:shared]
 
 
-def score_labels(model, tokenizer, records: list[dict], labels: list[str], batch_size: int = 16,
-                 progress: bool = True) -> list[dict[str, float]]:
+def score_labels(
+    model, tokenizer, records: list[dict], labels: list[str], batch_size: int = 16, progress: bool = True
+) -> list[dict[str, float]]:
     """Per record, the summed log-probability of each label's completion after the prompt.
 
     The prompt text all records share (chat template, system prompt, instruction: a third of a mushroom
@@ -107,34 +116,52 @@ def score_labels(model, tokenizer, records: list[dict], labels: list[str], batch
     """
     import torch
 
-    completions = [tokenizer(text, add_special_tokens=False)["input_ids"]
-                   for text in completion_texts(tokenizer, labels).values()]
+    completions = [
+        tokenizer(text, add_special_tokens=False)["input_ids"] for text in completion_texts(tokenizer, labels).values()
+    ]
     n_labels, width = len(labels), max(map(len, completions))
     label_ids = torch.full((n_labels, width), tokenizer.pad_token_id, dtype=torch.long)
     label_mask = torch.zeros((n_labels, width), dtype=torch.long)
     for row, ids in enumerate(completions):
-        label_ids[row, :len(ids)] = torch.tensor(ids)
-        label_mask[row, :len(ids)] = 1
+        label_ids[row, : len(ids)] = torch.tensor(ids)
+        label_mask[row, : len(ids)] = 1
     device = next(model.parameters()).device
     results: list[dict[str, float] | None] = [None] * len(records)
-    for batch, input_ids, attention, positions, cache, _ in prompt_batches(model, tokenizer, records, batch_size,
-                                                                             "score", progress):
+    for batch, input_ids, attention, positions, cache, _ in prompt_batches(
+        model, tokenizer, records, batch_size, "score", progress
+    ):
         with torch.inference_mode():
-            out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, past_key_values=cache,
-                        use_cache=True, logits_to_keep=1)
-            first = out.logits[:, -1].float().log_softmax(-1)                        # (B, vocab)
-            scores = first[:, label_ids[:, 0].to(device)]                           # (B, labels)
+            out = model(
+                input_ids=input_ids,
+                attention_mask=attention,
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            first = out.logits[:, -1].float().log_softmax(-1)  # (B, vocab)
+            scores = first[:, label_ids[:, 0].to(device)]  # (B, labels)
             if width > 1:
                 # The rest of each label's tokens, every label against the same cached prompt.
                 cache = out.past_key_values
                 cache.batch_repeat_interleave(n_labels)
                 follow_ids = label_ids.repeat(len(batch), 1).to(device)
-                follow_mask = torch.cat([attention.repeat_interleave(n_labels, 0), label_mask.repeat(len(batch), 1)
-                                         .to(device)], dim=1)
+                follow_mask = torch.cat(
+                    [attention.repeat_interleave(n_labels, 0), label_mask.repeat(len(batch), 1).to(device)], dim=1
+                )
                 follow_pos = positions[:, -1:].repeat_interleave(n_labels, 0) + 1 + torch.arange(width, device=device)
-                logits = model(input_ids=follow_ids, attention_mask=follow_mask, position_ids=follow_pos,
-                               past_key_values=cache, use_cache=False).logits[:, :-1].float()
-                token_lp = logits.log_softmax(-1).gather(-1, follow_ids[:, 1:, None])[..., 0]   # (rows, width-1)
+                logits = (
+                    model(
+                        input_ids=follow_ids,
+                        attention_mask=follow_mask,
+                        position_ids=follow_pos,
+                        past_key_values=cache,
+                        use_cache=False,
+                    )
+                    .logits[:, :-1]
+                    .float()
+                )
+                token_lp = logits.log_softmax(-1).gather(-1, follow_ids[:, 1:, None])[..., 0]  # (rows, width-1)
                 token_lp = token_lp * label_mask[:, 1:].repeat(len(batch), 1).to(device)
                 scores = scores + token_lp.sum(-1).view(len(batch), n_labels)
         for index, row in zip(batch, scores.cpu()):
@@ -153,25 +180,44 @@ def parse_label(text: str, labels: list[str]) -> str:
     return lowered[named.pop()] if len(named) == 1 else INVALID
 
 
-def generate_answers(model, tokenizer, records: list[dict], labels: list[str], batch_size: int = 16,
-                     max_new_tokens: int | None = None, progress: bool = True) -> list[str]:
+def generate_answers(
+    model,
+    tokenizer,
+    records: list[dict],
+    labels: list[str],
+    batch_size: int = 16,
+    max_new_tokens: int | None = None,
+    progress: bool = True,
+) -> list[str]:
     """Greedy answers (decoded text) for each record, batched, the shared prompt prefix run once."""
     import torch
 
     if max_new_tokens is None:
         max_new_tokens = max(len(tokenizer(label, add_special_tokens=False)["input_ids"]) for label in labels) + 6
     answers: list[str | None] = [None] * len(records)
-    for batch, input_ids, attention, _, cache, prefix in prompt_batches(model, tokenizer, records, batch_size,
-                                                                        "generate", progress):
+    for batch, input_ids, attention, _, cache, prefix in prompt_batches(
+        model, tokenizer, records, batch_size, "generate", progress
+    ):
         # generate() takes the whole prompt and runs only what the cache does not hold; it derives
         # position ids from the mask, which counts only real tokens.
         prefix_ids = torch.tensor([prefix], dtype=input_ids.dtype, device=input_ids.device)
         input_ids = torch.cat([prefix_ids.expand(len(batch), -1), input_ids], dim=1)
         with torch.inference_mode():
-            output = model.generate(input_ids=input_ids, attention_mask=attention, past_key_values=cache,
-                                    max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
-                                    eos_token_id=tokenizer.eos_token_id, top_p=None, top_k=None, temperature=None)
-        for index, text in zip(batch, tokenizer.batch_decode(output[:, input_ids.shape[1]:], skip_special_tokens=True)):
+            output = model.generate(
+                input_ids=input_ids,
+                attention_mask=attention,
+                past_key_values=cache,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+                top_p=None,
+                top_k=None,
+                temperature=None,
+            )
+        for index, text in zip(
+            batch, tokenizer.batch_decode(output[:, input_ids.shape[1] :], skip_special_tokens=True)
+        ):
             answers[index] = text
     return answers
 
@@ -180,14 +226,12 @@ def load_for_inference(model_name: str, run_dir: Path | None = None, dtype=None)
     """(model, tokenizer): the base model, or a run's fine-tuned one with its LoRA merged, ready to score."""
     import torch
 
-    from sft.models import load_causal_lm, load_tokenizer, resolve_model
-
     resolved = resolve_model(model_name)
     tokenizer = load_tokenizer(resolved)
     if run_dir is None:
         model = load_causal_lm(resolved)
     elif (run_dir / "adapter").is_dir():
-        from peft import PeftModel
+        from peft import PeftModel  # heavy (6 s): only fine-tuned rows need it
 
         # Merged into full-precision weights (a QLoRA adapter too), then cast: one plain model to run.
         model = PeftModel.from_pretrained(load_causal_lm(resolved), run_dir / "adapter").merge_and_unload()
@@ -204,3 +248,20 @@ def load_for_inference(model_name: str, run_dir: Path | None = None, dtype=None)
     # measured 7x slower scoring on Gemma-3. Under inference_mode the flag builds no graph either way.
     model.requires_grad_(True)
     return model.eval(), tokenizer
+
+
+class ModelCache:
+    """The last generative model loaded for inference, kept across the rows that use it (score, generate)."""
+
+    def __init__(self, device: str):
+        self.device, self.key, self.loaded = device, None, None
+
+    def get(self, model_name: str, run_dir: Path | None):
+        """(model, tokenizer) in this machine's inference precision, on the device."""
+        if self.key != (model_name, run_dir):
+            self.loaded = None  # free the previous model before loading the next
+            model, tokenizer = load_for_inference(
+                model_name, run_dir, dtype=torch_dtype(pick_precision(device=self.device))
+            )
+            self.key, self.loaded = (model_name, run_dir), (model.to(self.device), tokenizer)
+        return self.loaded

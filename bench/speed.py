@@ -17,36 +17,72 @@ is there, else the model the toolkit just trained):
                 each prompt's own tokens once for all labels, logits only where a label token is scored
 Finally the toolkit's training FLOP/s against the measured peak of a bf16 (or fp32) matmul here, and
 the most examples/s score mode could reach at that peak.
+
+torch, datasets, peft and transformers load inside the functions (2-8 s to import; --help answers at once).
 """
+
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
-from sft.errors import run_cli
+from bench.generative import (
+    completion_texts,
+    generate_answers,
+    load_for_inference,
+    parse_label,
+    prompt_ids,
+    score_labels,
+    shared_prefix_length,
+)
+from common.errors import run_cli
+from common.hardware import device_name, pick_precision, torch_dtype
+from common.paths import results_dir
+from prompts.build import build_task, load_meta, load_split
+from prompts.format import has_chat_template, prompt_text
+from prompts.tasks import get_task
+from sft import run_folders
+from sft.config import build_config
+from sft.models import load_tokenizer, model_slug, resolve_model
+from sft.train import build_sft_trainer
+from sft.trainer_args import lora_config
 
 
-class StepTimer:
-    """A TrainerCallback that records when each optimizer step ends."""
+def step_timer():
+    """A TrainerCallback that records when each optimizer step ends (built on call: transformers is slow to load)."""
+    from transformers import TrainerCallback
 
-    def __new__(cls):
-        from transformers import TrainerCallback
+    class StepTimer(TrainerCallback):
+        def __init__(self):
+            self.ends = []
 
-        class _Timer(TrainerCallback):
-            def __init__(self):
-                self.ends = []
+        def on_step_end(self, args, state, control, **kwargs):
+            self.ends.append(time.perf_counter())
 
-            def on_step_end(self, args, state, control, **kwargs):
-                self.ends.append(time.perf_counter())
-
-        return _Timer()
+    return StepTimer()
 
 
 def lora_settings(args) -> dict:
-    return dict(method="lora", lora_r=16, lora_alpha=32, lora_dropout=0.0, lr=2e-4, scheduler="constant",
-                warmup_ratio=0.0, seed=42, batch_size=args.batch_size, max_steps=args.steps + 1, eval_limit=0,
-                train_limit=(args.steps + 1) * args.batch_size, logging_steps=1, save_steps=10_000,
-                max_length=args.max_length, epochs=1)
+    return dict(
+        method="lora",
+        lora_r=16,
+        lora_alpha=32,
+        lora_dropout=0.0,
+        lr=2e-4,
+        scheduler="constant",
+        warmup_ratio=0.0,
+        seed=42,
+        batch_size=args.batch_size,
+        max_steps=args.steps + 1,
+        eval_limit=0,
+        train_limit=(args.steps + 1) * args.batch_size,
+        logging_steps=1,
+        save_steps=10_000,
+        max_length=args.max_length,
+        epochs=1,
+    )
 
 
 def plain_trainer(config, records, tokenizer, model_path, device):
@@ -56,41 +92,54 @@ def plain_trainer(config, records, tokenizer, model_path, device):
     from peft import get_peft_model
     from transformers import AutoModelForCausalLM, Trainer, TrainingArguments, default_data_collator
 
-    from prompts.format import prompt_text
-    from bench.generative import completion_texts
-    from sft.train import lora_config
-
     completions = completion_texts(tokenizer, sorted({r["output"] for r in records}))
 
     def encode(record):
-        from prompts.format import has_chat_template
-
-        prompt = tokenizer(prompt_text(record, tokenizer), add_special_tokens=not has_chat_template(tokenizer))["input_ids"]
+        prompt = tokenizer(prompt_text(record, tokenizer), add_special_tokens=not has_chat_template(tokenizer))[
+            "input_ids"
+        ]
         answer = tokenizer(completions[record["output"]], add_special_tokens=False)["input_ids"]
-        ids = (prompt + answer)[:config.max_length]
+        ids = (prompt + answer)[: config.max_length]
         pad = config.max_length - len(ids)
-        labels = ([-100] * len(prompt) + answer)[:config.max_length]
-        return {"input_ids": ids + [tokenizer.pad_token_id] * pad, "attention_mask": [1] * len(ids) + [0] * pad,
-                "labels": labels + [-100] * pad}
+        labels = ([-100] * len(prompt) + answer)[: config.max_length]
+        return {
+            "input_ids": ids + [tokenizer.pad_token_id] * pad,
+            "attention_mask": [1] * len(ids) + [0] * pad,
+            "labels": labels + [-100] * pad,
+        }
 
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32, use_safetensors=True)
     model = get_peft_model(model, lora_config(config))
-    arguments = TrainingArguments(output_dir="/tmp/sftbench-speed-plain", max_steps=config.max_steps,
-                                  per_device_train_batch_size=config.batch_size, learning_rate=config.lr,
-                                  lr_scheduler_type="constant", seed=config.seed, data_seed=config.seed,
-                                  logging_steps=1, save_strategy="no", report_to="none", bf16=False, fp16=False,
-                                  use_cpu=device == "cpu", remove_unused_columns=False)
-    timer = StepTimer()
-    trainer = Trainer(model=model, args=arguments, train_dataset=Dataset.from_list([encode(r) for r in records]),
-                      data_collator=default_data_collator, callbacks=[timer])
+    arguments = TrainingArguments(
+        output_dir="/tmp/sftbench-speed-plain",
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.lr,
+        lr_scheduler_type="constant",
+        seed=config.seed,
+        data_seed=config.seed,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        bf16=False,
+        fp16=False,
+        use_cpu=device == "cpu",
+        remove_unused_columns=False,
+    )
+    timer = step_timer()
+    trainer = Trainer(
+        model=model,
+        args=arguments,
+        train_dataset=Dataset.from_list([encode(r) for r in records]),
+        data_collator=default_data_collator,
+        callbacks=[timer],
+    )
     return trainer, timer
 
 
 def heldout_loss(model, tokenizer, records) -> float:
     """Mean completion loss (fp32, one example at a time, no padding) of a trained model."""
     import torch
-
-    from bench.generative import completion_texts, prompt_ids
 
     completions = completion_texts(tokenizer, sorted({r["output"] for r in records}))
     total, count = 0.0, 0
@@ -100,8 +149,8 @@ def heldout_loss(model, tokenizer, records) -> float:
         answer = tokenizer(completions[record["output"]], add_special_tokens=False)["input_ids"]
         ids = torch.tensor([prompt + answer], device=next(model.parameters()).device)
         with torch.inference_mode():
-            log_probs = model(input_ids=ids).logits[0, len(prompt) - 1:-1].float().log_softmax(-1)
-        total -= float(log_probs.gather(-1, ids[0, len(prompt):, None]).sum())
+            log_probs = model(input_ids=ids).logits[0, len(prompt) - 1 : -1].float().log_softmax(-1)
+        total -= float(log_probs.gather(-1, ids[0, len(prompt) :, None]).sum())
         count += len(answer)
     return total / count
 
@@ -127,8 +176,9 @@ def matmul_peak(device: str, dtype) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.speed", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.speed", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--task", default="mushroom")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
@@ -142,27 +192,19 @@ def main(argv=None) -> int:
 
     import torch
 
-    from bench.generative import generate_answers, parse_label, prompt_ids, score_labels, shared_prefix_length
-    from prompts.build import build_task, load_meta, load_split
-    from prompts.tasks import get_task
-    from sft.config import build_config
-    from sft.hardware import device_name, pick_precision, torch_dtype
-    from prompts.paths import results_dir
-    from sft import runs
-    from sft.models import load_tokenizer, model_slug, resolve_model
-    from sft.train import build_sft_trainer
-
     device = device_name(args.device)
     build_task(get_task(args.task))
     labels = load_meta(args.task)["labels"]
     resolved = resolve_model(args.model)
     config = build_config(({"task": args.task, "model": args.model, **lora_settings(args)}, "bench.speed"))
-    train_records = load_split(args.task, "train")[:config.train_limit]
-    heldout = load_split(args.task, "val")[:args.heldout]
+    train_records = load_split(args.task, "train")[: config.train_limit]
+    heldout = load_split(args.task, "val")[: args.heldout]
     tokenizer = load_tokenizer(resolved)
     precision = pick_precision(device=device)
-    print(f"speed: {args.model} on {args.task}, device {device}, toolkit precision {precision}, "
-          f"{args.steps} timed steps of batch {args.batch_size} after 1 warm-up step")
+    print(
+        f"speed: {args.model} on {args.task}, device {device}, toolkit precision {precision}, "
+        f"{args.steps} timed steps of batch {args.batch_size} after 1 warm-up step"
+    )
 
     results = {}
     for name in ("plain", "toolkit"):
@@ -170,20 +212,24 @@ def main(argv=None) -> int:
         if name == "plain":
             trainer, timer = plain_trainer(config, train_records, tokenizer, resolved.path, device)
         else:
-            import tempfile
-            from pathlib import Path
-
             trainer = build_sft_trainer(config, resolved, Path(tempfile.mkdtemp(prefix="sftbench-speed-")))
-            timer = StepTimer()
+            timer = step_timer()
             trainer.add_callback(timer)
         trainer.train()
         seconds = timer.ends[-1] - timer.ends[0]
         examples = args.steps * args.batch_size
         losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-        results[name] = {"seconds": seconds, "examples": examples, "trainer": trainer, "train_loss": losses[-1],
-                         "heldout": heldout_loss(trainer.model, tokenizer, heldout)}
-        print(f"  {name:8s} train: {seconds / args.steps:6.2f} s/step, {examples / seconds:6.2f} examples/s, "
-              f"last-step loss {losses[-1]:.4f}, held-out completion loss {results[name]['heldout']:.4f}")
+        results[name] = {
+            "seconds": seconds,
+            "examples": examples,
+            "trainer": trainer,
+            "train_loss": losses[-1],
+            "heldout": heldout_loss(trainer.model, tokenizer, heldout),
+        }
+        print(
+            f"  {name:8s} train: {seconds / args.steps:6.2f} s/step, {examples / seconds:6.2f} examples/s, "
+            f"last-step loss {losses[-1]:.4f}, held-out completion loss {results[name]['heldout']:.4f}"
+        )
     # Both recipes see the same batches, so the same real (unpadded) tokens: TRL counts them per step.
     # Padding to max_length is not counted as work done.
     toolkit_trainer = results["toolkit"]["trainer"]
@@ -193,16 +239,16 @@ def main(argv=None) -> int:
         results[name]["tokens_per_s"] = timed_tokens / results[name]["seconds"]
     speedup = results["plain"]["seconds"] / results["toolkit"]["seconds"]
     print(f"  tokens/s: plain {results['plain']['tokens_per_s']:.0f}, toolkit {results['toolkit']['tokens_per_s']:.0f}")
-    print(f"train speedup vs plain recipe: {speedup:.1f}x "
-          f"(held-out loss after {args.steps + 1} steps: plain {results['plain']['heldout']:.4f}, "
-          f"toolkit {results['toolkit']['heldout']:.4f})")
+    print(
+        f"train speedup vs plain recipe: {speedup:.1f}x "
+        f"(held-out loss after {args.steps + 1} steps: plain {results['plain']['heldout']:.4f}, "
+        f"toolkit {results['toolkit']['heldout']:.4f})"
+    )
 
     # ---- scoring: on the default experiment's fine-tuned run when it exists (a few steps of training leave
     # a model whose answers are close to chance, which says little about accuracy), else the model just trained
     run_dir = results_dir() / "runs" / args.task / f"{model_slug(args.model)}-lora"
-    if runs.is_finished(run_dir) and runs.has_weights(run_dir):
-        from bench.generative import load_for_inference
-
+    if run_folders.is_finished(run_dir) and run_folders.has_weights(run_dir):
         model, _ = load_for_inference(args.model, run_dir, dtype=torch.float32)
         model = model.to(device)
         print(f"  scoring with the fine-tuned run {run_dir}")
@@ -210,11 +256,13 @@ def main(argv=None) -> int:
         model = toolkit_trainer.model.merge_and_unload().float().eval().to(device)
         model.requires_grad_(True)  # see bench/generative.py: keeps the LM-head matmul on the fast path
         print("  scoring with the model trained above (no finished run of the default experiment)")
-    records = load_split(args.task, "test")[:args.score_examples]
+    records = load_split(args.task, "test")[: args.score_examples]
     gold = [r["output"] for r in records]
     started = time.perf_counter()
-    plain_answers = [generate_answers(model, tokenizer, [r], labels, batch_size=1, max_new_tokens=10,
-                                      progress=False)[0] for r in records]
+    plain_answers = [
+        generate_answers(model, tokenizer, [r], labels, batch_size=1, max_new_tokens=10, progress=False)[0]
+        for r in records
+    ]
     plain_seconds = time.perf_counter() - started
     plain_accuracy = sum(parse_label(a, labels) == g for a, g in zip(plain_answers, gold)) / len(records)
     model = model.to(torch_dtype(precision))
@@ -222,9 +270,13 @@ def main(argv=None) -> int:
     scores = score_labels(model, tokenizer, records, labels, batch_size=16, progress=False)
     score_seconds = time.perf_counter() - started
     score_accuracy = sum(max(s, key=s.get) == g for s, g in zip(scores, gold)) / len(records)
-    print(f"  plain    score: {len(records) / plain_seconds:6.2f} examples/s (generate + parse), "
-          f"accuracy {plain_accuracy:.3f}")
-    print(f"  toolkit  score: {len(records) / score_seconds:6.2f} examples/s (score mode), accuracy {score_accuracy:.3f}")
+    print(
+        f"  plain    score: {len(records) / plain_seconds:6.2f} examples/s (generate + parse), "
+        f"accuracy {plain_accuracy:.3f}"
+    )
+    print(
+        f"  toolkit  score: {len(records) / score_seconds:6.2f} examples/s (score mode), accuracy {score_accuracy:.3f}"
+    )
     print(f"score speedup vs per-example generate: {plain_seconds / score_seconds:.1f}x")
 
     # ---- model FLOP utilisation of the toolkit's training
@@ -232,16 +284,20 @@ def main(argv=None) -> int:
     # LoRA on a frozen base: forward 2N and input gradients 2N per token, no weight gradients for the base.
     achieved = 4 * body * results["toolkit"]["tokens_per_s"]
     peak = matmul_peak(device, torch_dtype(precision))
-    print(f"training FLOP/s: {achieved / 1e9:.0f} GFLOP/s achieved (4 x {body / 1e6:.0f}M params x tokens/s) vs "
-          f"{peak / 1e9:.0f} GFLOP/s {precision} matmul peak: MFU {100 * achieved / peak:.0f}%")
+    print(
+        f"training FLOP/s: {achieved / 1e9:.0f} GFLOP/s achieved (4 x {body / 1e6:.0f}M params x tokens/s) vs "
+        f"{peak / 1e9:.0f} GFLOP/s {precision} matmul peak: MFU {100 * achieved / peak:.0f}%"
+    )
     # The ceiling of score mode here: even at the matmul peak, every token a prompt does not share with the
     # others has to go through the model once (2 x params FLOPs).
     prompts = prompt_ids(tokenizer, records)
     shared = shared_prefix_length(prompts)
     own_tokens = sum(len(p) - shared for p in prompts) / len(prompts)
     ceiling = peak / (2 * body * own_tokens)
-    print(f"score ceiling: {own_tokens:.0f} own prompt tokens per example ({shared} shared tokens run once); at the "
-          f"matmul peak at most {ceiling:.1f} examples/s, {ceiling * plain_seconds / len(records):.1f}x the plain path")
+    print(
+        f"score ceiling: {own_tokens:.0f} own prompt tokens per example ({shared} shared tokens run once); at the "
+        f"matmul peak at most {ceiling:.1f} examples/s, {ceiling * plain_seconds / len(records):.1f}x the plain path"
+    )
     return 0
 
 

@@ -1,12 +1,15 @@
-"""Build a task's Alpaca records and its fixed split: data/<task>/{train,val,test}.jsonl + meta.json.
+"""Build a task's records and its fixed split: data/<task>/{train,val,test}.jsonl + meta.json.
 
     python -m prompts.build --task mushroom
     python -m prompts.build --all                       # every offline task
     python -m prompts.build --task csv:my.csv --text-column review --label-column sentiment
     python -m prompts.build --task django-docs        # domain text (documents, for perplexity; prompts/domain.py)
 
-A task whose meta.json already matches its source, seed and ratios is not rebuilt (use --force).
+A split is keyed by everything that shapes it (the source's checksum, the task's options, labels and
+question, the seed, the ratios, the record format): a task whose meta.json holds the same key is not
+rebuilt; any change rebuilds it and says what changed (--force rebuilds anyway).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,16 +17,17 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from prompts.domain import DOMAIN_FORMAT, DOMAIN_RATIOS, DOMAIN_TASKS, DomainTask, clean_corpus, shared_between, split_documents
-from prompts.paths import data_dir
+from common.errors import UserError, run_cli
+from common.fileio import atomic_write_json, atomic_write_jsonl, read_jsonl
+from common.paths import data_dir
+from prompts.domain import DOMAIN_FORMAT, DOMAIN_RATIOS, DomainTask, clean_corpus, shared_between, split_documents
+from prompts.examples import Task
 from prompts.split import SPLITS, stratified_split
-from prompts.tasks import OFFLINE_TASKS, Task, get_task, task_names
-from sft.errors import UserError, run_cli
-from sft.fileio import atomic_write_json, atomic_write_jsonl, read_jsonl
+from prompts.tasks import DOMAIN_TASKS, OFFLINE_TASKS, get_task, task_names
 
 DEFAULT_SEED = 42
-DEFAULT_RATIOS = (0.8, 0.1, 0.1)
-RECORD_FORMAT = 2  # bump when Task.record changes, so existing data/ is rebuilt
+DEFAULT_RATIOS = {"classification": (0.8, 0.1, 0.1), "domain": DOMAIN_RATIOS}
+RECORD_FORMAT = {"classification": 2, "domain": DOMAIN_FORMAT}  # bump when a record changes: data/ is rebuilt
 
 
 def dedupe(examples):
@@ -36,67 +40,112 @@ def dedupe(examples):
     return kept, len(examples) - len(kept)
 
 
-def _up_to_date(out: Path, checksum: str, seed: int, ratios, record_format=RECORD_FORMAT) -> dict | None:
-    meta_path = out / "meta.json"
-    if meta_path.is_file() and all((out / f"{s}.jsonl").is_file() for s in SPLITS):
-        meta = json.loads(meta_path.read_text())
-        if (meta.get("source_sha256"), meta.get("seed"), meta.get("ratios"), meta.get("record_format")) == (
-                checksum, seed, list(ratios), record_format):
-            return meta
-    return None
-
-
-def build_domain(task: DomainTask, out_root: Path | None, seed: int, force: bool) -> dict:
-    """A domain corpus: cleaned, deduplicated documents, whole documents per split (prompts/domain.py)."""
-    out = (out_root or data_dir()) / task.name
-    documents, checksum = task.loader()
-    if not force and (meta := _up_to_date(out, checksum, seed, DOMAIN_RATIOS, DOMAIN_FORMAT)):
-        return meta
-    kept, stats = clean_corpus(documents)
-    splits = split_documents(kept, seed)
-    shared = shared_between(splits)
-    if shared["documents"] or shared["paragraphs"]:  # cannot happen after dedupe; a regression guard
-        raise RuntimeError(f"{task.name}: splits share {len(shared['documents'])} document(s) and "
-                           f"{len(shared['paragraphs'])} paragraph(s)")
-    for name in SPLITS:
-        atomic_write_jsonl(out / f"{name}.jsonl", ({"id": d.id, "text": d.text} for d in splits[name]))
-    meta = {"task": task.name, "kind": "domain", "source": task.source, "source_sha256": checksum, "seed": seed,
-            "ratios": list(DOMAIN_RATIOS), "record_format": DOMAIN_FORMAT, **stats,
-            "total": sum(len(v) for v in splits.values()),
-            "counts": {name: {"documents": len(docs), "lines": sum(d.text.count("\n") + 1 for d in docs),
-                              "characters": sum(len(d.text) for d in docs)} for name, docs in splits.items()}}
-    atomic_write_json(out / "meta.json", meta)
-    return meta
-
-
-def build_task(task: Task | DomainTask, out_root: Path | None = None, seed: int = DEFAULT_SEED,
-               ratios: tuple[float, float, float] = DEFAULT_RATIOS, force: bool = False) -> dict:
-    """Write the task's split files if they are missing or stale; return its meta.json content."""
-    if isinstance(task, DomainTask):
-        return build_domain(task, out_root, seed, force)
-    out = (out_root or data_dir()) / task.name
-    examples, checksum = task.load()
-    if not force and (meta := _up_to_date(out, checksum, seed, ratios)):
-        return meta
-    meta_path = out / "meta.json"
+def classification_splits(task: Task, examples: list, seed: int, ratios) -> tuple[dict[str, list[dict]], dict]:
+    """Deduplicated, stratified records per split, and the meta fields that describe them."""
     examples, duplicates = dedupe(examples)
     splits = stratified_split(examples, seed=seed, ratios=ratios, source=task.source)
+    empty = [label for label in task.labels if not any(e.label == label for e in splits["train"])]
+    if empty:
+        raise UserError(
+            f"{task.source}: label(s) {empty} have no training example; every declared label needs "
+            f"examples (or leave it out of the declared labels)"
+        )
+    return (
+        {name: [task.record(e) for e in splits[name]] for name in SPLITS},
+        {
+            "labels": list(task.labels),
+            "instruction": task.instruction,
+            "duplicates_dropped": duplicates,
+            "counts": {name: dict(sorted(Counter(e.label for e in splits[name]).items())) for name in SPLITS},
+        },
+    )
+
+
+def domain_splits(task: DomainTask, documents: list, seed: int, ratios) -> tuple[dict[str, list[dict]], dict]:
+    """Cleaned, deduplicated documents, whole documents per split (prompts/domain.py)."""
+    kept, stats = clean_corpus(documents)
+    splits = split_documents(kept, seed, ratios)
+    shared = shared_between(splits)
+    if shared["documents"] or shared["paragraphs"]:  # cannot happen after dedupe; a regression guard
+        raise RuntimeError(
+            f"{task.name}: splits share {len(shared['documents'])} document(s) and "
+            f"{len(shared['paragraphs'])} paragraph(s)"
+        )
+    return (
+        {name: [{"id": d.id, "text": d.text} for d in docs] for name, docs in splits.items()},
+        {
+            **stats,
+            "counts": {
+                name: {
+                    "documents": len(docs),
+                    "lines": sum(d.text.count("\n") + 1 for d in docs),
+                    "characters": sum(len(d.text) for d in docs),
+                }
+                for name, docs in splits.items()
+            },
+        },
+    )
+
+
+SPLITTERS = {"classification": classification_splits, "domain": domain_splits}
+
+
+def split_key(task: Task | DomainTask, checksum: str, seed: int, ratios) -> dict:
+    """Everything that shapes a task's split: any difference means the files on disk are stale."""
+    key = {
+        "source_sha256": checksum,
+        "options": task.options,
+        "seed": seed,
+        "ratios": list(ratios),
+        "record_format": RECORD_FORMAT[task.kind],
+    }
+    if task.kind == "classification":
+        key.update(labels=list(task.labels), instruction=task.instruction)
+    return key
+
+
+def stale_fields(out: Path, key: dict) -> list[str] | None:
+    """None when the split on disk was built with `key`; else what differs (every field if nothing is built)."""
+    meta_path = out / "meta.json"
+    if not meta_path.is_file() or not all((out / f"{s}.jsonl").is_file() for s in SPLITS):
+        return list(key)
+    saved = json.loads(meta_path.read_text()).get("split_key") or {}
+    changed = [name for name in key if saved.get(name) != key[name]]
+    return changed or None
+
+
+def build_task(
+    task: Task | DomainTask,
+    out_root: Path | None = None,
+    seed: int = DEFAULT_SEED,
+    ratios: tuple[float, float, float] | None = None,
+    force: bool = False,
+) -> dict:
+    """Write the task's split files if they are missing or stale; return its meta.json content."""
+    out = (out_root or data_dir()) / task.name
+    ratios = tuple(ratios or DEFAULT_RATIOS[task.kind])
+    loaded, checksum = task.load()
+    key = split_key(task, checksum, seed, ratios)
+    changed = stale_fields(out, key)
+    if not force and changed is None:
+        return json.loads((out / "meta.json").read_text())
+    if changed and (out / "meta.json").is_file():
+        print(f"{task.name}: rebuilding the split ({', '.join(changed)} changed)")
+    splits, described = SPLITTERS[task.kind](task, loaded, seed, ratios)
     for name in SPLITS:
-        atomic_write_jsonl(out / f"{name}.jsonl", (task.record(e) for e in splits[name]))
+        atomic_write_jsonl(out / f"{name}.jsonl", splits[name])
     meta = {
         "task": task.name,
-        "labels": list(task.labels),
-        "instruction": task.instruction,
+        "kind": task.kind,
         "source": task.source,
         "source_sha256": checksum,
         "seed": seed,
         "ratios": list(ratios),
-        "record_format": RECORD_FORMAT,
-        "duplicates_dropped": duplicates,
-        "total": sum(len(v) for v in splits.values()),
-        "counts": {name: dict(sorted(Counter(e.label for e in splits[name]).items())) for name in SPLITS},
+        "split_key": key,
+        **described,
+        "total": sum(len(records) for records in splits.values()),
     }
-    atomic_write_json(meta_path, meta)  # written last: its presence marks a complete build
+    atomic_write_json(out / "meta.json", meta)  # written last: its presence marks a complete build
     return meta
 
 
@@ -104,8 +153,10 @@ def load_split(task_name: str, split: str, data_root: Path | None = None) -> lis
     """Records of one split of an already built task (`make data` / prompts.build builds them)."""
     path = (data_root or data_dir()) / task_name / f"{split}.jsonl"
     if not (path.parent / "meta.json").is_file():
-        raise UserError(f"{path.parent}: task '{task_name}' is not built; run `python -m prompts.build "
-                        f"--task {task_name}` (or `make data`)")
+        raise UserError(
+            f"{path.parent}: task '{task_name}' is not built; run `python -m prompts.build "
+            f"--task {task_name}` (or `make data`)"
+        )
     return read_jsonl(path)
 
 
@@ -117,28 +168,52 @@ def load_meta(task_name: str, data_root: Path | None = None) -> dict:
 
 
 def format_counts(meta: dict) -> str:
-    if meta.get("kind") == "domain":
-        return "\n".join(f"  {name.ljust(7)}{c['documents']:>6} documents{c['lines']:>9} lines{c['characters']:>11} characters"
-                         for name, c in meta["counts"].items())
+    if meta["kind"] == "domain":
+        return "\n".join(
+            f"  {name.ljust(7)}{c['documents']:>6} documents{c['lines']:>9} lines{c['characters']:>11} characters"
+            for name, c in meta["counts"].items()
+        )
     labels = meta["labels"]
     width = max(len(label) for label in labels + ["split"])
     lines = ["  " + "split".ljust(7) + "".join(label.rjust(width + 2) for label in labels) + "total".rjust(8)]
     for name in SPLITS:
         counts = meta["counts"][name]
-        lines.append("  " + name.ljust(7) + "".join(str(counts.get(label, 0)).rjust(width + 2) for label in labels)
-                     + str(sum(counts.values())).rjust(8))
+        lines.append(
+            "  "
+            + name.ljust(7)
+            + "".join(str(counts.get(label, 0)).rjust(width + 2) for label in labels)
+            + str(sum(counts.values())).rjust(8)
+        )
     return "\n".join(lines)
+
+
+def summary_line(task_name: str, meta: dict, out: Path) -> str:
+    if meta["kind"] == "domain":
+        dropped = (
+            f" ({meta['paragraphs_dropped']} repeated paragraphs and {meta['documents_dropped']} stub "
+            f"documents dropped)"
+        )
+        return f"{task_name}: {meta['total']} documents -> {out}/{{train,val,test}}.jsonl{dropped}"
+    dropped = f" ({meta['duplicates_dropped']} duplicate texts dropped)" if meta["duplicates_dropped"] else ""
+    return f"{task_name}: {meta['total']} records -> {out}/{{train,val,test}}.jsonl{dropped}"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m prompts.build", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", action="append", default=[],
-                        help=f"task name ({', '.join(task_names())}) or csv:PATH / jsonl:PATH; repeatable")
+        prog="python -m prompts.build", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--task",
+        action="append",
+        default=[],
+        help=f"task name ({', '.join(task_names())}) or csv:PATH / jsonl:PATH; repeatable",
+    )
     parser.add_argument("--all", action="store_true", help="build every offline task (domain corpora included)")
     parser.add_argument("--out", type=Path, default=None, help="output root (default: data/ or $SFTBENCH_DATA)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--ratios", default="0.8,0.1,0.1", help="train,val,test fractions (default 0.8,0.1,0.1)")
+    parser.add_argument(
+        "--ratios", default=None, help="train,val,test fractions (default 0.8,0.1,0.1; domain text 0.85,0.05,0.1)"
+    )
     parser.add_argument("--force", action="store_true", help="rebuild even if the split is up to date")
     group = parser.add_argument_group("user files (csv:/jsonl: tasks)")
     group.add_argument("--label-column", help="column holding the label (default: label)")
@@ -150,24 +225,24 @@ def main(argv=None) -> int:
     group.add_argument("--name", help="folder name for the task (default: the file's stem)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors")
     args = parser.parse_args(argv)
-    try:
-        ratios = tuple(float(x) for x in args.ratios.split(","))
-    except ValueError:
-        raise UserError(f"--ratios: expected three numbers like 0.8,0.1,0.1, got '{args.ratios}'") from None
+    ratios = None
+    if args.ratios:
+        try:
+            ratios = tuple(float(x) for x in args.ratios.split(","))
+        except ValueError:
+            raise UserError(f"--ratios: expected three numbers like 0.8,0.1,0.1, got '{args.ratios}'") from None
     names = [*OFFLINE_TASKS, *DOMAIN_TASKS] if args.all else args.task
     if not names:
         parser.error("give --task NAME (repeatable) or --all")
-    file_options = {key: value for key in ("label_column", "text_column", "feature_columns", "id_column", "labels",
-                                           "question", "name") if (value := getattr(args, key)) is not None}
+    file_options = {
+        key: value
+        for key in ("label_column", "text_column", "feature_columns", "id_column", "labels", "question", "name")
+        if (value := getattr(args, key)) is not None
+    }
     for name in names:
         task = get_task(name, **(file_options if name.startswith(("csv:", "jsonl:")) else {}))
         meta = build_task(task, args.out, seed=args.seed, ratios=ratios, force=args.force)
-        out = (args.out or data_dir()) / task.name
-        dropped = (f" ({meta['duplicates_dropped']} duplicate texts dropped)" if meta.get("duplicates_dropped") else
-                   f" ({meta['paragraphs_dropped']} repeated paragraphs and {meta['documents_dropped']} stub documents "
-                   f"dropped)" if meta.get("kind") == "domain" else "")
-        print(f"{task.name}: {meta['total']} {'documents' if meta.get('kind') == 'domain' else 'records'} -> "
-              f"{out}/{{train,val,test}}.jsonl" + dropped)
+        print(summary_line(task.name, meta, (args.out or data_dir()) / task.name))
         print(format_counts(meta))
     return 0
 

@@ -10,6 +10,7 @@ both train and test), and whole documents go to train, val (5%) or test (10%) by
 id, so no document is in two splits. Records are `{"id", "text"}`; chunking into fixed-length token
 blocks happens per model (its tokenizer) in `blocks()`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,12 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sft.errors import UserError, located
-from sft.fileio import iter_jsonl, read_text, sha256_bytes
+from common.errors import UserError, located
+from common.fileio import iter_jsonl, read_text, sha256_bytes
+from prompts.sources import download
 
 DOMAIN_RATIOS = (0.85, 0.05, 0.10)
 DOMAIN_FORMAT = "domain-2"  # bump when cleaning changes, so existing data/ is rebuilt
-MIN_DEDUPE_CHARS = 60     # shorter paragraphs ("Example::") may repeat legitimately
+MIN_DEDUPE_CHARS = 60  # shorter paragraphs ("Example::") may repeat legitimately
 MIN_DOCUMENT_CHARS = 200  # stubs (index pages of links) carry no prose
 SUFFIXES = (".txt", ".rst", ".md")
 
@@ -40,15 +42,44 @@ class DomainTask:
     name: str
     source: str
     loader: Callable[[], tuple[list[Document], str]] = field(repr=False)  # -> raw documents, source sha256
-    kind: str = "domain"
+    options: dict = field(default_factory=dict)  # what shaped the documents
+    kind = "domain"
+
+    def load(self) -> tuple[list[Document], str]:
+        return self.loader()
 
 
 # ---------------------------------------------------------------- cleaning
 
-_STRUCTURAL = {"toctree", "contents", "highlight", "module", "currentmodule", "default-role", "raw", "image",
-               "figure", "include", "index", "versionadded", "versionchanged", "deprecated", "meta", "fieldlist",
-               "django-admin-option", "setting", "templatetag", "templatefilter", "fixture", "class", "function",
-               "method", "attribute", "exception", "data"}
+_STRUCTURAL = {
+    "toctree",
+    "contents",
+    "highlight",
+    "module",
+    "currentmodule",
+    "default-role",
+    "raw",
+    "image",
+    "figure",
+    "include",
+    "index",
+    "versionadded",
+    "versionchanged",
+    "deprecated",
+    "meta",
+    "fieldlist",
+    "django-admin-option",
+    "setting",
+    "templatetag",
+    "templatefilter",
+    "fixture",
+    "class",
+    "function",
+    "method",
+    "attribute",
+    "exception",
+    "data",
+}
 _DIRECTIVE = re.compile(r"^(\s*)\.\.\s+([\w:-]+)::(.*)$")
 _COMMENT_OR_TARGET = re.compile(r"^\s*\.\.(\s+(_[^:]*:.*|\|[^|]+\|.*|[^:]*))?$")
 _UNDERLINE = re.compile(r"^\s*([=\-`:'\"~^_*+#<>])\1{2,}\s*$")
@@ -56,7 +87,7 @@ _FIELD = re.compile(r"^\s+:[\w -]+:(\s.*)?$")
 _ROLE = re.compile(r":[\w:+.-]+:`([^`]*?)`")
 _LINK = re.compile(r"`([^`<]+?)\s*<[^>]*>`_{1,2}")
 _LITERAL = re.compile(r"``([^`]+)``")
-_REFERENCE = re.compile(r"`([^`]+)`_{0,2}")            # `text`_ and the default role `text`
+_REFERENCE = re.compile(r"`([^`]+)`_{0,2}")  # `text`_ and the default role `text`
 _WORD_REFERENCE = re.compile(r"\b([A-Za-z][\w-]*[A-Za-z0-9])_{1,2}(?=[\s.,;:)'\"]|$)")  # Gunicorn_
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MD_FENCE = re.compile(r"^\s*(```|~~~).*$")
@@ -95,8 +126,14 @@ def clean_text(text: str) -> str:
         lines.append(_MD_HEADING.sub("", line).rstrip())
     cleaned = "\n".join(lines)
     # Inline markup last, on the whole text: a role or link may wrap onto the next line.
-    for pattern, replacement in ((_ROLE, _role_text), (_LINK, r"\1"), (_LITERAL, r"\1"), (_REFERENCE, r"\1"),
-                                 (_WORD_REFERENCE, r"\1"), (_MD_LINK, r"\1")):
+    for pattern, replacement in (
+        (_ROLE, _role_text),
+        (_LINK, r"\1"),
+        (_LITERAL, r"\1"),
+        (_REFERENCE, r"\1"),
+        (_WORD_REFERENCE, r"\1"),
+        (_MD_LINK, r"\1"),
+    ):
         cleaned = pattern.sub(replacement, cleaned)
     cleaned = re.sub(r"::$", ":", cleaned, flags=re.MULTILINE)  # "Example::" introduces a code block
     cleaned = re.sub(r"\n{3,}", "\n\n", cleaned)
@@ -139,9 +176,11 @@ def split_documents(documents: list[Document], seed: int, ratios=DOMAIN_RATIOS) 
     n_test = max(1, round(len(ranked) * ratios[2]))
     n_val = max(1, round(len(ranked) * ratios[1]))
     if len(ranked) < n_test + n_val + 1:
-        raise UserError(f"{len(ranked)} document(s) after cleaning: a domain corpus needs at least 3 "
-                        f"(whole documents go to train, val and test)")
-    splits = {"test": ranked[:n_test], "val": ranked[n_test:n_test + n_val], "train": ranked[n_test + n_val:]}
+        raise UserError(
+            f"{len(ranked)} document(s) after cleaning: a domain corpus needs at least 3 "
+            f"(whole documents go to train, val and test)"
+        )
+    splits = {"test": ranked[:n_test], "val": ranked[n_test : n_test + n_val], "train": ranked[n_test + n_val :]}
     return {name: sorted(docs, key=lambda d: d.id) for name, docs in splits.items()}
 
 
@@ -150,14 +189,19 @@ def shared_between(splits: dict[str, list[Document]]) -> dict:
     ids, texts = {}, {}
     for name, docs in splits.items():
         ids[name] = {d.id for d in docs}
-        texts[name] = {_normalized(p) for d in docs for p in paragraphs(d.text) if len(_normalized(p)) >= MIN_DEDUPE_CHARS}
+        texts[name] = {
+            _normalized(p) for d in docs for p in paragraphs(d.text) if len(_normalized(p)) >= MIN_DEDUPE_CHARS
+        }
     names = list(splits)
-    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
-    return {"documents": sorted({x for a, b in pairs for x in ids[a] & ids[b]}),
-            "paragraphs": sorted({x for a, b in pairs for x in texts[a] & texts[b]})}
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
+    return {
+        "documents": sorted({x for a, b in pairs for x in ids[a] & ids[b]}),
+        "paragraphs": sorted({x for a, b in pairs for x in texts[a] & texts[b]}),
+    }
 
 
 # ---------------------------------------------------------------- token blocks
+
 
 def blocks(texts: list[str], tokenizer, block_size: int, limit: int | None = None) -> list[list[int]]:
     """Documents tokenized, joined by EOS and cut into full blocks of `block_size` tokens (the tail is dropped)."""
@@ -177,13 +221,14 @@ def blocks(texts: list[str], tokenizer, block_size: int, limit: int | None = Non
 
 # ---------------------------------------------------------------- sources
 
-DJANGO_DOCS = ("Django==5.2.19", "django-5.2.19.tar.gz",
-               "ad03d8abc51dbff95ebf34b27123cf0c26a3b62db7ba0cd520783686362533d1")
+DJANGO_DOCS = (
+    "Django==5.2.19",
+    "django-5.2.19.tar.gz",
+    "ad03d8abc51dbff95ebf34b27123cf0c26a3b62db7ba0cd520783686362533d1",
+)
 
 
 def _load_django_docs() -> tuple[list[Document], str]:
-    from prompts.sources import download
-
     requirement, archive_name, expected = DJANGO_DOCS
     archive = download(requirement, archive_name, sdist=True)
     digest = sha256_bytes(archive.read_bytes())
@@ -193,8 +238,12 @@ def _load_django_docs() -> tuple[list[Document], str]:
     with tarfile.open(archive) as tarred:
         for member in tarred.getmembers():
             _, _, path = member.name.partition("/")
-            if (member.isfile() and path.startswith("docs/") and path.endswith(".txt")
-                    and not path.startswith(("docs/_theme/", "docs/releases/"))):
+            if (
+                member.isfile()
+                and path.startswith("docs/")
+                and path.endswith(".txt")
+                and not path.startswith(("docs/_theme/", "docs/releases/"))
+            ):
                 documents.append(Document(path, tarred.extractfile(member).read().decode("utf-8")))
     return documents, digest
 
@@ -227,13 +276,10 @@ def _jsonl_loader(path: Path, text_column: str) -> Callable[[], tuple[list[Docum
 
 
 DOMAIN_TASKS: dict[str, Callable[[], DomainTask]] = {
-    "django-docs": lambda: DomainTask("django-docs", "Django 5.2 documentation (reST), PyPI Django==5.2.19 sdist",
-                                      _load_django_docs),
+    "django-docs": lambda: DomainTask(
+        "django-docs", "Django 5.2 documentation (reST), PyPI Django==5.2.19 sdist", _load_django_docs
+    )
 }
-
-
-def is_domain(spec: str) -> bool:
-    return spec.startswith("domain:") or spec in DOMAIN_TASKS
 
 
 def domain_task(spec: str, options: dict) -> DomainTask:
@@ -248,7 +294,9 @@ def domain_task(spec: str, options: dict) -> DomainTask:
         raise UserError(f"task '{spec}': unknown option(s) {sorted(unknown)}; valid: name, text_column")
     name = options.get("name") or path.stem
     if path.is_dir():
-        return DomainTask(name, f"text folder {path}", _folder_loader(path))
+        return DomainTask(name, f"text folder {path}", _folder_loader(path), dict(options))
     if path.is_file() and path.suffix == ".jsonl":
-        return DomainTask(name, f"jsonl file {path}", _jsonl_loader(path, options.get("text_column", "text")))
+        return DomainTask(
+            name, f"jsonl file {path}", _jsonl_loader(path, options.get("text_column", "text")), dict(options)
+        )
     raise UserError(f"{path}: not a folder of {'/'.join(SUFFIXES)} files nor a .jsonl file")

@@ -4,6 +4,7 @@ Models with a chat template (SmolLM2-Instruct, TinyLlama-Chat) get a conversatio
 pair; base models (GPT-2, Gemma-3 base) get the Alpaca text template. Either way TRL computes the loss
 on the completion only: the label, then the end-of-turn/EOS token.
 """
+
 from __future__ import annotations
 
 ALPACA_TEMPLATE = (
@@ -25,10 +26,14 @@ def user_message(instruction: str, text: str) -> str:
 def prompt_completion(record: dict, tokenizer) -> dict:
     """TRL prompt-completion example (conversational if the model has a chat template)."""
     if has_chat_template(tokenizer):
-        return {"prompt": [{"role": "user", "content": user_message(record["instruction"], record["input"])}],
-                "completion": [{"role": "assistant", "content": record["output"]}]}
-    return {"prompt": ALPACA_TEMPLATE.format(instruction=record["instruction"], input=record["input"]),
-            "completion": record["output"]}
+        return {
+            "prompt": [{"role": "user", "content": user_message(record["instruction"], record["input"])}],
+            "completion": [{"role": "assistant", "content": record["output"]}],
+        }
+    return {
+        "prompt": ALPACA_TEMPLATE.format(instruction=record["instruction"], input=record["input"]),
+        "completion": record["output"],
+    }
 
 
 def prompt_text(record: dict, tokenizer) -> str:
@@ -43,8 +48,11 @@ def input_token_budget(tokenizer, instruction: str, labels: list[str], max_lengt
     """Tokens left for the input field once the template, the longest label and EOS are in."""
     empty = prompt_completion({"instruction": instruction, "input": "", "output": max(labels, key=len)}, tokenizer)
     if has_chat_template(tokenizer):
-        overhead = len(tokenizer.apply_chat_template(empty["prompt"] + empty["completion"], tokenize=True,
-                                                     return_dict=True)["input_ids"])
+        overhead = len(
+            tokenizer.apply_chat_template(empty["prompt"] + empty["completion"], tokenize=True, return_dict=True)[
+                "input_ids"
+            ]
+        )
     else:
         overhead = len(tokenizer(empty["prompt"] + empty["completion"])["input_ids"]) + 1
     return max_length - overhead - len(tokenizer(ELLIPSIS, add_special_tokens=False)["input_ids"]) - 4
@@ -55,4 +63,4 @@ def shorten_input(record: dict, tokenizer, budget: int) -> dict:
     ids = tokenizer(record["input"], add_special_tokens=False)["input_ids"]
     if len(ids) <= budget:
         return record
-    return {**record, "input": tokenizer.decode(ids[:max(budget, 1)]).rstrip() + ELLIPSIS}
+    return {**record, "input": tokenizer.decode(ids[: max(budget, 1)]).rstrip() + ELLIPSIS}

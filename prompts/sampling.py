@@ -9,13 +9,14 @@ of a handful. Only train records and labels are used; the test split is untouche
 (Drawing all N round-robin over the leaves was worse: the one big "bad smell" leaf then got too few
 records for the model to learn each smell word, 90.9% on the mushroom test split against 98.3%.)
 """
+
 from __future__ import annotations
 
 import heapq
 import random
 from collections import Counter, defaultdict
 
-from sft.errors import UserError
+from common.errors import UserError
 
 SAMPLINGS = ("first", "leaf-topup")
 
@@ -33,8 +34,10 @@ def _leaf_topup(records: list[dict], limit: int, seed: int, topup_share: float =
     from sklearn.tree import DecisionTreeClassifier
 
     if any(not record.get("features") for record in records):
-        raise UserError("train_sampling=leaf-topup needs tabular records (a 'features' field, as the mushroom "
-                        "and feature-column CSV tasks have); use train_sampling=first for text tasks")
+        raise UserError(
+            "train_sampling=leaf-topup needs tabular records (a 'features' field, as the mushroom "
+            "and feature-column CSV tasks have); use train_sampling=first for text tasks"
+        )
     one_hot = DictVectorizer().fit_transform([record["features"] for record in records])  # as bench/baselines.py
     tree = DecisionTreeClassifier(random_state=seed).fit(one_hot, [record["output"] for record in records])
     leaves = [int(leaf) for leaf in tree.apply(one_hot)]

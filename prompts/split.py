@@ -3,19 +3,21 @@
 Python's `random.Random(seed)` is a fixed algorithm (Mersenne Twister), unlike helpers whose output can
 change between releases: each class is shuffled with its own seeded generator and cut by the ratios.
 """
+
 from __future__ import annotations
 
 import random
 from collections import defaultdict
 
-from prompts.tasks import Example
-from sft.errors import UserError
+from common.errors import UserError
+from prompts.examples import Example
 
 SPLITS = ("train", "val", "test")
 
 
-def stratified_split(examples: list[Example], seed: int = 42, ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
-                     source: str = "data") -> dict[str, list[Example]]:
+def stratified_split(
+    examples: list[Example], seed: int = 42, ratios: tuple[float, float, float] = (0.8, 0.1, 0.1), source: str = "data"
+) -> dict[str, list[Example]]:
     if len(ratios) != 3 or any(r <= 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
         raise UserError(f"split ratios must be three positive numbers that sum to 1, got {ratios}")
     by_label: dict[str, list[Example]] = defaultdict(list)
@@ -25,14 +27,16 @@ def stratified_split(examples: list[Example], seed: int = 42, ratios: tuple[floa
     for label in sorted(by_label):
         members = by_label[label]
         if len(members) < 3:
-            raise UserError(f"{source}: label '{label}' has {len(members)} example(s); every label needs at least "
-                            f"3 so that train, val and test each get one")
+            raise UserError(
+                f"{source}: label '{label}' has {len(members)} example(s); every label needs at least "
+                f"3 so that train, val and test each get one"
+            )
         random.Random(f"{seed}:{label}").shuffle(members)
         n_test = max(1, round(len(members) * ratios[2]))
         n_val = max(1, round(len(members) * ratios[1]))
         splits["test"] += members[:n_test]
-        splits["val"] += members[n_test:n_test + n_val]
-        splits["train"] += members[n_test + n_val:]
+        splits["val"] += members[n_test : n_test + n_val]
+        splits["train"] += members[n_test + n_val :]
     for name in SPLITS:  # interleave classes so that any prefix of a split is mixed
         random.Random(f"{seed}:{name}").shuffle(splits[name])
     return splits

@@ -24,8 +24,11 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
     echo "installing torch==$TORCH_VERSION (CPU build: no GPU)"
     # A CPU wheel pip can already see (a local wheel folder or mirror in pip's config) needs no download;
     # otherwise PyTorch's CPU index has it. PyPI's own Linux torch would pull gigabytes of CUDA packages.
+    # The check reads the installed version's metadata (torch cannot import before its dependencies are in),
+    # not `pip show | grep -q`: under pipefail grep's early exit gives pip a SIGPIPE and the pipeline failed at
+    # random, which sent the install to PyPI's CPU index (offline: minutes of retries).
     if "${PIP[@]}" --no-index --no-deps "torch==$TORCH_VERSION" >/dev/null 2>&1 &&
-       "$VENV/bin/python" -m pip show torch 2>/dev/null | grep -q "^Version: .*+cpu"; then
+       "$VENV/bin/python" -c "import sys; from importlib.metadata import version; sys.exit(version('torch').endswith('+cpu') is False)"; then
       "${PIP[@]}" "torch==$TORCH_VERSION" 2>&1 | quiet   # its pure-Python dependencies
     else
       "$VENV/bin/python" -m pip uninstall -y -q torch >/dev/null 2>&1 || true

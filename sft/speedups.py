@@ -5,6 +5,7 @@ scores every position elsewhere (to keep tile shapes fixed for compilers such as
 means full-vocabulary log-probs for every prompt token, about half the time of a LoRA step on SmolLM2,
 to compute a loss that ignores them. The compact path is plain torch and exact on CPU, so use it there.
 """
+
 from __future__ import annotations
 
 

@@ -4,13 +4,16 @@ The Hub's `accuracy`/`f1` modules are downloaded by name and cannot load offline
 its folder: `evaluate.load("bench/metrics/classification")`. Predictions and references are label
 strings; a prediction outside `labels` (an unparsable generated answer) counts as wrong and as invalid.
 """
+
 import datasets
 import evaluate
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support, recall_score
 
 INVALID = "<invalid>"
 
-_DESCRIPTION = "Accuracy, macro/weighted F1, macro recall, per-class precision/recall/F1, confusion matrix, invalid rate."
+_DESCRIPTION = (
+    "Accuracy, macro/weighted F1, macro recall, per-class precision/recall/F1, confusion matrix, invalid rate."
+)
 _KWARGS_DESCRIPTION = """
 Args:
     predictions (list of str): predicted labels; anything not in `labels` is an invalid answer.
@@ -26,9 +29,12 @@ Returns:
 class Classification(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
-            description=_DESCRIPTION, citation="", inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features({"predictions": datasets.Value("string"),
-                                        "references": datasets.Value("string")}),
+            description=_DESCRIPTION,
+            citation="",
+            inputs_description=_KWARGS_DESCRIPTION,
+            features=datasets.Features(
+                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+            ),
         )
 
     def _compute(self, predictions, references, labels):
@@ -44,7 +50,9 @@ class Classification(evaluate.Metric):
             "weighted_f1": float(f1_score(references, predicted, average="weighted", **kwargs)),
             "macro_recall": float(recall_score(references, predicted, average="macro", **kwargs)),
             "invalid_rate": sum(p == INVALID for p in predicted) / max(len(predicted), 1),
-            "per_class": {label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-                          for label, p, r, f, s in zip(labels, precision, recall, f1, support)},
-            "confusion": confusion_matrix(references, predicted, labels=labels + [INVALID])[:len(labels)].tolist(),
+            "per_class": {
+                label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+                for label, p, r, f, s in zip(labels, precision, recall, f1, support)
+            },
+            "confusion": confusion_matrix(references, predicted, labels=labels + [INVALID])[: len(labels)].tolist(),
         }

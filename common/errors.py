@@ -3,6 +3,7 @@
 Anything raised as `UserError` is the user's to fix (a file, a line, a field, a name): it is printed
 as `error: ...` with exit code 2 and no traceback. Everything else is a bug and keeps its traceback.
 """
+
 from __future__ import annotations
 
 import sys

@@ -1,6 +1,7 @@
 """The split: stratified, disjoint, and identical across runs."""
+
 import hashlib
-import os
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -10,8 +11,9 @@ from prompts.tasks import get_task
 
 
 def _digest(folder: Path) -> str:
-    return hashlib.sha256(b"".join((folder / n).read_bytes() for n in
-                                   ("train.jsonl", "val.jsonl", "test.jsonl", "meta.json"))).hexdigest()
+    return hashlib.sha256(
+        b"".join((folder / n).read_bytes() for n in ("train.jsonl", "val.jsonl", "test.jsonl", "meta.json"))
+    ).hexdigest()
 
 
 def test_split_is_deterministic_and_seeded(tmp_path):
@@ -45,4 +47,15 @@ def test_known_split_fingerprint():
     assert test_ids == KNOWN_FIRST_TEST_IDS
 
 
-KNOWN_FIRST_TEST_IDS = ['mushroom-03238', 'mushroom-03505', 'mushroom-01114']
+KNOWN_FIRST_TEST_IDS = ["mushroom-03238", "mushroom-03505", "mushroom-01114"]
+
+
+def test_same_seed_same_split(tmp_path):
+    """The split is a pure function of the data and the seed: two builds are byte-identical."""
+    first = build_task(get_task("tweets"), out_root=tmp_path / "a")
+    second = build_task(get_task("tweets"), out_root=tmp_path / "b")
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+    for split in ("train", "val", "test"):
+        assert (tmp_path / "a" / "tweets" / f"{split}.jsonl").read_bytes() == (
+            tmp_path / "b" / "tweets" / f"{split}.jsonl"
+        ).read_bytes()

@@ -3,6 +3,7 @@
 Every file sftbench writes goes to a temporary name in the same folder and is renamed into place,
 so an interrupted run or a full disk never leaves a half-written file where a finished one was.
 """
+
 from __future__ import annotations
 
 import errno
@@ -13,7 +14,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from sft.errors import UserError, located
+from common.errors import UserError, located
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

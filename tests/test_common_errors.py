@@ -1,12 +1,14 @@
-"""Malformed input through the real command-line entry points: one precise line, exit code 2, no
-traceback, and nothing under results/ touched."""
-import json
+"""Malformed input through the real command-line entry points (common/errors.py's run_cli): one precise line,
+exit code 2, no traceback, and nothing under results/ touched."""
+
+import importlib
 import os
 from pathlib import Path
 
 import pytest
 
-from sft.errors import run_cli
+from common.errors import UserError, run_cli
+from sft.train import main as train_main
 
 
 def results_snapshot(root: Path) -> dict:
@@ -51,20 +53,43 @@ def cases(d: Path):
     return [
         ("prompts.build", ["--task", "mushrom"], "unknown task 'mushrom'; did you mean 'mushroom'?"),
         ("prompts.build", csv("nolabel.csv"), f"{d}/nolabel.csv:2: field 'label': missing"),
-        ("prompts.build", ["--task", f"csv:{d / 'good.csv'}", "--text-column", "body"], f"{d}/good.csv:2: field 'body': missing"),
+        (
+            "prompts.build",
+            ["--task", f"csv:{d / 'good.csv'}", "--text-column", "body"],
+            f"{d}/good.csv:2: field 'body': missing",
+        ),
         ("prompts.build", csv("emptylabel.csv"), f"{d}/emptylabel.csv:2: field 'label': empty label"),
-        ("prompts.build", csv("good.csv", "--labels", "a,c"), f"{d}/good.csv:3: field 'label': label 'b' is not one of"),
+        (
+            "prompts.build",
+            csv("good.csv", "--labels", "a,c"),
+            f"{d}/good.csv:3: field 'label': label 'b' is not one of",
+        ),
         ("prompts.build", csv("dupid.csv", "--id-column", "id"), f"{d}/dupid.csv:3: field 'id': duplicate id '1'"),
         ("prompts.build", csv("empty.csv"), f"{d}/empty.csv:1: empty CSV file"),
         ("prompts.build", csv("ragged.csv"), f"{d}/ragged.csv:2: more values than the header"),
-        ("prompts.build", ["--task", f"jsonl:{d / 'broken.jsonl'}", "--text-column", "text"], f"{d}/broken.jsonl:2: broken JSON line"),
-        ("prompts.build", ["--task", f"jsonl:{d / 'list.jsonl'}", "--text-column", "text"], f"{d}/list.jsonl:2: expected a JSON object"),
+        (
+            "prompts.build",
+            ["--task", f"jsonl:{d / 'broken.jsonl'}", "--text-column", "text"],
+            f"{d}/broken.jsonl:2: broken JSON line",
+        ),
+        (
+            "prompts.build",
+            ["--task", f"jsonl:{d / 'list.jsonl'}", "--text-column", "text"],
+            f"{d}/list.jsonl:2: expected a JSON object",
+        ),
         ("prompts.build", csv("latin.csv"), f"{d}/latin.csv:2: not valid UTF-8"),
         ("prompts.build", csv("tiny.csv"), f"csv file {d}/tiny.csv: label 'y' has 1 example(s)"),
         ("prompts.build", csv("emptytext.csv"), f"{d}/emptytext.csv:2: field 'review': empty text"),
-        ("prompts.build", ["--task", f"csv:{d / 'missing.csv'}", "--text-column", "review"], f"{d}/missing.csv: no such file"),
-        ("prompts.build", ["--task", f"csv:{d / 'good.csv'}", "--text-column", "review", "--feature-columns", "id"],
-         "task 'csv:"),
+        (
+            "prompts.build",
+            ["--task", f"csv:{d / 'missing.csv'}", "--text-column", "review"],
+            f"{d}/missing.csv: no such file",
+        ),
+        (
+            "prompts.build",
+            ["--task", f"csv:{d / 'good.csv'}", "--text-column", "review", "--feature-columns", "id"],
+            "task 'csv:",
+        ),
         ("sft.train", ["lerning_rate=0.1"], "command line: unknown config key 'lerning_rate'"),
         ("sft.train", ["learning_rate=1e-4"], "command line: unknown config key 'learning_rate'; did you mean 'lr'?"),
         ("sft.train", ["method=dora"], "method 'dora' is not one of"),
@@ -82,8 +107,16 @@ def cases(d: Path):
         ("sft.train", train("task_options.label_column=stars"), f"{d}/good.csv:2: field 'stars': missing"),
         ("sft.train", ["task=csv:" + str(d / "good.csv")], "task 'csv:"),
         ("sft.experiment", ["--experiment", "defualt"], "unknown experiment 'defualt'"),
-        ("sft.experiment", ["--experiment", str(d / "exp_badkey.yaml")], f"{d}/exp_badkey.yaml: unknown key(s) ['runz']"),
-        ("sft.experiment", ["--experiment", str(d / "exp_nomodel.yaml")], f"{d}/exp_nomodel.yaml: runs[1]: expected a mapping"),
+        (
+            "sft.experiment",
+            ["--experiment", str(d / "exp_badkey.yaml")],
+            f"{d}/exp_badkey.yaml: unknown key(s) ['runz']",
+        ),
+        (
+            "sft.experiment",
+            ["--experiment", str(d / "exp_nomodel.yaml")],
+            f"{d}/exp_nomodel.yaml: runs[1]: expected a mapping",
+        ),
         ("sft.experiment", ["--experiment", str(d / "exp_noruns.yaml")], f"{d}/exp_noruns.yaml: no runs listed"),
         ("bench.run", ["--modes", "score,guess"], "--modes: unknown mode 'guess'"),
         ("bench.run", ["--experiment", "nope"], "unknown experiment 'nope'"),
@@ -91,8 +124,6 @@ def cases(d: Path):
 
 
 def test_every_malformed_input_gets_its_error_and_exit_2(workspace, capsys):
-    import importlib
-
     folder, results = workspace
     all_cases = cases(folder)
     assert len({(m, tuple(a)) for m, a, _ in all_cases}) >= 30
@@ -102,29 +133,17 @@ def test_every_malformed_input_gets_its_error_and_exit_2(workspace, capsys):
         with pytest.raises(SystemExit) as exit_info:
             run_cli(importlib.import_module(module).main, argv)
         err = capsys.readouterr().err
-        if exit_info.value.code != 2 or not err.startswith(f"error: {expected}") or err.count("\n") != 1 \
-                or "Traceback" in err:
+        if (
+            exit_info.value.code != 2
+            or not err.startswith(f"error: {expected}")
+            or err.count("\n") != 1
+            or "Traceback" in err
+        ):
             failures.append((module, argv, exit_info.value.code, err))
         assert results_snapshot(results) == before, f"{module} {argv} changed results/"
     assert not failures, "\n".join(map(str, failures))
 
 
 def test_debug_shows_the_traceback(workspace):
-    from sft.errors import UserError
-    from sft.train import main
-
     with pytest.raises(UserError):
-        run_cli(main, ["method=dora", "--debug"])
-
-
-def test_same_seed_same_split(tmp_path):
-    """The split is a pure function of the data and the seed: two builds are byte-identical."""
-    from prompts.build import build_task
-    from prompts.tasks import get_task
-
-    first = build_task(get_task("tweets"), out_root=tmp_path / "a")
-    second = build_task(get_task("tweets"), out_root=tmp_path / "b")
-    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
-    for split in ("train", "val", "test"):
-        assert (tmp_path / "a" / "tweets" / f"{split}.jsonl").read_bytes() == \
-               (tmp_path / "b" / "tweets" / f"{split}.jsonl").read_bytes()
+        run_cli(train_main, ["method=dora", "--debug"])

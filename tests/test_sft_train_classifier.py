@@ -1,21 +1,35 @@
 """The encoder path (packaged MiniLM) and lora-head on a generative model, on real task records."""
+
 import json
 
 import pytest
 
 from bench.classifier import evaluate_run
+from common.errors import UserError
 from prompts.build import load_meta
 from sft.config import build_config
-from sft.errors import UserError
+from sft.models import resolve_model
 from sft.train import train
+from sft.train_classifier import build_classifier_trainer
 
 pytestmark = pytest.mark.slow
 
 
 def encoder_config(**overrides):
-    values = {"task": "mushroom", "model": "minilm-l6", "method": "full", "train_limit": 128, "eval_limit": 32,
-              "batch_size": 16, "epochs": 2, "lr": 2e-4, "max_length": 128, "logging_steps": 2, "save_steps": 1000,
-              **overrides}
+    values = {
+        "task": "mushroom",
+        "model": "minilm-l6",
+        "method": "full",
+        "train_limit": 128,
+        "eval_limit": 32,
+        "batch_size": 16,
+        "epochs": 2,
+        "lr": 2e-4,
+        "max_length": 128,
+        "logging_steps": 2,
+        "save_steps": 1000,
+        **overrides,
+    }
     return build_config((values, "test"))
 
 
@@ -36,9 +50,6 @@ def test_encoder_full_finetune_learns_and_predicts_labels(isolated_outputs):
 
 
 def test_encoder_lora_targets_attention_and_trains_head(isolated_outputs):
-    from sft.models import resolve_model
-    from sft.train_classifier import build_classifier_trainer
-
     config = encoder_config(method="lora", lr=1e-3)
     trainer = build_classifier_trainer(config, resolve_model("minilm-l6"), isolated_outputs / "lora")
     trainable = [name for name, p in trainer.model.named_parameters() if p.requires_grad]
@@ -50,8 +61,15 @@ def test_encoder_lora_targets_attention_and_trains_head(isolated_outputs):
 
 
 def test_lora_head_on_a_generative_model(isolated_outputs):
-    config = encoder_config(model="smollm2-135m-instruct", method="lora-head", train_limit=32, epochs=1,
-                            batch_size=8, lr=5e-4, max_length=256)
+    config = encoder_config(
+        model="smollm2-135m-instruct",
+        method="lora-head",
+        train_limit=32,
+        epochs=1,
+        batch_size=8,
+        lr=5e-4,
+        max_length=256,
+    )
     run_dir = train(config)
     train_losses, _ = losses(run_dir)
     assert train_losses[-1] < train_losses[0], train_losses
@@ -59,11 +77,25 @@ def test_lora_head_on_a_generative_model(isolated_outputs):
     assert result["valid"] and result["examples"] == 813
 
 
-def test_method_model_mismatch_is_a_clear_error():
-    from sft.models import resolve_model
-    from sft.train_classifier import build_classifier_trainer
+def test_method_model_mismatch_fails_before_anything_is_written(isolated_outputs):
+    """qlora or lora-head on an encoder: one clear error, and no run folder (no run.json saying "running")."""
+    for method, message in (("lora-head", "is an encoder"), ("qlora", "qlora is for generative models")):
+        config = encoder_config(method=method)
+        with pytest.raises(UserError, match=message):
+            train(config)
+        assert not config.run_dir(isolated_outputs / "results").exists()
+        assert not (isolated_outputs / "results").exists()
 
-    with pytest.raises(UserError, match="is an encoder"):
-        build_classifier_trainer(encoder_config(method="lora-head"), resolve_model("minilm-l6"), None)
-    with pytest.raises(UserError, match="qlora is for generative models"):
-        build_classifier_trainer(encoder_config(method="qlora"), resolve_model("minilm-l6"), None)
+
+def test_single_class_file_is_refused_before_training(isolated_outputs, tmp_path):
+    single = tmp_path / "single.csv"
+    single.write_text("text,label\na,pos\nb,pos\nc,pos\n")
+    config = encoder_config(task=f"csv:{single}", task_options={"text_column": "text"})
+    with pytest.raises(UserError, match="only one label"):
+        train(config)
+    declared = tmp_path / "declared.csv"
+    declared.write_text("text,label\n" + "".join(f"t{i},pos\n" for i in range(6)))
+    config = encoder_config(task=f"csv:{declared}", task_options={"text_column": "text", "labels": "neg,pos"})
+    with pytest.raises(UserError, match=r"\['neg'\] have no training example"):
+        train(config)
+    assert not (isolated_outputs / "results").exists()

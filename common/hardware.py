@@ -2,7 +2,10 @@
 
 bf16 on CPUs with AVX-512 BF16 or AMX (about 4x a fp32 matmul) and on Ampere+ GPUs; fp16 on older GPUs
 such as Colab's T4, which only emulates bf16 (slowly); fp32 otherwise.
+
+torch loads inside the functions that need it (2 s to import; the command-line tools import this module).
 """
+
 from __future__ import annotations
 
 import platform
@@ -49,8 +52,13 @@ def torch_dtype(precision: str):
 def describe_hardware() -> dict:
     import torch
 
-    info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpu_bf16": cpu_has_bf16(), "torch_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available()}
+    info = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_bf16": cpu_has_bf16(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.is_available(),
+    }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
         info["gpu_count"] = torch.cuda.device_count()

@@ -1,4 +1,5 @@
 """Where sftbench keeps data and caches. Override with SFTBENCH_DATA / SFTBENCH_CACHE."""
+
 from __future__ import annotations
 
 import os

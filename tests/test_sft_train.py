@@ -1,4 +1,5 @@
 """Generative fine-tuning on real mushroom records with the packaged SmolLM2: masking, learning, QLoRA, resume."""
+
 import json
 import shutil
 import signal
@@ -8,19 +9,31 @@ import time
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from sft.config import build_config
 from sft.models import resolve_model
 from sft.train import build_sft_trainer, train
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
 
 
 def tiny_config(**overrides):
-    values = {"task": "mushroom", "model": "smollm2-135m-instruct", "method": "lora", "train_limit": 16,
-              "eval_limit": 4, "batch_size": 4, "epochs": 1, "lr": 1e-3, "max_length": 256, "logging_steps": 1,
-              "save_steps": 1000, **overrides}
+    values = {
+        "task": "mushroom",
+        "model": "smollm2-135m-instruct",
+        "method": "lora",
+        "train_limit": 16,
+        "eval_limit": 4,
+        "batch_size": 4,
+        "epochs": 1,
+        "lr": 1e-3,
+        "max_length": 256,
+        "logging_steps": 1,
+        "save_steps": 1000,
+        **overrides,
+    }
     return build_config((values, "test"))
 
 
@@ -35,7 +48,7 @@ def test_only_completion_tokens_carry_labels(tmp_path):
         assert answer in ("edible<|im_end|>\n", "poisonous<|im_end|>\n"), answer
         # the supervised tokens are exactly the tail of the real (unpadded) sequence: the assistant's answer
         real = input_ids[: int((labels != -100).nonzero().max()) + 1]
-        assert torch.equal(real[-len(supervised):], supervised)
+        assert torch.equal(real[-len(supervised) :], supervised)
         assert tokenizer.eos_token_id in supervised.tolist()  # EOS is learned, not masked as padding
         prompt = tokenizer.decode(real[: len(real) - len(supervised)])
         assert prompt.endswith("<|im_start|>assistant\n") and "edible or poisonous" in prompt
@@ -75,8 +88,18 @@ def test_qlora_step_on_cpu(tmp_path):
 
 
 def test_killed_run_resumes_from_its_checkpoint(isolated_outputs):
-    args = ["task=mushroom", "model=smollm2-135m-instruct", "method=lora", "train_limit=48", "eval_limit=0",
-            "batch_size=4", "epochs=1", "save_steps=3", "logging_steps=1", "max_length=256"]
+    args = [
+        "task=mushroom",
+        "model=smollm2-135m-instruct",
+        "method=lora",
+        "train_limit=48",
+        "eval_limit=0",
+        "batch_size=4",
+        "epochs=1",
+        "save_steps=3",
+        "logging_steps=1",
+        "max_length=256",
+    ]
     command = [sys.executable, "-m", "sft.train", *args]
     run_dir = isolated_outputs / "results" / "runs" / "mushroom" / "smollm2-135m-instruct-lora"
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -92,15 +115,16 @@ def test_killed_run_resumes_from_its_checkpoint(isolated_outputs):
     assert "resuming" in done.stdout and "from checkpoint-" in done.stdout
     run = json.loads((run_dir / "run.json").read_text())
     assert run["status"] == "finished" and run["global_step"] == 12 and run["attempts"] == 2
-    steps = [json.loads(line)["step"] for line in (run_dir / "train_log.jsonl").read_text().splitlines()
-             if "loss" in json.loads(line)]
+    steps = [
+        json.loads(line)["step"]
+        for line in (run_dir / "train_log.jsonl").read_text().splitlines()
+        if "loss" in json.loads(line)
+    ]
     assert steps == sorted(set(steps)), "resumed steps were logged twice"
 
 
 def test_same_seed_and_config_train_the_same_model(isolated_outputs):
     """Reproducibility: two runs of one config log the same losses and save the same adapter weights."""
-    from safetensors.torch import load_file
-
     adapters, losses = [], []
     for attempt in ("a", "b"):
         run_dir = train(tiny_config(train_limit=12, eval_limit=0, output_dir=str(isolated_outputs / attempt)))

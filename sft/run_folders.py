@@ -9,8 +9,10 @@
 
 A run counts only once run.json says "finished"; anything else is an interrupted run to resume.
 """
+
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import subprocess
@@ -18,8 +20,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from prompts.paths import REPO_ROOT
-from sft.fileio import atomic_write_json, atomic_write_jsonl, read_jsonl
+from common.fileio import atomic_write_json, atomic_write_jsonl, atomic_write_text, read_jsonl
+from common.paths import REPO_ROOT
 
 LIBRARIES = ("torch", "transformers", "trl", "peft", "accelerate", "bitsandbytes", "datasets", "scikit-learn")
 
@@ -37,8 +39,13 @@ def versions() -> dict:
 def git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
         return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -74,14 +81,18 @@ def state(run_dir: Path, config_yaml: str) -> str:
 
 
 def start_run(run_dir: Path, config_yaml: str, hardware: dict, seed: int) -> dict:
-    from sft.fileio import atomic_write_text
-
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", config_yaml)
     previous = read_run(run_dir)
-    info = {"status": "running", "started": previous.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "attempts": previous.get("attempts", 0) + 1, "seed": seed, "git_commit": git_commit(),
-            "versions": versions(), "hardware": hardware}
+    info = {
+        "status": "running",
+        "started": previous.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "attempts": previous.get("attempts", 0) + 1,
+        "seed": seed,
+        "git_commit": git_commit(),
+        "versions": versions(),
+        "hardware": hardware,
+    }
     atomic_write_json(run_dir / "run.json", info)
     return info
 
@@ -92,10 +103,47 @@ def finish_run(run_dir: Path, info: dict, **results) -> dict:
     return info
 
 
+def train_and_save(trainer, weights_dir: Path, resume_from: Path | None) -> dict:
+    """Train (resuming from a checkpoint if given), save the weights and tokenizer, and sum up for run.json."""
+    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    trainer.save_model(str(weights_dir))
+    trainer.processing_class.save_pretrained(str(weights_dir))
+    return {
+        "precision": "bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32",
+        "train_examples": len(trainer.train_dataset),
+        "global_step": result.global_step,
+        "train_loss": result.training_loss,
+        "train_runtime_s": result.metrics.get("train_runtime"),
+        "weights": weights_dir.name,
+    }
+
+
+def fingerprint(run_dir: Path | None) -> str | None:
+    """Changes whenever the run is trained again: its config and its finish time (bench rows record it)."""
+    if run_dir is None:
+        return None
+    info = read_run(run_dir)
+    return hashlib.sha256(((run_dir / "config.yaml").read_text() + str(info.get("finished"))).encode()).hexdigest()[:16]
+
+
+def display_path(run_dir: Path | None) -> str | None:
+    """The run folder relative to the repository when it is inside it (as bench rows store it)."""
+    if run_dir is None:
+        return None
+    return str(run_dir.relative_to(REPO_ROOT)) if run_dir.is_relative_to(REPO_ROOT) else str(run_dir)
+
+
+def resolve_path(stored: str) -> Path:
+    """The inverse of display_path."""
+    return Path(stored) if Path(stored).is_absolute() else REPO_ROOT / stored
+
+
 def trim_log(log_path: Path, last_step: int) -> None:
     """Drop log lines past the checkpoint being resumed from, so resumed steps are not logged twice."""
     if log_path.is_file():
-        atomic_write_jsonl(log_path, [row for row in read_jsonl(log_path, tolerant=True) if row.get("step", 0) <= last_step])
+        atomic_write_jsonl(
+            log_path, [row for row in read_jsonl(log_path, tolerant=True) if row.get("step", 0) <= last_step]
+        )
 
 
 def last_checkpoint(run_dir: Path) -> Path | None:

@@ -1,12 +1,13 @@
 """User files and bad input: each mistake gets one clear error naming file, line and field, exit code 2."""
+
 import json
 
 import pytest
 
+from common.errors import UserError
 from prompts.build import build_task
 from prompts.tasks import get_task
-from sft.errors import UserError
-from tests.conftest import run_module
+from tests.helpers import run_module
 
 
 def write(path, text, mode="w"):
@@ -38,17 +39,30 @@ def test_user_jsonl_with_feature_columns(tmp_path):
     assert examples[0].text == "Colour: red. Size: 0."
 
 
-@pytest.mark.parametrize("content,options,message", [
-    (csv_rows(), {"text_column": "review", "label_column": "sentiment"}, r"reviews.csv:2: field 'sentiment': missing"),
-    (csv_rows(), {"text_column": "body"}, r"reviews.csv:2: field 'body': missing"),
-    ("id,review,label\n1,fine,\n", {"text_column": "review"}, r"reviews.csv:2: field 'label': empty label"),
-    (csv_rows(), {"text_column": "review", "labels": ["good", "meh"]},
-     r"reviews.csv:6: field 'label': label 'bad' is not one of"),
-    ("id,review,label\n1,a,x\n1,b,y\n", {"text_column": "review", "id_column": "id"},
-     r"reviews.csv:3: field 'id': duplicate id '1' \(first on line 2\)"),
-    ("", {"text_column": "review"}, r"reviews.csv:1: empty CSV file"),
-    ("id,review,label\n1,a,x,extra\n", {"text_column": "review"}, r"reviews.csv:2: more values than the header"),
-])
+@pytest.mark.parametrize(
+    "content,options,message",
+    [
+        (
+            csv_rows(),
+            {"text_column": "review", "label_column": "sentiment"},
+            r"reviews.csv:2: field 'sentiment': missing",
+        ),
+        (csv_rows(), {"text_column": "body"}, r"reviews.csv:2: field 'body': missing"),
+        ("id,review,label\n1,fine,\n", {"text_column": "review"}, r"reviews.csv:2: field 'label': empty label"),
+        (
+            csv_rows(),
+            {"text_column": "review", "labels": ["good", "meh"]},
+            r"reviews.csv:6: field 'label': label 'bad' is not one of",
+        ),
+        (
+            "id,review,label\n1,a,x\n1,b,y\n",
+            {"text_column": "review", "id_column": "id"},
+            r"reviews.csv:3: field 'id': duplicate id '1' \(first on line 2\)",
+        ),
+        ("", {"text_column": "review"}, r"reviews.csv:1: empty CSV file"),
+        ("id,review,label\n1,a,x,extra\n", {"text_column": "review"}, r"reviews.csv:2: more values than the header"),
+    ],
+)
 def test_bad_csv(tmp_path, content, options, message):
     path = write(tmp_path / "reviews.csv", content)
     with pytest.raises(UserError, match=message):

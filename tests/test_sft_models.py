@@ -1,11 +1,13 @@
 """The model registry: packaged offline weights, the safetensors cache, and the offline error."""
+
 import time
 
 import pytest
+from transformers import AutoModelForSequenceClassification
 
-from sft.errors import UserError
+from common.errors import UserError
 from sft.models import load_causal_lm, load_tokenizer, model_slug, resolve_model
-from tests.conftest import run_module
+from tests.helpers import run_module
 
 
 def test_packaged_models_load_offline_and_second_time_from_cache():
@@ -21,8 +23,6 @@ def test_packaged_models_load_offline_and_second_time_from_cache():
 
 
 def test_packaged_encoder():
-    from transformers import AutoModelForSequenceClassification
-
     model = resolve_model("minilm-l6")
     assert model.kind == "encoder"
     classifier = AutoModelForSequenceClassification.from_pretrained(model.path, num_labels=2)

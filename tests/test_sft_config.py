@@ -1,9 +1,9 @@
 """Configuration: defaults < preset < file < command line; unknown keys suggest the nearest."""
+
 import pytest
 
+from common.errors import UserError
 from sft.config import build_config, parse_overrides, read_yaml
-from sft.errors import UserError
-from sft.experiment import load_experiment
 
 
 def test_layers_and_preset():
@@ -39,15 +39,6 @@ def test_invalid_yaml_names_the_line(tmp_path):
     path.write_text("lr: 1\nepochs: [1\n")
     with pytest.raises(UserError, match=r"bad.yaml:3: invalid YAML"):
         read_yaml(path)
-
-
-def test_default_experiment_lists_its_runs(isolated_outputs):
-    experiment = load_experiment("default")
-    pairs = {(c.task, c.model, c.method) for c in experiment.configs}
-    assert ("mushroom", "smollm2-135m-instruct", "lora") in pairs
-    assert all(c.preset == "cpu-fast" for c in experiment.configs)
-    assert str(experiment.configs[0].run_dir(isolated_outputs / "results")).endswith(
-        "results/runs/mushroom/smollm2-135m-instruct-lora")
 
 
 def test_exponent_without_a_dot_is_a_number():

@@ -1,0 +1,113 @@
+"""The one benchmark-row pipeline, for every task kind: plan rows, skip finished ones, compute, write.
+
+A row is one model (or baseline, or API model) in one state and mode on one task's test inputs. Each row
+writes results/<task>/predictions/<row>.jsonl, then results/<task>/rows/<row>.json: its metrics, written
+last and atomically, so a row file means a finished row. A row already there for the same test inputs
+and the same trained run is skipped, so an interrupted benchmark resumes; `force` recomputes.
+
+A task kind plugs in a job (bench/classification_rows.py, bench/domain_rows.py) with:
+    inputs_fingerprint(row) -> str   what the row is measured on
+    compute(row) -> dict             metrics, timings, predictions (a list) and samples
+    context(row) -> dict             fields every row file of the kind carries (sizes, labels, device)
+    describe(result) -> str          the one-line summary printed when the row is done
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from common.fileio import atomic_write_json, atomic_write_jsonl
+from common.paths import results_dir
+from sft import run_folders
+from sft.config import TrainConfig, to_yaml
+
+
+@dataclass
+class Row:
+    row_id: str
+    task: str
+    model: str  # what is measured: a model name, a baseline's name or an API model
+    state: str  # base | fine-tuned | baseline | api
+    method: str  # lora | qlora | full | lora-head for fine-tuned rows, else ""
+    mode: str  # score | generate | head | baseline | lm | continuation
+    kind: str  # causal | encoder | baseline | api
+    order: int
+    run_dir: Path | None = None
+    source: str | None = None  # what produced the model: a run's fingerprint, an API endpoint; None if fixed
+
+    @property
+    def label(self) -> str:
+        return self.model if self.state == "baseline" else f"{self.model} {self.state}"
+
+
+class RowJob(Protocol):
+    task_kind: str
+
+    def inputs_fingerprint(self, row: Row) -> str: ...
+    def compute(self, row: Row) -> dict: ...
+    def context(self, row: Row) -> dict: ...
+    def describe(self, result: dict) -> str: ...
+
+
+def fingerprint(obj) -> str:
+    return hashlib.sha256(json.dumps(obj).encode()).hexdigest()[:16]
+
+
+def finished_runs(slug: str, configs: list[TrainConfig]) -> list[tuple[TrainConfig, Path | None]]:
+    """Each config with its run folder if that run finished with this very config, else None (and a note)."""
+    found = []
+    for config in configs:
+        run_dir = config.run_dir(results_dir())
+        state = run_folders.state(run_dir, to_yaml(config))
+        if state != "finished":
+            print(f"  {slug}: {run_dir.name} is {state}, not benchmarked (run `make train-all` first)")
+        found.append((config, run_dir if state == "finished" else None))
+    return found
+
+
+def already_done(row_path: Path, inputs_print: str, source: str | None) -> bool:
+    if not row_path.is_file():
+        return False
+    saved = json.loads(row_path.read_text())
+    return saved.get("records_fingerprint") == inputs_print and saved.get("run_fingerprint") == source
+
+
+def run_rows(rows: list[Row], job: RowJob, out: Path, force: bool = False) -> int:
+    """Compute and write every row that is not already there; returns how many were computed."""
+    computed = 0
+    for row in rows:
+        row_path = out / "rows" / f"{row.row_id}.json"
+        inputs_print = job.inputs_fingerprint(row)
+        name = f"{row.label} ({row.mode})"
+        if not force and already_done(row_path, inputs_print, row.source):
+            print(f"  [done] {name}")
+            continue
+        print(f"  [....] {name}", flush=True)
+        result = job.compute(row)
+        atomic_write_jsonl(out / "predictions" / f"{row.row_id}.jsonl", result.pop("predictions"))
+        atomic_write_json(
+            row_path,
+            {
+                "row_id": row.row_id,
+                "task": row.task,
+                "task_kind": job.task_kind,
+                "model": row.model,
+                "state": row.state,
+                "method": row.method,
+                "mode": row.mode,
+                "kind": row.kind,
+                "order": row.order,
+                "run": run_folders.display_path(row.run_dir),
+                "run_fingerprint": row.source,
+                "records_fingerprint": inputs_print,
+                **job.context(row),
+                **result,
+            },
+        )
+        print(f"  [ ok ] {name}: {job.describe(result)}", flush=True)
+        computed += 1
+    return computed

@@ -1,0 +1,70 @@
+"""Helpers shared by the test modules (fixtures stay in conftest.py)."""
+
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_module(module: str, *args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run `python -m module args` as a user would, returning its exit code and output."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+RST = """\
+.. _writing-views:
+
+=============
+Writing views
+=============
+
+A view is a :class:`~django.http.HttpResponse` factory; see :doc:`the URL guide
+</topics/http/urls>` and ``views.py``. Read `the forum`_ or Gunicorn_ docs.
+
+.. toctree::
+   :maxdepth: 2
+
+   intro
+   tutorial
+
+.. note::
+
+    Views live anywhere on your Python path.
+
+Example::
+
+    def current_datetime(request):
+        return HttpResponse("now")
+
+.. versionadded:: 5.0
+
+.. _the forum: https://forum.djangoproject.com/
+"""
+
+
+def write_manual(folder, documents=24, seed=0):
+    """A small synthetic manual: each page documents a few settings in the same house style."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    boilerplate = "This page is part of the Frobnicator manual. Report mistakes to the documentation team."
+    for page in range(documents):
+        lines = [f"Frobnicator module {page}", "=" * 20, "", boilerplate, ""]
+        for _ in range(12):
+            name, value = f"FROB_{rng.choice('ABCDEFGH')}{rng.randint(0, 99)}", rng.choice(["True", "False", "None"])
+            lines += [
+                f"The setting ``{name}`` controls the widget cache of module {page}. Its default is "
+                f"``{value}``; set it to ``{value}`` in settings.py to keep the default behaviour.",
+                "",
+            ]
+        (folder / f"page{page:02d}.{'rst' if page % 2 else 'md'}").write_text("\n".join(lines))
+    return folder
