@@ -12,7 +12,7 @@ TASKS ?= --all
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install data train-all train bench report speed lint test clean-results
+.PHONY: help install data train-all train bench report paper speed lint test clean-results
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ bench: $(STAMP)  ## benchmark base + fine-tuned models of EXPERIMENT and baselin
 
 report: $(STAMP)  ## rebuild results.md/.csv/.tex and figures from results/ files only (no models run)
 	$(PY) -m bench.report
+
+paper: $(STAMP)  ## results/report/: a paper-style report.tex (Overleaf-ready) and report.pdf where LaTeX is installed
+	$(PY) -m bench.paper
 
 speed: $(STAMP)  ## training and scoring speed vs the plain recipe: make speed ARGS="--device cuda"
 	$(PY) -m bench.speed $(ARGS)

@@ -18,7 +18,9 @@ from bench.baselines import baselines_for
 from bench.classifier import load_head_model, predict_labels
 from bench.generative import ModelCache, generate_answers, parse_label, score_labels
 from bench.measure import PeakMemory
-from bench.rows import Row, fingerprint, finished_runs
+from bench.rows import Row, fingerprint, trained_runs
+from bench.statistics import classification_intervals
+from common.hardware import pick_precision
 from sft import run_folders
 from sft.config import TrainConfig
 from sft.models import model_slug, resolve_model, uses_classifier_head
@@ -38,6 +40,7 @@ def metrics_module():
 def plan_classification_rows(
     slug: str,
     configs: list[TrainConfig],
+    split_hash: str,
     modes: tuple[str, ...],
     with_baselines: bool,
     records: list[dict],
@@ -45,7 +48,7 @@ def plan_classification_rows(
 ) -> list[Row]:
     rows: list[Row] = []
     seen_bases = set()
-    for config, run_dir in finished_runs(slug, configs):
+    for config, run_dir, overrides in trained_runs(slug, configs, split_hash):
         kind = resolve_model(config.model).kind
         head = uses_classifier_head(kind, config.method)
         row_modes = ("head",) if head else modes
@@ -58,6 +61,7 @@ def plan_classification_rows(
                 for i, mode in enumerate(row_modes)
             ]
         if run_dir is not None:
+            fingerprint = run_folders.fingerprint(run_dir)
             rows += [
                 Row(
                     f"{name}-{config.method}.{mode}",
@@ -69,7 +73,8 @@ def plan_classification_rows(
                     kind,
                     len(rows) + i,
                     run_dir,
-                    run_folders.fingerprint(run_dir),
+                    fingerprint,
+                    overrides,
                 )
                 for i, mode in enumerate(row_modes)
             ]
@@ -86,28 +91,27 @@ class ClassificationJob:
     task_kind = "classification"
 
     def __init__(
-        self,
-        records: list[dict],
-        test_size: int,
-        train_records: list[dict],
-        labels: list[str],
-        device: str,
-        batch_size: int,
+        self, records: list[dict], test_size: int, train_records: list[dict], meta: dict, device: str, batch_size: int
     ):
-        self.records, self.test_size, self.train_records, self.labels = records, test_size, train_records, labels
+        self.records, self.test_size, self.train_records = records, test_size, train_records
+        self.labels = meta["labels"]
+        self.split = {"split": meta["split_origin"], "split_hash": meta["split_hash"]}
         self.device, self.batch_size = device, batch_size
         self.models = ModelCache(device)
-        self.records_print = fingerprint([r["id"] for r in records])
+        self.records_print = fingerprint([meta["split_hash"], [r["id"] for r in records]])
 
     def inputs_fingerprint(self, row: Row) -> str:
         return self.records_print
 
     def context(self, row: Row) -> dict:
+        precision = None if row.kind == "baseline" else pick_precision(device=self.device)
         return {
             "examples": len(self.records),
             "test_size": self.test_size,
             "labels": self.labels,
+            **self.split,
             "device": self.device,
+            "precision": precision,
         }
 
     def predictor(self, row: Row):
@@ -163,6 +167,8 @@ class ClassificationJob:
         ]
         return {
             "metrics": metrics,
+            "intervals": classification_intervals(gold, predicted, self.labels),
+            "correct": "".join("1" if p == g else "0" for p, g in zip(predicted, gold, strict=True)),  # McNemar
             "seconds": round(seconds, 2),
             "examples_per_s": round(len(self.records) / seconds, 2),
             "peak_memory_mb": round(memory.peak_mb),

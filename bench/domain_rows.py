@@ -20,7 +20,9 @@ from bench.domain import (
 )
 from bench.generative import ModelCache
 from bench.measure import PeakMemory
-from bench.rows import Row, fingerprint, finished_runs
+from bench.rows import Row, fingerprint, trained_runs
+from bench.statistics import perplexity_interval
+from common.hardware import pick_precision
 from prompts.domain import blocks
 from sft import run_folders
 from sft.config import TrainConfig
@@ -29,9 +31,11 @@ from sft.models import load_tokenizer, model_slug, resolve_model
 SAMPLES = 3
 
 
-def plan_domain_rows(slug: str, configs: list[TrainConfig], api_base: str | None, api_model: str) -> list[Row]:
+def plan_domain_rows(
+    slug: str, configs: list[TrainConfig], split_hash: str, api_base: str | None, api_model: str
+) -> list[Row]:
     rows: list[Row] = []
-    for config, run_dir in finished_runs(slug, configs):
+    for config, run_dir, overrides in trained_runs(slug, configs, split_hash):
         name = model_slug(config.model)
         if not any(r.model == name and r.state == "base" for r in rows):
             rows.append(Row(f"{name}.base.lm", slug, name, "base", "", "lm", "causal", len(rows)))
@@ -48,6 +52,7 @@ def plan_domain_rows(slug: str, configs: list[TrainConfig], api_base: str | None
                     len(rows),
                     run_dir,
                     run_folders.fingerprint(run_dir),
+                    overrides,
                 )
             )
     if api_base:
@@ -75,6 +80,7 @@ class DomainJob:
     def __init__(
         self,
         texts: list[str],
+        meta: dict,
         configs: list[TrainConfig],
         limit: int | None,
         prompt_count: int,
@@ -84,6 +90,7 @@ class DomainJob:
         api_model: str = "default",
     ):
         self.texts, self.configs, self.limit, self.prompt_count = texts, configs, limit, prompt_count
+        self.split = {"split": meta["split_origin"], "split_hash": meta["split_hash"]}
         self.device, self.batch_size, self.api_base, self.api_model = device, batch_size, api_base, api_model
         self.models = ModelCache(device)
         self._inputs: dict[str, tuple] = {}
@@ -113,13 +120,15 @@ class DomainJob:
             "test_size": total_blocks,
             "block_size": len(test_blocks[0]) if test_blocks else 0,
             "prompts": len(prompts),
+            **self.split,
             "device": self.device,
+            "precision": None if row.kind == "api" else pick_precision(device=self.device),
         }
 
     def compute(self, row: Row) -> dict:
         """Perplexity on the test blocks (not for an API model) and BLEU/chrF of greedy continuations."""
         test_blocks, _, prompts = self.inputs(row)
-        metrics, seconds = {"perplexity": None, "nll_per_token": None, "tokens": 0}, 0.0
+        metrics, seconds, intervals = {"perplexity": None, "nll_per_token": None, "tokens": 0}, 0.0, {}
         with PeakMemory(self.device) as memory:
             if row.kind == "api":
                 continuations = [
@@ -128,8 +137,11 @@ class DomainJob:
             else:
                 model, tokenizer = self.models.get(row.model, row.run_dir)
                 started = time.perf_counter()
-                metrics = perplexity_metrics(*block_nll(model, test_blocks, batch_size=max(1, self.batch_size // 4)))
+                per_block = block_nll(model, test_blocks, batch_size=max(1, self.batch_size // 4))
                 seconds = time.perf_counter() - started
+                block_size = len(test_blocks[0])
+                metrics = perplexity_metrics(per_block, block_size)
+                intervals = {"perplexity": perplexity_interval(per_block, [block_size - 1] * len(per_block))}
                 continuations = generate_continuations(model, tokenizer, prompts, batch_size=self.batch_size)
         metrics.update(text_scores(continuations, [p["reference"] for p in prompts]))
         predictions = [
@@ -138,6 +150,7 @@ class DomainJob:
         ]
         return {
             "metrics": metrics,
+            "intervals": intervals,
             "seconds": round(seconds, 2),
             "tokens_per_s": round(metrics["tokens"] / seconds, 1) if seconds else None,
             "peak_memory_mb": round(memory.peak_mb),

@@ -20,7 +20,17 @@ import json
 from pathlib import Path
 
 from bench.figures import confusion_figures, loss_curves_figure
-from bench.tables import COLUMNS, csv_text, flat, latex_table, markdown_rows, markdown_table, per_class_records
+from bench.statistics import mcnemar_p
+from bench.tables import (
+    COLUMNS,
+    csv_keys,
+    csv_text,
+    flat,
+    latex_table,
+    markdown_rows,
+    markdown_table,
+    per_class_records,
+)
 from common.errors import run_cli
 from common.fileio import atomic_write_text
 from common.paths import results_dir
@@ -29,10 +39,14 @@ from sft import run_folders
 INTRO = (
     "# sftbench results\n\n"
     "Rebuilt from `results/<task>/rows/*.json` by `make report` (`python -m bench.report`); the rows come from "
-    "`make bench` (`python -m bench.run`). Every row of a task is measured on the same test records. `score`: "
+    "`make bench` (`python -m bench.run`). Every row of a task is measured on the same n test records. `score`: "
     "labels ranked by log-likelihood; `generate`: greedy answer, then a parser (Invalid = no single label "
-    "named); `head`: classifier argmax. Ex/s is test examples per second (baselines: fit and predict); Peak MB "
-    "is the process's peak resident memory on CPU, or peak allocated GPU memory.\n"
+    "named); `head`: classifier argmax. Brackets hold a 95% interval: Wilson for accuracy, a seeded bootstrap over "
+    "the test records for the F1 scores and macro-recall (CSV and LaTeX: the `_low`/`_high` columns). `p vs base` "
+    "and `p vs best baseline` are exact McNemar tests of a fine-tuned row against its own base model (same mode) "
+    "and against the task's most accurate baseline, on the same records: a difference is supported where p < 0.05. "
+    "Ex/s is test examples per second (baselines: fit and predict); Peak MB is the process's peak resident memory "
+    "on CPU, or peak allocated GPU memory; Device names the device and the precision the row ran in.\n"
 )
 
 
@@ -93,24 +107,49 @@ def samples_section(rows: list[dict], kind: str) -> str:
 
 
 def task_heading(task: str, rows: list[dict], kind: str) -> str:
-    first, devices = rows[0], ", ".join(sorted({r["device"] for r in rows}))
+    first = rows[0]
+    devices = ", ".join(sorted({" ".join(p for p in (r["device"], r.get("precision")) if p) for r in rows}))
+    split = f" Split: {first['split']}." if first.get("split") else ""
     if kind == "classification":
         return (
-            f"## {task}\n\n{first['examples']} of {first['test_size']} test records "
-            f"(labels: {', '.join(first['labels'])}; device: {devices}).\n"
+            f"## {task}\n\nn = {first['examples']} of the {first['test_size']} test records (labels: "
+            f"{', '.join(first['labels'])}; device and precision: {devices}).{split}\n"
         )
     return (
         f"## {task} (domain text)\n\n{first['examples']} of {first['test_size']} test blocks of "
         f"{first['block_size']} tokens (held-out documents), {first['prompts']} continuation prompts "
-        f"(device: {devices}). Perplexity is token-weighted over the same blocks for a model's base and "
-        f"fine-tuned rows (lower is better; models with different tokenizers are not comparable); BLEU and chrF "
-        f"compare greedy continuations with the real text.\n"
+        f"(device and precision: {devices}).{split} Perplexity is token-weighted over the same blocks for a "
+        f"model's base and fine-tuned rows (lower is better; models with different tokenizers are not "
+        f"comparable), with a 95% bootstrap interval over the blocks; BLEU and chrF compare greedy continuations "
+        f"with the real text.\n"
     )
+
+
+def paired_tests(rows: list[dict]) -> None:
+    """Each fine-tuned row's exact McNemar p-value against its own base row (same mode) and against the task's
+    best baseline by accuracy; they were measured on the same test records."""
+    baselines = [r for r in rows if r["state"] == "baseline" and r.get("correct")]
+    best = max(baselines, key=lambda r: r["metrics"]["accuracy"], default=None)
+    for row in rows:
+        if row["state"] != "fine-tuned" or not row.get("correct"):
+            continue
+        base = next(
+            (
+                r
+                for r in rows
+                if r["state"] == "base" and r["model"] == row["model"] and r["mode"] == row["mode"] and r.get("correct")
+            ),
+            None,
+        )
+        row["p_vs_base"] = mcnemar_p(row["correct"], base["correct"]) if base else None
+        row["p_vs_baseline"] = mcnemar_p(row["correct"], best["correct"]) if best else None
 
 
 def task_section(task: str, rows: list[dict], kind: str, root: Path) -> tuple[str, list[dict]]:
     """The task's Markdown section (writing its metrics.csv and figures) and its table records."""
     out, columns = root / task, COLUMNS[kind]
+    if kind == "classification":
+        paired_tests(rows)
     records = [flat(row, columns) for row in rows]
     md = [task_heading(task, rows, kind), markdown_rows(records, columns)]
     figures = []
@@ -135,7 +174,7 @@ def task_section(task: str, rows: list[dict], kind: str, root: Path) -> tuple[st
         ]
         figures += confusion_figures(task, rows, out / "figures")
     else:
-        atomic_write_text(out / "metrics.csv", csv_text(records, [k for k, _ in columns]))
+        atomic_write_text(out / "metrics.csv", csv_text(records, csv_keys(columns)))
     loss = loss_curves_figure(task, out / "figures")
     figures += [loss] if loss else []
     md.append("")
@@ -153,10 +192,9 @@ def build_report(root: Path | None = None) -> Path:
         md.append(section)
         tables[kind] += records
     for kind, stem in (("classification", "results"), ("domain", "domain")):
-        keys = [k for k, _ in COLUMNS[kind]]
         if tables[kind] or kind == "classification":
-            atomic_write_text(root / f"{stem}.csv", csv_text(tables[kind], keys))
-            atomic_write_text(root / f"{stem}.tex", latex_table(tables[kind], COLUMNS[kind]))
+            atomic_write_text(root / f"{stem}.csv", csv_text(tables[kind], csv_keys(COLUMNS[kind])))
+            atomic_write_text(root / f"{stem}.tex", latex_table(tables[kind], COLUMNS[kind], kind))
     atomic_write_text(root / "results.md", "\n".join(md).rstrip() + "\n")
     return root / "results.md"
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -38,6 +39,7 @@ class Row:
     order: int
     run_dir: Path | None = None
     source: str | None = None  # what produced the model: a run's fingerprint, an API endpoint; None if fixed
+    overrides: dict | None = None  # settings the run was trained with beyond the experiment's config
 
     @property
     def label(self) -> str:
@@ -57,16 +59,41 @@ def fingerprint(obj) -> str:
     return hashlib.sha256(json.dumps(obj).encode()).hexdigest()[:16]
 
 
-def finished_runs(slug: str, configs: list[TrainConfig]) -> list[tuple[TrainConfig, Path | None]]:
-    """Each config with its run folder if that run finished with this very config, else None (and a note)."""
+def trained_runs(slug: str, configs: list[TrainConfig], split_hash: str) -> list[tuple[TrainConfig, Path | None, dict]]:
+    """Each config with its finished run's folder and the settings that run was trained with beyond the
+    experiment's (a run's own config.yaml is the truth: trained with overrides, it is still benchmarked).
+    The folder is None, with a note, for a run that is missing, unfinished or trained on an older split."""
     found = []
     for config in configs:
         run_dir = config.run_dir(results_dir())
-        state = run_folders.state(run_dir, to_yaml(config))
-        if state != "finished":
-            print(f"  {slug}: {run_dir.name} is {state}, not benchmarked (run `make train-all` first)")
-        found.append((config, run_dir if state == "finished" else None))
+        state = run_folders.state(run_dir, to_yaml(config), split_hash)
+        if state in ("new", "interrupted", "stale"):
+            why = "trained on an older split of the task" if state == "stale" else state
+            print(f"  {slug}: {run_dir.name} is {why}, not benchmarked (run `make train-all` first)")
+            found.append((config, None, {}))
+            continue
+        overrides = run_folders.overrides(run_dir, to_yaml(config)) if state == "changed" else {}
+        if overrides:
+            print(f"  {slug}: {run_dir.name} was trained with {format_overrides(overrides)}; benchmarking that run")
+        found.append((config, run_dir, overrides))
     return found
+
+
+def format_overrides(overrides: dict) -> str:
+    return " ".join(f"{key}={value}" for key, value in overrides.items())
+
+
+def set_aside_stale_rows(out: Path, split_hash: str) -> int:
+    """Move row files measured on an older split of the task to rows/stale/ (kept, but out of every table)."""
+    stale = [
+        p for p in sorted((out / "rows").glob("*.json")) if json.loads(p.read_text()).get("split_hash") != split_hash
+    ]
+    for path in stale:
+        (out / "rows" / "stale").mkdir(parents=True, exist_ok=True)
+        os.replace(path, out / "rows" / "stale" / path.name)
+    if stale:
+        print(f"  {len(stale)} row(s) were measured on an older split of the task: moved to {out / 'rows' / 'stale'}")
+    return len(stale)
 
 
 def already_done(row_path: Path, inputs_print: str, source: str | None) -> bool:
@@ -103,6 +130,7 @@ def run_rows(rows: list[Row], job: RowJob, out: Path, force: bool = False) -> in
                 "order": row.order,
                 "run": run_folders.display_path(row.run_dir),
                 "run_fingerprint": row.source,
+                "overrides": row.overrides or {},
                 "records_fingerprint": inputs_print,
                 **job.context(row),
                 **result,

@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from bench.classification_rows import MODES, ClassificationJob, plan_classification_rows
 from bench.domain_rows import DomainJob, plan_domain_rows
 from bench.report import build_report
-from bench.rows import run_rows
+from bench.rows import run_rows, set_aside_stale_rows
 from common.errors import UserError, run_cli
 from common.hardware import device_name
 from common.paths import results_dir
-from prompts.build import build_task, load_meta, load_split
+from prompts.build import build_task, load_split
 from prompts.tasks import get_task, task_kind, task_slug
-from sft.config import TrainConfig
+from sft.config import TrainConfig, parse_overrides
 from sft.experiment import Experiment, load_experiment
 
 
@@ -49,7 +49,7 @@ class BenchOptions:
 
 def bench_task(task: str, task_options: dict, configs: list[TrainConfig], options: BenchOptions) -> int:
     """Every row of one task; returns how many were computed (the rest were already there)."""
-    build_task(get_task(task, **task_options))
+    meta = build_task(get_task(task, **task_options))
     slug = task_slug(task, task_options)
     device = device_name(options.device)
     test = load_split(slug, "test")
@@ -57,6 +57,7 @@ def bench_task(task: str, task_options: dict, configs: list[TrainConfig], option
         texts = [r["text"] for r in test]
         job = DomainJob(
             texts,
+            meta,
             configs,
             options.limit,
             options.prompts,
@@ -65,14 +66,16 @@ def bench_task(task: str, task_options: dict, configs: list[TrainConfig], option
             options.api_base,
             options.api_model,
         )
-        rows = plan_domain_rows(slug, configs, options.api_base, options.api_model)
+        rows = plan_domain_rows(slug, configs, meta["split_hash"], options.api_base, options.api_model)
         print(f"{slug}: {len(rows)} row(s) on the test documents ({len(texts)})")
     else:
-        labels = load_meta(slug)["labels"]
         records = test[: options.limit] if options.limit else test
-        job = ClassificationJob(records, len(test), load_split(slug, "train"), labels, device, options.batch_size)
-        rows = plan_classification_rows(slug, configs, options.modes, options.baselines, records, labels)
-        print(f"{slug}: {len(rows)} row(s) on {len(records)} of {len(test)} test records")
+        job = ClassificationJob(records, len(test), load_split(slug, "train"), meta, device, options.batch_size)
+        rows = plan_classification_rows(
+            slug, configs, meta["split_hash"], options.modes, options.baselines, records, meta["labels"]
+        )
+        print(f"{slug}: {len(rows)} row(s) on {len(records)} of {len(test)} test records ({meta['split_origin']})")
+    set_aside_stale_rows(results_dir() / slug, meta["split_hash"])
     return run_rows(rows, job, results_dir() / slug, options.force)
 
 
@@ -100,6 +103,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="key=value",
+        help="the same TrainConfig overrides `make train-all ARGS=...` trained with, e.g. lr=1e-4",
+    )
     parser.add_argument("--experiment", default="default", help="name under configs/experiments/ or a YAML path")
     parser.add_argument("--only", help="benchmark only these tasks (comma-separated)")
     parser.add_argument("--modes", default=",".join(MODES), help="generative modes: score,generate (default both)")
@@ -116,7 +125,7 @@ def main(argv=None) -> int:
     domain.add_argument("--api-model", default="default", help="model name sent to --api-base")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors")
     args = parser.parse_args(argv)
-    experiment = load_experiment(args.experiment)
+    experiment = load_experiment(args.experiment, parse_overrides(args.overrides))
     options = BenchOptions(
         modes=parse_modes(args.modes),
         limit=experiment.bench_limit if args.limit is None else args.limit,

@@ -13,6 +13,7 @@ rebuilt; any change rebuilds it and says what changed (--force rebuilds anyway).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -22,7 +23,7 @@ from common.fileio import atomic_write_json, atomic_write_jsonl, read_jsonl
 from common.paths import data_dir
 from prompts.domain import DOMAIN_FORMAT, DOMAIN_RATIOS, DomainTask, clean_corpus, shared_between, split_documents
 from prompts.examples import Task
-from prompts.split import SPLITS, stratified_split
+from prompts.split import SPLITS, stratified_slice, stratified_split
 from prompts.tasks import DOMAIN_TASKS, OFFLINE_TASKS, get_task, task_names
 
 DEFAULT_SEED = 42
@@ -40,10 +41,45 @@ def dedupe(examples):
     return kept, len(examples) - len(kept)
 
 
+def provided_splits(task: Task, examples: list, seed: int, ratios) -> tuple[dict[str, list], dict]:
+    """The source's own test split (and validation split, else a seeded stratified slice of train).
+
+    A text in the test split is dropped from train and val, and one in val from train: counted and
+    reported, never silently kept.
+    """
+    given = {name: dedupe([e for e in examples if e.split == name])[0] for name in SPLITS}
+    for name in ("train", "test"):
+        if not given[name]:
+            raise UserError(f"{task.source}: no {name} records")
+    val_origin = "its own validation split"
+    if not given["val"]:
+        given["train"], given["val"] = stratified_slice(given["train"], ratios[1], seed)
+        val_origin = f"a seeded {ratios[1]:.0%} stratified slice of train (seed {seed})"
+    test_texts = {e.text for e in given["test"]}
+    val = [e for e in given["val"] if e.text not in test_texts]
+    held_out = test_texts | {e.text for e in val}
+    train = [e for e in given["train"] if e.text not in held_out]
+    overlap = {"train": len(given["train"]) - len(train), "val": len(given["val"]) - len(val)}
+    splits = {"train": train, "val": val, "test": given["test"]}
+    origin = (
+        f"{task.test_origin} ({len(splits['test'])} records); validation: {val_origin}; train: the rest of "
+        f"the source's train split"
+    )
+    return splits, {"split_origin": origin, "overlap_dropped": overlap}
+
+
 def classification_splits(task: Task, examples: list, seed: int, ratios) -> tuple[dict[str, list[dict]], dict]:
-    """Deduplicated, stratified records per split, and the meta fields that describe them."""
-    examples, duplicates = dedupe(examples)
-    splits = stratified_split(examples, seed=seed, ratios=ratios, source=task.source)
+    """Deduplicated records per split, and the meta fields that describe them (split_origin says how)."""
+    if any(e.split for e in examples):
+        splits, described = provided_splits(task, examples, seed, ratios)
+    else:
+        examples, duplicates = dedupe(examples)
+        splits = stratified_split(examples, seed=seed, ratios=ratios, source=task.source)
+        split_ratios = "/".join(f"{r * 100:g}" for r in ratios)
+        described = {
+            "split_origin": f"a seeded {split_ratios} stratified split of one source (seed {seed})",
+            "duplicates_dropped": duplicates,
+        }
     empty = [label for label in task.labels if not any(e.label == label for e in splits["train"])]
     if empty:
         raise UserError(
@@ -55,7 +91,7 @@ def classification_splits(task: Task, examples: list, seed: int, ratios) -> tupl
         {
             "labels": list(task.labels),
             "instruction": task.instruction,
-            "duplicates_dropped": duplicates,
+            **described,
             "counts": {name: dict(sorted(Counter(e.label for e in splits[name]).items())) for name in SPLITS},
         },
     )
@@ -75,6 +111,8 @@ def domain_splits(task: DomainTask, documents: list, seed: int, ratios) -> tuple
         {name: [{"id": d.id, "text": d.text} for d in docs] for name, docs in splits.items()},
         {
             **stats,
+            "split_origin": f"whole documents, a seeded {'/'.join(f'{r * 100:g}' for r in ratios)} split by a hash "
+            f"of each document's id (seed {seed})",
             "counts": {
                 name: {
                     "documents": len(docs),
@@ -102,6 +140,11 @@ def split_key(task: Task | DomainTask, checksum: str, seed: int, ratios) -> dict
     if task.kind == "classification":
         key.update(labels=list(task.labels), instruction=task.instruction)
     return key
+
+
+def split_hash(key: dict) -> str:
+    """A short name for a split key: runs and benchmark rows record it, so a stale one is never mixed in."""
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def stale_fields(out: Path, key: dict) -> list[str] | None:
@@ -142,6 +185,7 @@ def build_task(
         "seed": seed,
         "ratios": list(ratios),
         "split_key": key,
+        "split_hash": split_hash(key),
         **described,
         "total": sum(len(records) for records in splits.values()),
     }
@@ -194,8 +238,15 @@ def summary_line(task_name: str, meta: dict, out: Path) -> str:
             f"documents dropped)"
         )
         return f"{task_name}: {meta['total']} documents -> {out}/{{train,val,test}}.jsonl{dropped}"
-    dropped = f" ({meta['duplicates_dropped']} duplicate texts dropped)" if meta["duplicates_dropped"] else ""
-    return f"{task_name}: {meta['total']} records -> {out}/{{train,val,test}}.jsonl{dropped}"
+    notes = [f"{meta['duplicates_dropped']} duplicate texts dropped"] if meta.get("duplicates_dropped") else []
+    notes += [
+        f"{n} {name} texts also in a held-out split dropped from {name}"
+        for name, n in meta.get("overlap_dropped", {}).items()
+        if n
+    ]
+    dropped = f" ({'; '.join(notes)})" if notes else ""
+    written = f"{task_name}: {meta['total']} records -> {out}/{{train,val,test}}.jsonl{dropped}"
+    return f"{written}\n  split: {meta['split_origin']}"
 
 
 def main(argv=None) -> int:
@@ -223,6 +274,8 @@ def main(argv=None) -> int:
     group.add_argument("--labels", help="comma-separated declared label set; other labels are an error")
     group.add_argument("--question", help="what the model is asked, e.g. 'Is this review positive?'")
     group.add_argument("--name", help="folder name for the task (default: the file's stem)")
+    group.add_argument("--test-file", help="your own test file (same columns): kept as the test split, not re-split")
+    group.add_argument("--val-file", help="your own validation file (with --test-file; default: 10%% of train)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors")
     args = parser.parse_args(argv)
     ratios = None
@@ -236,11 +289,21 @@ def main(argv=None) -> int:
         parser.error("give --task NAME (repeatable) or --all")
     file_options = {
         key: value
-        for key in ("label_column", "text_column", "feature_columns", "id_column", "labels", "question", "name")
+        for key in (
+            "label_column",
+            "text_column",
+            "feature_columns",
+            "id_column",
+            "labels",
+            "question",
+            "name",
+            "test_file",
+            "val_file",
+        )
         if (value := getattr(args, key)) is not None
     }
     for name in names:
-        task = get_task(name, **(file_options if name.startswith(("csv:", "jsonl:")) else {}))
+        task = get_task(name, **(file_options if name.startswith(("csv:", "jsonl:", "hub:")) else {}))
         meta = build_task(task, args.out, seed=args.seed, ratios=ratios, force=args.force)
         print(summary_line(task.name, meta, (args.out or data_dir()) / task.name))
         print(format_counts(meta))

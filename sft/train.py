@@ -147,7 +147,7 @@ def train_generative(config: TrainConfig, model: ResolvedModel, run_dir: Path, r
 # ---------------------------------------------------------------- one run, start to finish
 
 
-def prepare_run_folder(run_dir: Path, config_yaml: str, force: bool, resume: bool) -> Path | None:
+def prepare_run_folder(run_dir: Path, config_yaml: str, split_hash: str, force: bool, resume: bool) -> Path | None:
     """Clear the folder for a fresh start, or find the checkpoint to resume from (None: start fresh)."""
     checkpoint = run_folders.last_checkpoint(run_dir)
     if force and run_dir.exists():
@@ -155,9 +155,11 @@ def prepare_run_folder(run_dir: Path, config_yaml: str, force: bool, resume: boo
         return None
     if checkpoint is not None:
         previous = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() else None
-        if previous is not None and previous != config_yaml:
+        if (previous is not None and previous != config_yaml) or run_folders.read_run(run_dir).get(
+            "split_hash", split_hash
+        ) != split_hash:
             raise UserError(
-                f"{run_dir}: an interrupted run with a different config is there; "
+                f"{run_dir}: an interrupted run with a different config or split is there; "
                 f"use --force to discard it and start over"
             )
         run_folders.trim_log(run_dir / "train_log.jsonl", int(checkpoint.name.split("-")[-1]))
@@ -174,10 +176,10 @@ def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Pat
     run_dir = config.run_dir(results_dir())
     config_yaml = to_yaml(config)
     # Bad input fails here, before a model loads or anything is written under results/.
-    build_task(get_task(config.task, **config.task_options))
+    split_hash = build_task(get_task(config.task, **config.task_options))["split_hash"]
     model = resolve_model(config.model)
     check_method(config, model)
-    state = run_folders.state(run_dir, config_yaml)
+    state = run_folders.state(run_dir, config_yaml, split_hash)
     if state == "finished" and not run_folders.has_weights(run_dir):
         print(f"{run_dir}: finished, but its weights are not here (git keeps only the run's record); training it again")
         force = True
@@ -187,9 +189,12 @@ def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Pat
     elif state == "changed":
         print(f"{run_dir}: finished with a different config.yaml; training it again with the new one")
         force = True
-    checkpoint = prepare_run_folder(run_dir, config_yaml, force, resume)
+    elif state == "stale":
+        print(f"{run_dir}: finished on an older split of the task (the data or its options changed); training it again")
+        force = True
+    checkpoint = prepare_run_folder(run_dir, config_yaml, split_hash, force, resume)
 
-    info = run_folders.start_run(run_dir, config_yaml, describe_hardware(), config.seed)
+    info = run_folders.start_run(run_dir, config_yaml, describe_hardware(), config.seed, split_hash)
     started = time.time()
     if uses_classifier_head(model.kind, config.method):
         results = train_classifier(config, model, run_dir, checkpoint)

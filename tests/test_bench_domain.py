@@ -20,7 +20,8 @@ def test_perplexity_equals_a_direct_computation():
     texts = [clean_text(RST), "Django is a high-level Python web framework that encourages rapid development."] * 3
     block_ids = blocks(texts, tokenizer, 24, limit=5)
     assert len(block_ids) == 5 and all(len(b) == 24 for b in block_ids)
-    total_nll, tokens = block_nll(model, block_ids, batch_size=2, progress=False)
+    per_block = block_nll(model, block_ids, batch_size=2, progress=False)
+    total_nll, tokens = sum(per_block), perplexity_metrics(per_block, 24)["tokens"]
     direct_nll = 0.0
     with torch.inference_mode():
         for ids in block_ids:  # transformers' own shifted mean loss, times the tokens it averaged over
@@ -28,7 +29,8 @@ def test_perplexity_equals_a_direct_computation():
             direct_nll += model(input_ids=input_ids, labels=input_ids).loss.item() * (len(ids) - 1)
     assert tokens == 5 * 23
     assert total_nll == pytest.approx(direct_nll, rel=1e-4)
-    assert perplexity_metrics(total_nll, tokens)["perplexity"] == pytest.approx(
+    assert len(per_block) == 5
+    assert perplexity_metrics(per_block, 24)["perplexity"] == pytest.approx(
         torch.exp(torch.tensor(direct_nll / tokens)).item(), rel=1e-4
     )
 

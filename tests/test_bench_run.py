@@ -38,9 +38,24 @@ def test_bench_run_and_report_rebuild_byte_for_byte(isolated_outputs, tmp_path):
     assert len(predictions) == 12 and all(p["predicted"] in ("edible", "poisonous") for p in predictions)
     assert score["metrics"]["invalid_rate"] == 0
     assert rows["baseline.one-hot-decision-tree"]["metrics"]["accuracy"] == 1.0
+    # every row carries its uncertainty, its right/wrong answers (for the paired tests), device, precision, split
+    low, high = score["intervals"]["accuracy"]
+    assert low <= score["metrics"]["accuracy"] <= high and set(score["intervals"]) == {
+        "accuracy",
+        "macro_f1",
+        "weighted_f1",
+        "macro_recall",
+    }
+    assert len(score["correct"]) == 12 and score["correct"].count("1") == round(12 * score["metrics"]["accuracy"])
+    assert score["precision"] in ("bf16", "fp32") and rows["baseline.one-hot-decision-tree"]["precision"] is None
+    assert score["split"].startswith("a seeded 80/10/10 stratified split of one source (seed 42)")
     table = (results / "results.md").read_text()
-    assert "| smollm2-135m-instruct | base | - | score |" in table
     assert "one-hot + decision tree" in table and "Sample answers" in table
+    accuracy = f"{score['metrics']['accuracy']:.3f} [{low:.3f}, {high:.3f}]"
+    assert f"| smollm2-135m-instruct | base | - | score | {accuracy} |" in table
+    assert "Split: a seeded 80/10/10 stratified split" in table and "n = 12 of the 813 test records" in table
+    header = (results / "results.csv").read_text().splitlines()[0]
+    assert "accuracy,accuracy_low,accuracy_high,macro_f1,macro_f1_low" in header and "p_vs_base" in header
     assert (results / "results.tex").read_text().count(r"\midrule") >= 1
     for figure in ("confusion_smollm2-135m-instruct.png", "confusion_baselines.png"):
         assert (results / "mushroom" / "figures" / figure).read_bytes()[:4] == b"\x89PNG"
@@ -81,3 +96,37 @@ def test_killed_bench_publishes_no_partial_table_and_resumes(isolated_outputs, t
     assert (results / "results.md").read_text().count(
         "| smollm2-135m-instruct | base | - |"
     ) == 2  # main table: score + generate, once each
+
+
+def test_a_run_trained_with_overrides_is_benchmarked_and_a_stale_one_is_not(isolated_outputs, tmp_path):
+    """`make train-all ARGS="lr=..."` then a plain `make bench`: the run that was trained is the one measured,
+    its overrides shown. After the data changes, the run (trained on the old split) is not mixed in."""
+    data = tmp_path / "notes.csv"
+    words = {"pos": ["great", "lovely", "superb", "fine"], "neg": ["awful", "dull", "poor", "bad"]}
+    data.write_text(
+        "text,label\n"
+        + "".join(f"a {w} note number {i},{label}\n" for label, ws in words.items() for w in ws for i in range(6))
+    )
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text(
+        f"name: t\ntasks: [{{task: 'csv:{data}', text_column: text}}]\nbench_limit: 0\nruns:\n"
+        "  - {model: minilm-l6, method: full, overrides: {epochs: 1, batch_size: 8, max_length: 32,"
+        " eval_limit: 4, save_steps: 100, logging_steps: 2}}\n"
+    )
+    trained = run_module("sft.experiment", "--experiment", str(experiment), "lr=0.0003")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    benched = run_module("bench.run", "--experiment", str(experiment), "--no-baselines")
+    assert benched.returncode == 0, benched.stderr[-3000:]
+    assert "minilm-l6-full was trained with lr=0.0003; benchmarking that run" in benched.stdout
+    results = Path(os.environ["SFTBENCH_RESULTS"])
+    row = json.loads((results / "notes" / "rows" / "minilm-l6-full.head.json").read_text())
+    assert row["overrides"] == {"lr": 0.0003} and row["examples"] == row["test_size"] == 4
+    assert "| minilm-l6 | fine-tuned | full (lr=0.0003) | head |" in (results / "results.md").read_text()
+    again = run_module("bench.run", "--experiment", str(experiment), "--no-baselines", "lr=0.0003")
+    assert again.returncode == 0 and "0 row(s) computed" in again.stdout and "was trained with" not in again.stdout
+    data.write_text(data.read_text() + "".join(f"one more {w} note,pos\n" for w in words["pos"]))
+    stale = run_module("bench.run", "--experiment", str(experiment), "--no-baselines", "lr=0.0003")
+    assert stale.returncode == 0, stale.stderr[-3000:]
+    assert "minilm-l6-full is trained on an older split of the task, not benchmarked" in stale.stdout
+    assert "| minilm-l6 | fine-tuned |" not in (results / "results.md").read_text()  # no stale row mixed in
+    assert (results / "notes" / "rows" / "stale" / "minilm-l6-full.head.json").is_file()  # set aside, not deleted

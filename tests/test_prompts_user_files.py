@@ -114,3 +114,54 @@ def test_cli_prints_where_and_counts(tmp_path):
     assert "train         3366       3132    6498" in done.stdout
     done = run_module("prompts.build", "--task", "nope")
     assert done.returncode == 2 and done.stderr.startswith("error: unknown task 'nope'")
+
+
+def test_your_own_test_and_val_files_are_kept(tmp_path, capsys):
+    train = write(tmp_path / "train.csv", csv_rows(10) + "dup,A good film number 0,0,good\n")
+    test = write(
+        tmp_path / "test.csv",
+        "review,label\n" + "".join(f"A {l} film number {i},{l}\n" for l in ("good", "bad") for i in range(3)),
+    )
+    val = write(tmp_path / "val.csv", "review,label\nA fine val film,good\nA dull val film,bad\n")
+    task = get_task(f"csv:{train}", text_column="review", test_file=str(test), val_file=str(val))
+    meta = build_task(task)
+    assert {s: sum(c.values()) for s, c in meta["counts"].items()} == {"train": 14, "val": 2, "test": 6}
+    # 6 train texts are also in the test file (good/bad 0-2, and the duplicate row): dropped from train, counted
+    assert meta["overlap_dropped"] == {"train": 6, "val": 0}
+    assert meta["split_origin"].startswith(f"your test file {test} (6 records); validation: its own validation split")
+    assert (
+        run_module(
+            "prompts.build",
+            "--task",
+            f"csv:{train}",
+            "--text-column",
+            "review",
+            "--test-file",
+            str(test),
+            "--val-file",
+            str(val),
+        ).stdout.count("also in a held-out split dropped from train")
+        == 1
+    )
+    with pytest.raises(UserError, match="val_file needs a test_file"):
+        get_task(f"csv:{train}", text_column="review", val_file=str(val))
+    with pytest.raises(UserError, match="nothere.csv: no such file"):
+        get_task(f"csv:{train}", text_column="review", test_file=str(tmp_path / "nothere.csv"))
+    bad = write(tmp_path / "bad_test.csv", "review,label\nA film,great\n")
+    with pytest.raises(UserError, match=r"have no training example"):
+        build_task(get_task(f"csv:{train}", text_column="review", test_file=str(bad)))
+
+
+def test_a_changed_option_rebuilds_the_split_and_says_why(tmp_path, capsys):
+    """The issue's case: a split built with two feature columns is not reused for all of them, nor its question."""
+    rows = [{"a": str(i % 3), "b": str(i % 5), "c": str(i), "y": "yes" if i % 2 else "no"} for i in range(60)]
+    path = write(tmp_path / "table.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    narrow = build_task(get_task(f"jsonl:{path}", feature_columns="a,b", label_column="y"))
+    assert narrow["duplicates_dropped"] > 0
+    wide = build_task(get_task(f"jsonl:{path}", feature_columns="a,b,c", label_column="y", question="Yes or no?"))
+    assert "rebuilding the split (options, instruction changed)" in capsys.readouterr().out
+    assert wide["duplicates_dropped"] == 0 and wide["total"] == 60 and wide["instruction"].startswith("Yes or no?")
+    assert (
+        build_task(get_task(f"jsonl:{path}", feature_columns="a,b,c", label_column="y", question="Yes or no?")) == wide
+    )  # unchanged: not rebuilt
+    assert "rebuilding" not in capsys.readouterr().out

@@ -1,6 +1,12 @@
 """Experiments: a file of tasks x models x methods, one TrainConfig per run."""
 
+import json
+
+from prompts.build import build_task
+from prompts.tasks import get_task
+from sft.config import to_yaml
 from sft.experiment import load_experiment
+from tests.helpers import REPO
 
 
 def test_default_experiment_lists_its_runs(isolated_outputs):
@@ -11,3 +17,19 @@ def test_default_experiment_lists_its_runs(isolated_outputs):
     assert str(experiment.configs[0].run_dir(isolated_outputs / "results")).endswith(
         "results/runs/mushroom/smollm2-135m-instruct-lora"
     )
+
+
+def test_committed_runs_are_what_the_experiments_train_now():
+    """The committed table comes from the committed code: each committed run's config.yaml is what its
+    experiment produces today (so a fresh clone's `make train-all` trains what the table shows), it was
+    trained from a clean tree, and on the split the task builds today."""
+    committed, split_hashes = REPO / "results", {}
+    for name in ("default", "domain"):
+        for config in load_experiment(name).configs:
+            run_dir = config.run_dir(committed)
+            assert (run_dir / "config.yaml").read_text() == to_yaml(config), f"{run_dir}: trained by other code"
+            info = json.loads((run_dir / "run.json").read_text())
+            assert info["status"] == "finished" and not info["git_commit"].endswith("+dirty"), run_dir
+            if config.task not in split_hashes:
+                split_hashes[config.task] = build_task(get_task(config.task, **config.task_options))["split_hash"]
+            assert info["split_hash"] == split_hashes[config.task], f"{run_dir}: trained on another split"

@@ -1,0 +1,326 @@
+"""A paper-style report from results/ files alone: `make paper` (`python -m bench.paper`).
+
+    python -m bench.paper                 # writes results/report/, compiles report.pdf where LaTeX is installed
+    python -m bench.paper --no-pdf        # the LaTeX folder only
+
+results/report/ compiles unchanged on Overleaf (article class, booktabs, graphicx; two columns):
+    report.tex            title, abstract, setup, data, one results table per task, figures, samples,
+                          reproducibility; Discussion and Limitations are marked stubs for the author's words
+    tables/<task>.tex     the benchmark's table with 95% intervals and McNemar p-values (booktabs)
+    figures/*.png         the confusion heatmaps and loss curves of results/<task>/figures/
+Every number comes from the same row files as results.md (bench/report.py), and no model runs. Nothing in
+report.tex depends on the time it was built, so building it twice gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from bench.report import load_rows, paired_tests
+from bench.tables import COLUMNS, cell, flat, latex_escape, latex_table
+from common.errors import run_cli
+from common.fileio import atomic_write_bytes, atomic_write_text
+from common.paths import results_dir
+from sft import run_folders
+from sft.models import PACKAGED
+
+TITLE = "Fine-tuning small language models for classification: sftbench results"
+COMMANDS = ("make train-all", "make bench", "make paper")
+STUB = r"\textbf{[To be written by the author.]}"
+
+
+def hub_id(model: str) -> str:
+    """The Hub id behind a packaged model name (the paper names the original model)."""
+    return PACKAGED[model].hub_id if model in PACKAGED else model
+
+
+def number(value: float, digits: int = 3) -> str:
+    return f"{value:.{digits}f}"
+
+
+def with_bounds(row: dict, key: str) -> str:
+    if key not in row.get("intervals", {}):
+        return number(row["metrics"][key])
+    low, high = row["intervals"][key]
+    return f"{number(row['metrics'][key])} [{number(low)}, {number(high)}]"
+
+
+def p_text(p: float | None) -> str:
+    return "n/a" if p is None else cell("p_vs_base", p).replace("<", "$<$")
+
+
+# ---------------------------------------------------------------- sections
+
+
+def abstract(tasks: dict[str, list[dict]]) -> str:
+    """One sentence per classification task: its best fine-tuned row against its base and best baseline."""
+    sentences = []
+    for task, rows in tasks.items():
+        tuned = [r for r in rows if r["state"] == "fine-tuned" and r["task_kind"] == "classification"]
+        if not tuned:
+            continue
+        best = max(tuned, key=lambda r: r["metrics"]["accuracy"])
+        base = next(
+            (r for r in rows if r["state"] == "base" and r["model"] == best["model"] and r["mode"] == best["mode"]),
+            None,
+        )
+        text = (
+            f"On {latex_escape(task)} (n = {best['examples']} test records), the best fine-tuned model, "
+            f"{latex_escape(hub_id(best['model']))} ({latex_escape(best['method'])}, {best['mode']} mode), reaches "
+            f"accuracy {with_bounds(best, 'accuracy')}"
+        )
+        if base:
+            gain = best["metrics"]["accuracy"] - base["metrics"]["accuracy"]
+            text += (
+                f", {gain * 100:+.1f} points over its base model ({number(base['metrics']['accuracy'])}; "
+                f"McNemar p = {p_text(best.get('p_vs_base'))})"
+            )
+        if best.get("p_vs_baseline") is not None:
+            text += f"; against the best classical baseline p = {p_text(best['p_vs_baseline'])}"
+        sentences.append(text + ".")
+    if not sentences:
+        return "No fine-tuned classification run has been benchmarked yet."
+    return (
+        "We fine-tune small language models and an encoder on classification tasks rendered as instruction "
+        "data and benchmark each, before and after fine-tuning, on held-out test records. "
+        + " ".join(sentences)
+        + " Intervals are 95\\% (Wilson for accuracy)."
+    )
+
+
+def finished_run_dirs(root: Path) -> list[Path]:
+    return sorted(p for p in (root / "runs").glob("*/*") if run_folders.is_finished(p))
+
+
+def setup_section(root: Path) -> str:
+    """A table of every finished run: model, task, method and the settings that shape it."""
+    lines = [
+        r"\section{Setup}",
+        "Each run fine-tunes one model on one task's training split with the settings below (from the run's "
+        "\\texttt{config.yaml} and \\texttt{run.json}); LoRA adapts every linear layer unless noted. "
+        "Generative models are trained on the answer tokens only (TRL prompt/completion data) and scored by "
+        "the log-likelihood of each label (\\texttt{score}) and by greedy decoding (\\texttt{generate}).",
+        "",
+        r"\begin{table*}[t]",
+        r"\centering\small",
+        r"\caption{Training runs. Precision is the one the run's machine used; time is training wall time.}",
+        r"\resizebox{\textwidth}{!}{%",
+        r"\begin{tabular}{lllrrrrrlr}",
+        r"\toprule",
+        r"Task & Model (Hub id) & Method & LoRA $r$ & LR & Epochs & Batch & Train ex. & Precision, hardware "
+        r"& Time (s) \\",
+        r"\midrule",
+    ]
+    for run_dir in finished_run_dirs(root):
+        config = yaml.safe_load((run_dir / "config.yaml").read_text())
+        info = run_folders.read_run(run_dir)
+        hardware = info.get("hardware", {})
+        machine = hardware.get("gpu") or ("CPU, AVX-512 BF16" if hardware.get("cpu_bf16") else "CPU")
+        rank = str(config["lora_r"]) if config["method"] in ("lora", "qlora", "lora-head") else "-"
+        cells = [
+            run_dir.parent.name,
+            hub_id(config["model"]),
+            config["method"],
+            rank,
+            f"{config['lr']:g}",
+            f"{config['epochs']:g}",
+            str(config["batch_size"] * config.get("grad_accum", 1)),
+            str(info.get("train_examples", "-")),
+            f"{info.get('precision', '-')}, {machine}",
+            f"{info.get('wall_time_s', 0):.0f}",
+        ]
+        lines.append(" & ".join(latex_escape(c) for c in cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table*}", ""]
+    return "\n".join(lines)
+
+
+def data_section(tasks: dict[str, list[dict]]) -> str:
+    lines = [r"\section{Data}", "Every model of a task is scored on the same test records.", r"\begin{itemize}"]
+    for task, rows in tasks.items():
+        first = rows[0]
+        unit = "test blocks" if first["task_kind"] == "domain" else "test records"
+        labels = f" Labels: {', '.join(first['labels'])}." if first.get("labels") else ""
+        lines.append(
+            f"\\item \\textbf{{{latex_escape(task)}}}: n = {first['examples']} of {first['test_size']} "
+            f"{unit}. Split: {latex_escape(first.get('split') or 'not recorded')}.{latex_escape(labels)}"
+        )
+    return "\n".join(lines + [r"\end{itemize}", ""])
+
+
+def results_section(tasks: dict[str, list[dict]], out: Path, root: Path) -> str:
+    lines = [
+        r"\section{Results}",
+        "Tables give each metric with its 95\\% interval (low, high); $p$ is an exact McNemar test of a "
+        "fine-tuned row against its base model in the same mode and against the task's most accurate "
+        "baseline, on the same records. A difference is supported where $p < 0.05$.",
+        "",
+    ]
+    for task, rows in tasks.items():
+        kind = rows[0]["task_kind"]
+        records = [flat(row, COLUMNS[kind]) for row in rows]
+        stem = task.replace("/", "_")
+        atomic_write_text(out / "tables" / f"{stem}.tex", latex_table(records, COLUMNS[kind], kind))
+        what = "perplexity (lower is better), BLEU and chrF" if kind == "domain" else "accuracy and macro-F1"
+        lines += [
+            r"\begin{table*}[t]",
+            r"\centering\small",
+            f"\\caption{{{latex_escape(task)}: {what} of every model on the same "
+            f"{rows[0]['examples']} test {'blocks' if kind == 'domain' else 'records'}; device and precision "
+            f"per row.}}",
+            f"\\label{{tab:{stem}}}",
+            r"\resizebox{\textwidth}{!}{\input{tables/" + stem + ".tex}}",
+            r"\end{table*}",
+            "",
+        ]
+        for figure in sorted((root / task / "figures").glob("*.png")):
+            name = f"{stem}_{figure.name}"
+            atomic_write_bytes(out / "figures" / name, figure.read_bytes())
+            if figure.stem == "loss_curves":
+                caption = f"{task}: training (solid) and evaluation (dashed) loss of every run, per epoch."
+            elif figure.stem == "confusion_baselines":
+                caption = f"{task}: confusion matrices of the classical baselines (rows: gold, columns: predicted)."
+            else:
+                model = figure.stem.removeprefix("confusion_")
+                caption = (
+                    f"{task}: confusion matrices of {model}, base (left) and fine-tuned (right); rows gold, "
+                    f"columns predicted, with a column for invalid answers where there are any."
+                )
+            lines += [
+                r"\begin{figure*}[t]" if "confusion" in figure.stem else r"\begin{figure}[t]",
+                r"\centering",
+                f"\\includegraphics[width=\\linewidth,height=0.3\\textheight,keepaspectratio]{{figures/{name}}}",
+                f"\\caption{{{latex_escape(caption)}}}",
+                r"\end{figure*}" if "confusion" in figure.stem else r"\end{figure}",
+                "",
+            ]
+    return "\n".join(lines + [r"\clearpage  % every table and figure above is placed before the next section", ""])
+
+
+def samples_section(tasks: dict[str, list[dict]]) -> str:
+    lines = [
+        r"\section{Sample answers}",
+        "A few held-out test inputs, the gold answer and each generative model's greedy answer.",
+        "",
+    ]
+    found = False
+    for task, rows in tasks.items():
+        generated = [r for r in rows if r["mode"] == "generate" and r.get("samples")]
+        if not generated:
+            continue
+        found = True
+        lines.append(f"\\paragraph{{{latex_escape(task)}}}")
+        lines.append(r"\begin{itemize}")
+        for index, sample in enumerate(generated[0]["samples"][:2]):
+            text = sample["input"] if len(sample["input"]) <= 200 else sample["input"][:200] + " ..."
+            answers = "; ".join(
+                f"{r['model']} {r['state']}: ``{' '.join(r['samples'][index].get('answer', '').split())[:40]}''"
+                for r in generated
+                if index < len(r["samples"])
+            )
+            lines.append(
+                f"\\item {latex_escape(text)} \\emph{{Gold: {latex_escape(sample['gold'])}.}} {latex_escape(answers)}"
+            )
+        lines.append(r"\end{itemize}")
+    return "\n".join(lines) + "\n" if found else ""
+
+
+def reproducibility_section(root: Path) -> str:
+    runs = [run_folders.read_run(p) for p in finished_run_dirs(root)]
+    commits = sorted({info.get("git_commit") or "unknown" for info in runs})
+    versions = runs[0].get("versions", {}) if runs else {}
+    packages = ", ".join(f"{name} {version}" for name, version in versions.items())
+    return "\n".join(
+        [
+            r"\section{Reproducibility}",
+            "The runs, tables and figures come from "
+            + ", ".join(f"\\texttt{{{c}}}" for c in COMMANDS)
+            + " on a clone of the repository at commit "
+            + ", ".join(f"\\texttt{{{latex_escape(c)}}}" for c in commits)
+            + f", with {latex_escape(packages) or 'the pinned requirements'}. Each run's folder under "
+            r"\texttt{results/runs/} holds its full configuration, seed and training log; each table row's file "
+            r"under \texttt{results/<task>/rows/} holds its metrics, intervals and the per-record answers the paired "
+            "tests use.",
+            "",
+        ]
+    )
+
+
+def build_paper(root: Path | None = None) -> Path:
+    root = root or results_dir()
+    out = root / "report"
+    tasks = load_rows(root)
+    for rows in tasks.values():
+        if rows[0]["task_kind"] == "classification":
+            paired_tests(rows)
+    body = [
+        r"\documentclass[10pt,twocolumn]{article}",
+        r"\usepackage[margin=0.75in]{geometry}",
+        r"\usepackage{booktabs}",
+        r"\usepackage{graphicx}",
+        r"\usepackage[hidelinks]{hyperref}",
+        f"\\title{{{TITLE}}}",
+        r"\author{[Author names]}",
+        r"\date{}",
+        r"\begin{document}",
+        r"\maketitle",
+        r"\begin{abstract}",
+        abstract(tasks),
+        r"\end{abstract}",
+        "",
+        setup_section(root),
+        data_section(tasks),
+        results_section(tasks, out, root),
+        samples_section(tasks),
+        r"\section{Discussion}",
+        STUB,
+        "",
+        r"\section{Limitations}",
+        STUB,
+        "",
+        reproducibility_section(root),
+        r"\end{document}",
+        "",
+    ]
+    return atomic_write_text(out / "report.tex", "\n".join(body))
+
+
+def compile_pdf(tex: Path) -> Path | None:
+    """report.pdf with latexmk (or pdflatex twice); None, with instructions, where LaTeX is not installed."""
+    if shutil.which("latexmk"):
+        command = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", tex.name]
+    elif shutil.which("pdflatex"):
+        command = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name]
+    else:
+        print(
+            "LaTeX is not installed: upload results/report/ to Overleaf as it is, or install it "
+            "(Debian/Ubuntu/Colab: apt-get install texlive-latex-recommended latexmk) and run `make paper` again"
+        )
+        return None
+    for _ in range(1 if command[0] == "latexmk" else 2):
+        done = subprocess.run(command, cwd=tex.parent, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{command[0]} failed on {tex}:\n{done.stdout[-3000:]}")
+    return tex.with_suffix(".pdf")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.paper", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--no-pdf", action="store_true", help="write the LaTeX folder only")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors")
+    args = parser.parse_args(argv)
+    tex = build_paper()
+    print(f"paper: {tex}")
+    if not args.no_pdf and (pdf := compile_pdf(tex)):
+        print(f"paper: {pdf}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
