@@ -16,8 +16,8 @@ import yaml
 
 from common.errors import UserError, run_cli
 from common.hardware import pick_precision, torch_dtype
-from prompts.build import load_split
-from prompts.tasks import task_slug
+from prompts.build import build_task, load_split
+from prompts.tasks import get_task, task_slug
 from sft.models import load_classifier, resolve_model
 from sft.train_classifier import classifier_text
 
@@ -93,7 +93,9 @@ def predict_labels(model, tokenizer, max_length: int, kind: str, records: list[d
 
 def evaluate_run(run_dir: Path, split: str = "test") -> dict:
     model, tokenizer, config = load_run_classifier(run_dir)
-    records = load_split(task_slug(config["task"], config.get("task_options") or {}), split)
+    task_options = config.get("task_options") or {}
+    build_task(get_task(config["task"], **task_options))  # the split is built (and checked) as for training
+    records = load_split(task_slug(config["task"], task_options), split)
     kind = resolve_model(config["model"]).kind
     started = time.time()
     predicted, _ = predict_labels(model, tokenizer, config.get("max_length", 512), kind, records, batch_size=32)

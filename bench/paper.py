@@ -51,7 +51,10 @@ def with_bounds(row: dict, key: str) -> str:
 
 
 def p_text(p: float | None) -> str:
-    return "n/a" if p is None else cell("p_vs_base", p).replace("<", "$<$")
+    """'p = 0.016', 'p $<$ 0.001' or 'p n/a' (no row to compare with)."""
+    if p is None:
+        return "p n/a"
+    return "p $<$ 0.001" if p < 0.001 else f"p = {cell('p_vs_base', p)}"
 
 
 # ---------------------------------------------------------------- sections
@@ -78,10 +81,10 @@ def abstract(tasks: dict[str, list[dict]]) -> str:
             gain = best["metrics"]["accuracy"] - base["metrics"]["accuracy"]
             text += (
                 f", {gain * 100:+.1f} points over its base model ({number(base['metrics']['accuracy'])}; "
-                f"McNemar p = {p_text(best.get('p_vs_base'))})"
+                f"McNemar {p_text(best.get('p_vs_base'))})"
             )
         if best.get("p_vs_baseline") is not None:
-            text += f"; against the best classical baseline p = {p_text(best['p_vs_baseline'])}"
+            text += f"; against the best classical baseline {p_text(best['p_vs_baseline'])}"
         sentences.append(text + ".")
     if not sentences:
         return "No fine-tuned classification run has been benchmarked yet."
@@ -97,18 +100,23 @@ def finished_run_dirs(root: Path) -> list[Path]:
     return sorted(p for p in (root / "runs").glob("*/*") if run_folders.is_finished(p))
 
 
-def setup_section(root: Path) -> str:
+SETUP = (
+    r"\section{Setup}"
+    "\n"
+    "Each run fine-tunes one model on one task's training split with the settings of Table~\\ref{tab:runs} "
+    "(from the run's \\texttt{config.yaml} and \\texttt{run.json}); LoRA adapts every linear layer unless "
+    "noted. Generative models are trained on the answer tokens only (TRL prompt/completion data) and scored by "
+    "the log-likelihood of each label (\\texttt{score}) and by greedy decoding (\\texttt{generate}).\n"
+)
+
+
+def runs_table(root: Path) -> str:
     """A table of every finished run: model, task, method and the settings that shape it."""
     lines = [
-        r"\section{Setup}",
-        "Each run fine-tunes one model on one task's training split with the settings below (from the run's "
-        "\\texttt{config.yaml} and \\texttt{run.json}); LoRA adapts every linear layer unless noted. "
-        "Generative models are trained on the answer tokens only (TRL prompt/completion data) and scored by "
-        "the log-likelihood of each label (\\texttt{score}) and by greedy decoding (\\texttt{generate}).",
-        "",
-        r"\begin{table*}[t]",
+        r"\begin{table}[H]",
         r"\centering\small",
         r"\caption{Training runs. Precision is the one the run's machine used; time is training wall time.}",
+        r"\label{tab:runs}",
         r"\resizebox{\textwidth}{!}{%",
         r"\begin{tabular}{lllrrrrrlr}",
         r"\toprule",
@@ -135,7 +143,7 @@ def setup_section(root: Path) -> str:
             f"{info.get('wall_time_s', 0):.0f}",
         ]
         lines.append(" & ".join(latex_escape(c) for c in cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table*}", ""]
+    lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table}", ""]
     return "\n".join(lines)
 
 
@@ -152,13 +160,28 @@ def data_section(tasks: dict[str, list[dict]]) -> str:
     return "\n".join(lines + [r"\end{itemize}", ""])
 
 
-def results_section(tasks: dict[str, list[dict]], out: Path, root: Path) -> str:
+def figure_caption(task: str, stem: str) -> str:
+    if stem == "loss_curves":
+        return f"{task}: training (solid) and evaluation (dashed) loss of every run, per epoch."
+    if stem == "confusion_baselines":
+        return f"{task}: confusion matrices of the classical baselines (rows: gold, columns: predicted)."
+    return (
+        f"{task}: confusion matrices of {stem.removeprefix('confusion_')}, base (left) and fine-tuned (right); "
+        f"rows gold, columns predicted, with a column for invalid answers where there are any."
+    )
+
+
+def results_section(tasks: dict[str, list[dict]], out: Path, root: Path, runs: str) -> str:
+    """One column from here on: each task's table, then its figures, pinned in place ([H]) so nothing drifts
+    into another task (two-column LaTeX can only put full-width floats at the top of a later page)."""
     lines = [
+        r"\onecolumn",
         r"\section{Results}",
         "Tables give each metric with its 95\\% interval (low, high); $p$ is an exact McNemar test of a "
         "fine-tuned row against its base model in the same mode and against the task's most accurate "
         "baseline, on the same records. A difference is supported where $p < 0.05$.",
         "",
+        runs,
     ]
     for task, rows in tasks.items():
         kind = rows[0]["task_kind"]
@@ -166,39 +189,32 @@ def results_section(tasks: dict[str, list[dict]], out: Path, root: Path) -> str:
         stem = task.replace("/", "_")
         atomic_write_text(out / "tables" / f"{stem}.tex", latex_table(records, COLUMNS[kind], kind))
         what = "perplexity (lower is better), BLEU and chrF" if kind == "domain" else "accuracy and macro-F1"
+        unit = "blocks" if kind == "domain" else "records"
         lines += [
-            r"\begin{table*}[t]",
+            f"\\subsection{{{latex_escape(task)}}}",
+            r"\begin{table}[H]",
             r"\centering\small",
-            f"\\caption{{{latex_escape(task)}: {what} of every model on the same "
-            f"{rows[0]['examples']} test {'blocks' if kind == 'domain' else 'records'}; device and precision "
-            f"per row.}}",
+            f"\\caption{{{latex_escape(task)}: {what} of every model on the same {rows[0]['examples']} test "
+            f"{unit}; device and precision per row.}}",
             f"\\label{{tab:{stem}}}",
             r"\resizebox{\textwidth}{!}{\input{tables/" + stem + ".tex}}",
-            r"\end{table*}",
+            r"\end{table}",
             "",
         ]
-        for figure in sorted((root / task / "figures").glob("*.png")):
+        for figure in sorted((root / task / "figures").glob("*.png"), key=lambda p: p.stem == "loss_curves"):
             name = f"{stem}_{figure.name}"
             atomic_write_bytes(out / "figures" / name, figure.read_bytes())
-            if figure.stem == "loss_curves":
-                caption = f"{task}: training (solid) and evaluation (dashed) loss of every run, per epoch."
-            elif figure.stem == "confusion_baselines":
-                caption = f"{task}: confusion matrices of the classical baselines (rows: gold, columns: predicted)."
-            else:
-                model = figure.stem.removeprefix("confusion_")
-                caption = (
-                    f"{task}: confusion matrices of {model}, base (left) and fine-tuned (right); rows gold, "
-                    f"columns predicted, with a column for invalid answers where there are any."
-                )
+            width = "0.6" if figure.stem == "loss_curves" else "0.85"
             lines += [
-                r"\begin{figure*}[t]" if "confusion" in figure.stem else r"\begin{figure}[t]",
+                r"\begin{figure}[H]",
                 r"\centering",
-                f"\\includegraphics[width=\\linewidth,height=0.3\\textheight,keepaspectratio]{{figures/{name}}}",
-                f"\\caption{{{latex_escape(caption)}}}",
-                r"\end{figure*}" if "confusion" in figure.stem else r"\end{figure}",
+                f"\\includegraphics[width={width}\\linewidth,height=0.28\\textheight,keepaspectratio]"
+                f"{{figures/{name}}}",
+                f"\\caption{{{latex_escape(figure_caption(task, figure.stem))}}}",
+                r"\end{figure}",
                 "",
             ]
-    return "\n".join(lines + [r"\clearpage  % every table and figure above is placed before the next section", ""])
+    return "\n".join(lines)
 
 
 def samples_section(tasks: dict[str, list[dict]]) -> str:
@@ -261,6 +277,7 @@ def build_paper(root: Path | None = None) -> Path:
         r"\documentclass[10pt,twocolumn]{article}",
         r"\usepackage[margin=0.75in]{geometry}",
         r"\usepackage{booktabs}",
+        r"\usepackage{float}",
         r"\usepackage{graphicx}",
         r"\usepackage[hidelinks]{hyperref}",
         f"\\title{{{TITLE}}}",
@@ -272,9 +289,9 @@ def build_paper(root: Path | None = None) -> Path:
         abstract(tasks),
         r"\end{abstract}",
         "",
-        setup_section(root),
+        SETUP,
         data_section(tasks),
-        results_section(tasks, out, root),
+        results_section(tasks, out, root, runs_table(root)),
         samples_section(tasks),
         r"\section{Discussion}",
         STUB,

@@ -29,13 +29,29 @@ def wilson_interval(correct: int, total: int) -> list[float]:
     return [float(interval.low), float(interval.high)]
 
 
+def paired_bootstrap(data: tuple, statistic, vectorized: bool):
+    """(low, high) of scipy's seeded percentile bootstrap, resampling the test items of `data` together."""
+    from scipy.stats import bootstrap
+
+    result = bootstrap(
+        data,
+        statistic,
+        paired=True,
+        vectorized=vectorized,
+        method="percentile",
+        n_resamples=RESAMPLES,
+        confidence_level=CONFIDENCE,
+        rng=np.random.default_rng(SEED),
+    )
+    return result.confidence_interval
+
+
 def bootstrap_intervals(gold: list[str], predicted: list[str], labels: list[str]) -> dict[str, list[float]]:
     """Percentile bootstrap intervals of macro-F1, weighted-F1 and macro-recall over the test records.
 
     Each resample is scored by scikit-learn as the table's own numbers are (an invalid answer counts
     against its gold label's recall and is no true positive).
     """
-    from scipy.stats import bootstrap
     from sklearn.metrics import precision_recall_fscore_support
 
     index = {label: i for i, label in enumerate(labels)}
@@ -47,17 +63,7 @@ def bootstrap_intervals(gold: list[str], predicted: list[str], labels: list[str]
         _, recall, f1, support = precision_recall_fscore_support(g, p, labels=label_ids, zero_division=0)
         return np.array([f1.mean(), (f1 * support).sum() / support.sum(), recall.mean()])
 
-    result = bootstrap(
-        (gold_ids, predicted_ids),
-        scores,
-        paired=True,
-        vectorized=False,
-        method="percentile",
-        n_resamples=RESAMPLES,
-        confidence_level=CONFIDENCE,
-        rng=np.random.default_rng(SEED),
-    )
-    low, high = result.confidence_interval
+    low, high = paired_bootstrap((gold_ids, predicted_ids), scores, vectorized=False)
     return {name: [float(lo), float(hi)] for name, lo, hi in zip(BOOTSTRAP_METRICS, low, high, strict=True)}
 
 
@@ -81,8 +87,6 @@ def mcnemar_p(correct_a: str, correct_b: str) -> float | None:
 
 def perplexity_interval(block_nll: list[float], block_tokens: list[int]) -> list[float]:
     """Bootstrap interval of token-weighted perplexity, resampling whole test blocks."""
-    from scipy.stats import bootstrap
-
     nll, tokens = np.asarray(block_nll, dtype=float), np.asarray(block_tokens, dtype=float)
     if len(nll) < 2:
         value = math.exp(nll.sum() / tokens.sum())
@@ -91,14 +95,5 @@ def perplexity_interval(block_nll: list[float], block_tokens: list[int]) -> list
     def statistic(n, t, axis=-1):
         return np.exp(n.sum(axis) / t.sum(axis))
 
-    result = bootstrap(
-        (nll, tokens),
-        statistic,
-        paired=True,
-        vectorized=True,
-        method="percentile",
-        n_resamples=RESAMPLES,
-        confidence_level=CONFIDENCE,
-        rng=np.random.default_rng(SEED),
-    )
-    return [float(result.confidence_interval.low), float(result.confidence_interval.high)]
+    low, high = paired_bootstrap((nll, tokens), statistic, vectorized=True)
+    return [float(low), float(high)]

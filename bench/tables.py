@@ -143,9 +143,7 @@ def markdown_table(header: list[str], body: list[list[str]]) -> str:
 
 def markdown_rows(records: list[dict], columns: list[tuple[str, str]]) -> str:
     """The task's table (the task column left out: the section names it), intervals inline."""
-    shown = [
-        (k, h + (" [95% CI]" if k in ("accuracy", "macro_f1", "perplexity") else "")) for k, h in columns if k != "task"
-    ]
+    shown = [(k, h + (" [95% CI]" if k in INTERVAL_KEYS else "")) for k, h in columns if k != "task"]
     return markdown_table([h for _, h in shown], [[with_interval(r, k) for k, _ in shown] for r in records])
 
 

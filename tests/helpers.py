@@ -9,6 +9,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
+def notes_experiment(folder: Path, overrides: str) -> tuple[Path, Path]:
+    """A small two-label CSV task (48 notes) and an experiment training MiniLM on it: (csv path, experiment path)."""
+    data = folder / "notes.csv"
+    words = {"pos": ["great", "lovely", "superb", "fine"], "neg": ["awful", "dull", "poor", "bad"]}
+    rows = "".join(f"a {w} note number {i},{label}\n" for label, ws in words.items() for w in ws for i in range(6))
+    data.write_text("text,label\n" + rows)
+    experiment = folder / "exp.yaml"
+    experiment.write_text(
+        f"name: t\ntasks: [{{task: 'csv:{data}', text_column: text}}]\nbench_limit: 0\nruns:\n"
+        f"  - {{model: minilm-l6, method: full, overrides: {{{overrides}}}}}\n"
+    )
+    return data, experiment
+
+
 def run_module(module: str, *args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run `python -m module args` as a user would, returning its exit code and output."""
     return subprocess.run(

@@ -9,21 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_module
+from tests.helpers import notes_experiment, run_module
 
 
 def test_paper_from_a_small_experiment(isolated_outputs, tmp_path):
-    data = tmp_path / "notes.csv"
-    words = {"pos": ["great", "lovely", "superb", "fine"], "neg": ["awful", "dull", "poor", "bad"]}
-    data.write_text(
-        "text,label\n"
-        + "".join(f"a {w} note number {i},{label}\n" for label, ws in words.items() for w in ws for i in range(6))
-    )
-    experiment = tmp_path / "exp.yaml"
-    experiment.write_text(
-        f"name: t\ntasks: [{{task: 'csv:{data}', text_column: text}}]\nbench_limit: 0\nruns:\n"
-        "  - {model: minilm-l6, method: full, overrides: {epochs: 2, batch_size: 8, lr: 0.0003,"
-        " max_length: 32, eval_limit: 4, save_steps: 100, logging_steps: 2}}\n"
+    _, experiment = notes_experiment(
+        tmp_path,
+        "epochs: 2, batch_size: 8, lr: 0.0003, max_length: 32, eval_limit: 4, save_steps: 100, logging_steps: 2",
     )
     for module in ("sft.experiment", "bench.run"):
         done = run_module(module, "--experiment", str(experiment))

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.helpers import REPO, run_module
+from tests.helpers import REPO, notes_experiment, run_module
 
 
 def test_bench_run_and_report_rebuild_byte_for_byte(isolated_outputs, tmp_path):
@@ -101,17 +101,8 @@ def test_killed_bench_publishes_no_partial_table_and_resumes(isolated_outputs, t
 def test_a_run_trained_with_overrides_is_benchmarked_and_a_stale_one_is_not(isolated_outputs, tmp_path):
     """`make train-all ARGS="lr=..."` then a plain `make bench`: the run that was trained is the one measured,
     its overrides shown. After the data changes, the run (trained on the old split) is not mixed in."""
-    data = tmp_path / "notes.csv"
-    words = {"pos": ["great", "lovely", "superb", "fine"], "neg": ["awful", "dull", "poor", "bad"]}
-    data.write_text(
-        "text,label\n"
-        + "".join(f"a {w} note number {i},{label}\n" for label, ws in words.items() for w in ws for i in range(6))
-    )
-    experiment = tmp_path / "exp.yaml"
-    experiment.write_text(
-        f"name: t\ntasks: [{{task: 'csv:{data}', text_column: text}}]\nbench_limit: 0\nruns:\n"
-        "  - {model: minilm-l6, method: full, overrides: {epochs: 1, batch_size: 8, max_length: 32,"
-        " eval_limit: 4, save_steps: 100, logging_steps: 2}}\n"
+    data, experiment = notes_experiment(
+        tmp_path, "epochs: 1, batch_size: 8, max_length: 32, eval_limit: 4, save_steps: 100, logging_steps: 2"
     )
     trained = run_module("sft.experiment", "--experiment", str(experiment), "lr=0.0003")
     assert trained.returncode == 0, trained.stderr[-3000:]
@@ -124,7 +115,7 @@ def test_a_run_trained_with_overrides_is_benchmarked_and_a_stale_one_is_not(isol
     assert "| minilm-l6 | fine-tuned | full (lr=0.0003) | head |" in (results / "results.md").read_text()
     again = run_module("bench.run", "--experiment", str(experiment), "--no-baselines", "lr=0.0003")
     assert again.returncode == 0 and "0 row(s) computed" in again.stdout and "was trained with" not in again.stdout
-    data.write_text(data.read_text() + "".join(f"one more {w} note,pos\n" for w in words["pos"]))
+    data.write_text(data.read_text() + "".join(f"one more {w} note,pos\n" for w in ("good", "nice", "neat")))
     stale = run_module("bench.run", "--experiment", str(experiment), "--no-baselines", "lr=0.0003")
     assert stale.returncode == 0, stale.stderr[-3000:]
     assert "minilm-l6-full is trained on an older split of the task, not benchmarked" in stale.stdout
