@@ -47,7 +47,10 @@ def provided_splits(task: Task, examples: list, seed: int, ratios) -> tuple[dict
     A text in the test split is dropped from train and val, and one in val from train: counted and
     reported, never silently kept.
     """
-    given = {name: dedupe([e for e in examples if e.split == name])[0] for name in SPLITS}
+    given, duplicates = {}, 0
+    for name in SPLITS:
+        given[name], dropped = dedupe([e for e in examples if e.split == name])
+        duplicates += dropped
     for name in ("train", "test"):
         if not given[name]:
             raise UserError(f"{task.source}: no {name} records")
@@ -65,7 +68,7 @@ def provided_splits(task: Task, examples: list, seed: int, ratios) -> tuple[dict
         f"{task.test_origin} ({len(splits['test'])} records); validation: {val_origin}; train: the rest of "
         f"the source's train split"
     )
-    return splits, {"split_origin": origin, "overlap_dropped": overlap}
+    return splits, {"split_origin": origin, "duplicates_dropped": duplicates, "overlap_dropped": overlap}
 
 
 def classification_splits(task: Task, examples: list, seed: int, ratios) -> tuple[dict[str, list[dict]], dict]:

@@ -126,8 +126,8 @@ def test_your_own_test_and_val_files_are_kept(tmp_path, capsys):
     task = get_task(f"csv:{train}", text_column="review", test_file=str(test), val_file=str(val))
     meta = build_task(task)
     assert {s: sum(c.values()) for s, c in meta["counts"].items()} == {"train": 14, "val": 2, "test": 6}
-    # 6 train texts are also in the test file (good/bad 0-2, and the duplicate row): dropped from train, counted
-    assert meta["overlap_dropped"] == {"train": 6, "val": 0}
+    # 6 train texts are also in the test file (good and bad 0-2): dropped from train and counted, as is the repeat
+    assert meta["overlap_dropped"] == {"train": 6, "val": 0} and meta["duplicates_dropped"] == 1
     assert meta["split_origin"].startswith(f"your test file {test} (6 records); validation: its own validation split")
     assert (
         run_module(
