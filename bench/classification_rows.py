@@ -61,7 +61,7 @@ def plan_classification_rows(
                 for i, mode in enumerate(row_modes)
             ]
         if run_dir is not None:
-            fingerprint = run_folders.fingerprint(run_dir)
+            source = run_folders.fingerprint(run_dir)
             rows += [
                 Row(
                     f"{name}-{config.method}.{mode}",
@@ -73,7 +73,7 @@ def plan_classification_rows(
                     kind,
                     len(rows) + i,
                     run_dir,
-                    fingerprint,
+                    source,
                     overrides,
                 )
                 for i, mode in enumerate(row_modes)
@@ -95,7 +95,6 @@ class ClassificationJob:
     ):
         self.records, self.test_size, self.train_records = records, test_size, train_records
         self.labels = meta["labels"]
-        self.split = {"split": meta["split_origin"], "split_hash": meta["split_hash"]}
         self.device, self.batch_size = device, batch_size
         self.models = ModelCache(device)
         self.records_print = fingerprint([meta["split_hash"], [r["id"] for r in records]])
@@ -109,7 +108,6 @@ class ClassificationJob:
             "examples": len(self.records),
             "test_size": self.test_size,
             "labels": self.labels,
-            **self.split,
             "device": self.device,
             "precision": precision,
         }

@@ -80,7 +80,6 @@ class DomainJob:
     def __init__(
         self,
         texts: list[str],
-        meta: dict,
         configs: list[TrainConfig],
         limit: int | None,
         prompt_count: int,
@@ -90,7 +89,6 @@ class DomainJob:
         api_model: str = "default",
     ):
         self.texts, self.configs, self.limit, self.prompt_count = texts, configs, limit, prompt_count
-        self.split = {"split": meta["split_origin"], "split_hash": meta["split_hash"]}
         self.device, self.batch_size, self.api_base, self.api_model = device, batch_size, api_base, api_model
         self.models = ModelCache(device)
         self._inputs: dict[str, tuple] = {}
@@ -120,7 +118,6 @@ class DomainJob:
             "test_size": total_blocks,
             "block_size": len(test_blocks[0]) if test_blocks else 0,
             "prompts": len(prompts),
-            **self.split,
             "device": self.device,
             "precision": None if row.kind == "api" else pick_precision(device=self.device),
         }

@@ -8,7 +8,7 @@ and the same trained run is skipped, so an interrupted benchmark resumes; `force
 A task kind plugs in a job (bench/classification_rows.py, bench/domain_rows.py) with:
     inputs_fingerprint(row) -> str   what the row is measured on
     compute(row) -> dict             metrics, timings, predictions (a list) and samples
-    context(row) -> dict             fields every row file of the kind carries (sizes, labels, device)
+    context(row) -> dict             fields every row file of the kind carries (sizes, labels, device, precision)
     describe(result) -> str          the one-line summary printed when the row is done
 """
 
@@ -103,8 +103,10 @@ def already_done(row_path: Path, inputs_print: str, source: str | None) -> bool:
     return saved.get("records_fingerprint") == inputs_print and saved.get("run_fingerprint") == source
 
 
-def run_rows(rows: list[Row], job: RowJob, out: Path, force: bool = False) -> int:
-    """Compute and write every row that is not already there; returns how many were computed."""
+def run_rows(rows: list[Row], job: RowJob, out: Path, meta: dict, force: bool = False) -> int:
+    """Set aside rows of an older split of the task (meta.json's `meta`), then compute and write every row that
+    is not already there, each recording the split it was measured on; returns how many were computed."""
+    set_aside_stale_rows(out, meta["split_hash"])
     computed = 0
     for row in rows:
         row_path = out / "rows" / f"{row.row_id}.json"
@@ -132,6 +134,8 @@ def run_rows(rows: list[Row], job: RowJob, out: Path, force: bool = False) -> in
                 "run_fingerprint": row.source,
                 "overrides": row.overrides or {},
                 "records_fingerprint": inputs_print,
+                "split": meta["split_origin"],
+                "split_hash": meta["split_hash"],
                 **job.context(row),
                 **result,
             },

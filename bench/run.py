@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from bench.classification_rows import MODES, ClassificationJob, plan_classification_rows
 from bench.domain_rows import DomainJob, plan_domain_rows
 from bench.report import build_report
-from bench.rows import run_rows, set_aside_stale_rows
+from bench.rows import run_rows
 from common.errors import UserError, run_cli
 from common.hardware import device_name
 from common.paths import results_dir
@@ -57,7 +57,6 @@ def bench_task(task: str, task_options: dict, configs: list[TrainConfig], option
         texts = [r["text"] for r in test]
         job = DomainJob(
             texts,
-            meta,
             configs,
             options.limit,
             options.prompts,
@@ -75,8 +74,7 @@ def bench_task(task: str, task_options: dict, configs: list[TrainConfig], option
             slug, configs, meta["split_hash"], options.modes, options.baselines, records, meta["labels"]
         )
         print(f"{slug}: {len(rows)} row(s) on {len(records)} of {len(test)} test records ({meta['split_origin']})")
-    set_aside_stale_rows(results_dir() / slug, meta["split_hash"])
-    return run_rows(rows, job, results_dir() / slug, options.force)
+    return run_rows(rows, job, results_dir() / slug, meta, options.force)
 
 
 def bench_experiment(experiment: Experiment, options: BenchOptions, only: set[str] | None = None) -> int:

@@ -162,8 +162,8 @@ def hub_task(spec: str, options: dict) -> Task:
     name = opts.name or Path(dataset.rstrip("/")).name
     if opts.label_names:
         labels = list(opts.label_names)
-    else:  # declared by the data: load once to find them (datasets caches what it read)
-        labels = hub_examples(dataset, opts, name, mirror_name)[2]
+    else:  # declared by the data: read the label column once (datasets caches what it loaded)
+        labels = _label_names(_load_splits(dataset, opts, mirror_name), opts, dataset)[1]
 
     def load():
         examples, digest, _ = hub_examples(dataset, opts, name, mirror_name)
