@@ -16,13 +16,14 @@ from pathlib import Path
 
 from bench.baselines import baselines_for
 from bench.classifier import load_head_model, predict_labels
-from bench.generative import ModelCache, generate_answers, parse_label, score_labels
+from bench.generative import ModelCache, generate_answers, parse_label
 from bench.measure import PeakMemory
 from bench.rows import Row, fingerprint, trained_runs
 from bench.statistics import classification_intervals
 from common.hardware import pick_precision
 from sft import run_folders
 from sft.config import TrainConfig
+from sft.label_scoring import score_labels
 from sft.models import model_slug, resolve_model, uses_classifier_head
 
 METRICS_MODULE = str(Path(__file__).parent / "metrics" / "classification")

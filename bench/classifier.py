@@ -18,6 +18,7 @@ from common.errors import UserError, run_cli
 from common.hardware import pick_precision, torch_dtype
 from prompts.build import build_task, load_split
 from prompts.tasks import get_task, task_slug
+from sft import run_folders
 from sft.models import load_classifier, resolve_model
 from sft.train_classifier import classifier_text
 
@@ -27,8 +28,7 @@ BASE_MAX_LENGTH = 256
 
 def load_run_classifier(run_dir: Path):
     """(model, tokenizer, config dict) of a finished classifier run folder."""
-    import torch  # torch, transformers and peft: seconds to import, loaded only when a model runs
-    from peft import AutoPeftModelForSequenceClassification
+    from peft import PeftModel  # transformers and peft: seconds to import, loaded only when a model runs
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
@@ -37,7 +37,10 @@ def load_run_classifier(run_dir: Path):
         model = AutoModelForSequenceClassification.from_pretrained(weights, use_safetensors=True)
     elif (run_dir / "adapter").is_dir():
         weights = run_dir / "adapter"
-        model = AutoPeftModelForSequenceClassification.from_pretrained(weights, dtype=torch.float32)
+        # The base from this machine's copy (adapter_config.json names it by Hub id, for other machines),
+        # with a head over the run's labels that the adapter's saved head weights then fill.
+        base = load_classifier(resolve_model(config["model"]).path, run_folders.read_run(run_dir)["labels"])
+        model = PeftModel.from_pretrained(base, weights)
     else:
         raise UserError(f"{run_dir}: no trained model/ or adapter/ folder; is the run finished?")
     tokenizer = AutoTokenizer.from_pretrained(weights)

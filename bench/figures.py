@@ -87,28 +87,50 @@ def confusion_figures(task: str, rows: list[dict], out: Path) -> list[Path]:
 
 
 def loss_curves_figure(task: str, out: Path) -> Path | None:
-    """Train (lines) and eval (dashed, dots) loss per epoch of every finished run of the task."""
+    """Train (lines) and eval (dashed, dots) loss per epoch of every finished run of the task and, where runs
+    logged it, a second panel with the label accuracy on the val records at each evaluation."""
     plt = _pyplot()
     run_dirs = sorted(p for p in (results_dir() / "runs" / task).glob("*") if run_folders.is_finished(p))
     if not run_dirs:
         return None
-    figure, axis = plt.subplots(figsize=(7.5, 4.2))
+    logs = {
+        run_dir: read_jsonl(run_dir / "train_log.jsonl", tolerant=True)
+        if (run_dir / "train_log.jsonl").is_file()
+        else []
+        for run_dir in run_dirs
+    }
+    with_accuracy = any("eval_label_accuracy" in r for log in logs.values() for r in log)
+    figure, axes = plt.subplots(
+        1, 2 if with_accuracy else 1, figsize=(12.5 if with_accuracy else 7.5, 4.2), squeeze=False
+    )
+    loss_axis = axes[0][0]
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for index, run_dir in enumerate(run_dirs):
-        log = read_jsonl(run_dir / "train_log.jsonl", tolerant=True) if (run_dir / "train_log.jsonl").is_file() else []
+    for index, (run_dir, log) in enumerate(logs.items()):
         train = [(r["epoch"], r["loss"]) for r in log if "loss" in r and "epoch" in r]
         evals = [(r["epoch"], r["eval_loss"]) for r in log if "eval_loss" in r]
+        accuracy = [(r["epoch"], r["eval_label_accuracy"]) for r in log if "eval_label_accuracy" in r]
         color = colors[index % len(colors)]
         if train:
-            axis.plot(*zip(*train), color=color, label=f"{run_dir.name} train")
+            loss_axis.plot(*zip(*train), color=color, label=f"{run_dir.name} train")
         if evals:
-            axis.plot(*zip(*evals), color=color, linestyle="--", marker="o", label=f"{run_dir.name} eval")
-    axis.set_yscale("log")
-    axis.set_xlabel("epoch")
-    axis.set_ylabel("loss (log scale)")
-    axis.set_title(f"{task}: training and evaluation loss")
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
+            loss_axis.plot(*zip(*evals), color=color, linestyle="--", marker="o", label=f"{run_dir.name} eval")
+        if accuracy:
+            axes[0][1].plot(*zip(*accuracy), color=color, marker="o", label=run_dir.name)
+    loss_axis.set_yscale("log")
+    loss_axis.set_xlabel("epoch")
+    loss_axis.set_ylabel("loss (log scale)")
+    loss_axis.set_title(f"{task}: training and evaluation loss")
+    loss_axis.grid(alpha=0.3)
+    loss_axis.legend(fontsize=8)
+    if with_accuracy:
+        axis = axes[0][1]
+        axis.set_xlabel("epoch")
+        axis.set_ylabel("label accuracy (val records)")
+        axis.set_ylim(0, 1.02)
+        axis.set_title(f"{task}: label accuracy at each evaluation")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
     path = out / "loss_curves.png"
     save_figure(figure, path)
     return path

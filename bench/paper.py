@@ -162,7 +162,10 @@ def data_section(tasks: dict[str, list[dict]]) -> str:
 
 def figure_caption(task: str, stem: str) -> str:
     if stem == "loss_curves":
-        return f"{task}: training (solid) and evaluation (dashed) loss of every run, per epoch."
+        return (
+            f"{task}: training (solid) and evaluation (dashed) loss of every run, per epoch; where runs logged it, "
+            f"the label accuracy on the validation records at each evaluation (right)."
+        )
     if stem == "confusion_baselines":
         return f"{task}: confusion matrices of the classical baselines (rows: gold, columns: predicted)."
     return (
@@ -204,7 +207,7 @@ def results_section(tasks: dict[str, list[dict]], out: Path, root: Path, runs: s
         for figure in sorted((root / task / "figures").glob("*.png"), key=lambda p: p.stem == "loss_curves"):
             name = f"{stem}_{figure.name}"
             atomic_write_bytes(out / "figures" / name, figure.read_bytes())
-            width = "0.6" if figure.stem == "loss_curves" else "0.85"
+            width = "0.95" if figure.stem == "loss_curves" else "0.85"
             lines += [
                 r"\begin{figure}[H]",
                 r"\centering",

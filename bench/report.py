@@ -9,6 +9,7 @@ logs), and writes:
     results/<task>/metrics.csv                                      with per-class precision/recall/F1
     results/<task>/figures/confusion_<model>.png                    base vs fine-tuned, side by side
     results/<task>/figures/loss_curves.png                          every run of the task on one figure
+    results/runs/<task>/<run>/test_results.json, README.md cards    each fine-tuned run's test metrics
 A fine-tuned row counts only while its run is still the finished run it was measured on; rows of runs
 that were retrained or are unfinished are left out (and `make bench` measures them again).
 """
@@ -20,6 +21,7 @@ import json
 from pathlib import Path
 
 from bench.figures import confusion_figures, loss_curves_figure
+from bench.model_cards import update_model_cards
 from bench.statistics import mcnemar_p
 from bench.tables import (
     COLUMNS,
@@ -191,6 +193,7 @@ def build_report(root: Path | None = None) -> Path:
         section, records = task_section(task, rows, kind, root)
         md.append(section)
         tables[kind] += records
+        update_model_cards(rows)
     for kind, stem in (("classification", "results"), ("domain", "domain")):
         if tables[kind] or kind == "classification":
             atomic_write_text(root / f"{stem}.csv", csv_text(tables[kind], csv_keys(COLUMNS[kind])))

@@ -28,15 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.generative import (
-    completion_texts,
-    generate_answers,
-    load_for_inference,
-    parse_label,
-    prompt_ids,
-    score_labels,
-    shared_prefix_length,
-)
+from bench.generative import generate_answers, load_for_inference, parse_label
 from common.errors import run_cli
 from common.hardware import device_name, pick_precision, torch_dtype
 from common.paths import results_dir
@@ -45,6 +37,7 @@ from prompts.format import has_chat_template, prompt_text
 from prompts.tasks import get_task
 from sft import run_folders
 from sft.config import build_config
+from sft.label_scoring import completion_texts, prompt_ids, score_labels, shared_prefix_length
 from sft.models import load_tokenizer, model_slug, resolve_model
 from sft.train import build_sft_trainer
 from sft.trainer_args import lora_config

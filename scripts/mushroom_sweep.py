@@ -12,10 +12,11 @@ import json
 import sys
 from collections import Counter
 
-from bench.generative import load_for_inference, score_labels
+from bench.generative import load_for_inference
 from prompts.build import load_meta, load_split
 from sft import run_folders
 from sft.config import build_config, parse_overrides
+from sft.label_scoring import score_labels
 from sft.train import train
 
 MODEL = "smollm2-135m-instruct"

@@ -57,12 +57,19 @@ class TrainConfig:
     save_steps: int = 25  # checkpoint interval, for --resume
     save_total_limit: int = 2
     dataloader_workers: int = 0
+    label_metrics: bool = True  # generative classification: score the val labels at each evaluation
+    report_to: str | list = "tensorboard"  # none | tensorboard | wandb | trackio | ... (a list for several)
     # LoRA / QLoRA
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     lora_target_modules: str | list = "all-linear"
-    merge: bool = False  # also save the merged model (lora only)
+    # export (sft/export.py)
+    merge: bool = False  # also save base + adapter merged into one safetensors model (lora, qlora)
+    push_to_hub: bool = False  # upload the adapter (or the merged model) with its model card
+    hub_model_id: str | None = None  # OWNER/NAME of the Hub repository push_to_hub uploads to
+    # any other SFTConfig / TrainingArguments field, merged over what the toolkit sets (sft/trainer_args.py)
+    trainer_args: dict = field(default_factory=dict)
 
     def run_dir(self, results_root: Path) -> Path:
         if self.output_dir:
@@ -93,6 +100,7 @@ TRAINER_ARGUMENTS = {
     "save_total_limit": "save_total_limit",
     "seed": "seed",
     "dataloader_workers": "dataloader_num_workers",
+    "report_to": "report_to",
 }
 SFT_ARGUMENTS = {"max_length": "max_length", "padding_free": "padding_free"}  # SFTConfig only
 OTHER_NAMES = {
@@ -118,9 +126,24 @@ def suggest_key(key: str) -> str | None:
 def _check_keys(values: dict, origin: str) -> None:
     for key in values:
         if key not in FIELDS:
-            close = suggest_key(key)
+            # transformers' own name of a short key -> the short key; any other Trainer field -> trainer_args
+            if key in KNOWN_NAMES:
+                close = KNOWN_NAMES[key]
+            elif key in trainer_fields():
+                close = f"trainer_args.{key}"
+            else:
+                close = suggest_key(key)
             hint = f"; did you mean '{close}'?" if close else ""
             raise UserError(f"{origin}: unknown config key '{key}'{hint}")
+        if key in ("task_options", "trainer_args") and not isinstance(values[key], dict):
+            raise UserError(f"{origin}: '{key}' must be a mapping of key: value, got {values[key]!r}")
+
+
+def trainer_fields() -> dict:
+    """SFTConfig's fields (a superset of TrainingArguments'), name -> dataclass field. Imports TRL: 7 s."""
+    from trl import SFTConfig
+
+    return {f.name: f for f in dataclasses.fields(SFTConfig)}
 
 
 def _coerce(key: str, raw: str):
@@ -198,8 +221,8 @@ def build_config(*layers: tuple[dict, str]) -> TrainConfig:
     for values, origin in layers:
         for key, value in values.items():
             value = _typed(key, value, origin)
-            if key == "task_options" and isinstance(value, dict):
-                merged["task_options"] = {**merged.get("task_options", {}), **value}
+            if key in ("task_options", "trainer_args"):
+                merged[key] = {**merged.get(key, {}), **value}
             else:
                 merged[key] = value
     config = TrainConfig(**merged)
@@ -211,6 +234,8 @@ def build_config(*layers: tuple[dict, str]) -> TrainConfig:
         raise UserError(f"precision '{config.precision}' is not one of auto, bf16, fp16, fp32")
     if not 0 <= config.warmup_ratio < 1:
         raise UserError(f"warmup_ratio must be a fraction of the training steps in [0, 1), got {config.warmup_ratio}")
+    if config.push_to_hub and not config.hub_model_id:
+        raise UserError("push_to_hub=true needs hub_model_id=OWNER/NAME, the Hub repository to upload to")
     for key in ("batch_size", "grad_accum", "max_length", "lora_r"):
         if not isinstance(getattr(config, key), int) or getattr(config, key) < 1:
             raise UserError(f"config key '{key}' must be a positive integer, got {getattr(config, key)!r}")

@@ -179,6 +179,19 @@ def resolve_model(name: str) -> ResolvedModel:
     return ResolvedModel(name, path, model_kind(path, name))
 
 
+def base_model_id(model: ResolvedModel) -> str | None:
+    """The Hub id a model was published under, for model cards and adapter configs that must work on another
+    machine: a packaged model's original, a Hub id as given, a converted or local folder's recorded source."""
+    if model.name in PACKAGED:
+        return PACKAGED[model.name].hub_id
+    source = Path(model.path) / "sftbench_source.json"
+    if source.is_file():
+        return json.loads(source.read_text()).get("hub_id")
+    if not Path(model.name).expanduser().is_dir() and model.name.count("/") == 1:
+        return model.name
+    return None
+
+
 def model_slug(name: str) -> str:
     """A folder-safe name for run directories: 'TinyLlama/TinyLlama-1.1B-Chat-v1.0' -> 'TinyLlama-1.1B-Chat-v1.0'."""
     return Path(name.rstrip("/")).name if ("/" in name or os.sep in name) else name

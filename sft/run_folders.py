@@ -5,7 +5,10 @@
         run.json           status (running | finished), versions, git commit, hardware, timings
         train_log.jsonl    one line per logged step: loss, eval_loss, learning_rate, epoch
         checkpoints/       Trainer checkpoints, for resuming (not kept in git)
-        adapter/ | model/  the trained weights with the tokenizer
+        adapter/ | model/  the trained weights with the tokenizer and README.md, the model card (sft/model_card.py)
+        merged/            base + adapter as one model, with merge=true (sft/export.py)
+        tensorboard/       TensorBoard events, with report_to=tensorboard (the default; not kept in git)
+        test_results.json  the benchmark's test metrics of these weights, for the model card
 
 A run counts only once run.json says "finished"; anything else is an interrupted run to resume.
 """
@@ -24,6 +27,10 @@ import yaml
 
 from common.fileio import atomic_write_json, atomic_write_jsonl, atomic_write_text, read_jsonl
 from common.paths import REPO_ROOT
+
+# Settings that change what happens around training, not the weights it produces: a finished run that differs
+# from the config only in these is not trained again (and bench does not list them as overrides).
+NOT_TRAINING_SETTINGS = ("report_to", "merge", "push_to_hub", "hub_model_id")
 
 LIBRARIES = ("torch", "transformers", "trl", "peft", "accelerate", "bitsandbytes", "datasets", "scikit-learn")
 
@@ -81,14 +88,15 @@ def state(run_dir: Path, config_yaml: str, split_hash: str | None = None) -> str
     if split_hash is not None and read_run(run_dir).get("split_hash") != split_hash:
         return "stale"
     saved = run_dir / "config.yaml"
-    return "finished" if saved.is_file() and saved.read_text() == config_yaml else "changed"
+    return "finished" if saved.is_file() and not overrides(run_dir, config_yaml) else "changed"
 
 
 def overrides(run_dir: Path, config_yaml: str) -> dict:
-    """The settings a run was trained with that differ from `config_yaml` (its own config.yaml is the truth)."""
+    """The settings a run was trained with that differ from `config_yaml` (its own config.yaml is the truth),
+    leaving out NOT_TRAINING_SETTINGS."""
     saved = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
     wanted = yaml.safe_load(config_yaml) or {}
-    return {key: value for key, value in saved.items() if wanted.get(key) != value}
+    return {key: value for key, value in saved.items() if wanted.get(key) != value and key not in NOT_TRAINING_SETTINGS}
 
 
 def start_run(run_dir: Path, config_yaml: str, hardware: dict, seed: int, split_hash: str) -> dict:
@@ -120,7 +128,15 @@ def train_and_save(trainer, weights_dir: Path, resume_from: Path | None) -> dict
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     trainer.save_model(str(weights_dir))
     trainer.processing_class.save_pretrained(str(weights_dir))
+    best = {}
+    if trainer.args.load_best_model_at_end and trainer.state.best_model_checkpoint:
+        best = {
+            "best_metric": trainer.state.best_metric,
+            "best_step": int(trainer.state.best_model_checkpoint.rsplit("-", 1)[-1]),
+            "metric_for_best_model": trainer.args.metric_for_best_model,
+        }
     return {
+        **best,
         "precision": "bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32",
         "train_examples": len(trainer.train_dataset),
         "global_step": result.global_step,

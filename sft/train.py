@@ -2,13 +2,19 @@
 
     python -m sft.train task=mushroom model=smollm2-135m-instruct method=lora preset=cpu-fast
     python -m sft.train --config configs/examples/tweets-qlora.yaml lr=1e-4 epochs=2
+    python -m sft.train task=mushroom eval_steps=16 save_steps=16 report_to=tensorboard \
+        trainer_args.metric_for_best_model=label_accuracy trainer_args.load_best_model_at_end=true merge=true
     accelerate launch --config_file accelerate_config.yaml -m sft.train --config ...
 
 Generative models train with TRL's SFTTrainer on prompt/completion pairs, so the loss covers only the
 answer (the label and EOS); on a domain corpus (task=django-docs, domain:PATH) they train on blocks of
 `max_length` tokens with the loss on every token. Encoder models, and method=lora-head, go to
 sft/train_classifier.py. Settings and their defaults are all in sft/config.py (TrainConfig); what the
-trainer gets from them is built in sft/trainer_args.py; presets live in configs/presets/.
+trainer gets from them is built in sft/trainer_args.py (any other SFTConfig / TrainingArguments field:
+`trainer_args.KEY=VALUE`); presets live in configs/presets/. Each evaluation of a generative classification
+run also logs the val records' label accuracy and macro-F1 (sft/label_scoring.py). A finished run gets a
+model card (README.md beside its weights), and with merge / push_to_hub a merged model and an upload
+(sft/export.py).
 Bad input fails before anything is written under results/. An interrupted run resumes from its last
 checkpoint when run again; a finished run is skipped unless --force. Every run writes one folder under
 results/runs/ (see sft/run_folders.py).
@@ -34,15 +40,24 @@ from prompts.tasks import get_task, task_kind, task_slug
 from sft import run_folders
 from sft.config import TrainConfig, build_config, parse_overrides, read_yaml, to_yaml
 from sft.data import prepare_data
+from sft.export import check_can_push, export_run
+from sft.label_scoring import sft_trainer_scoring_labels
 from sft.logging_callback import jsonl_log_callback
 from sft.models import ResolvedModel, load_causal_lm, load_tokenizer, resolve_model, uses_classifier_head
 from sft.speedups import score_only_supervised_positions_on_cpu
 from sft.train_classifier import train_classifier
-from sft.trainer_args import lora_config, quantization_config, training_arguments
+from sft.trainer_args import (
+    check_training_arguments,
+    lora_config,
+    quantization_config,
+    tensorboard_logs_in,
+    training_arguments,
+)
 
 
 def check_method(config: TrainConfig, model: ResolvedModel) -> None:
-    """The model kind, the method and the task kind fit together (checked before anything is written)."""
+    """The model kind, the method, the task kind and the export settings fit together (checked before anything
+    is written)."""
     head = uses_classifier_head(model.kind, config.method)
     if task_kind(config.task) == "domain" and head:
         raise UserError(
@@ -56,6 +71,13 @@ def check_method(config: TrainConfig, model: ResolvedModel) -> None:
         )
     if model.kind == "encoder" and config.method == "lora-head":
         raise UserError(f"model '{config.model}' is an encoder: its head is the classifier; use method lora or full")
+    if config.merge and (config.method not in ("lora", "qlora") or head):
+        raise UserError(
+            f"merge=true is for lora and qlora runs of a generative model; {config.model} with {config.method} "
+            f"saves a complete model (full) or a classifier"
+        )
+    if config.push_to_hub:
+        check_can_push()
 
 
 # ---------------------------------------------------------------- the generative recipe
@@ -79,20 +101,33 @@ def load_generative_model(model: ResolvedModel, config: TrainConfig, precision: 
     return lm
 
 
-def sft_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path, tokenizer, train_dataset, eval_dataset):
-    """TRL's SFTTrainer with the model, precision, LoRA and JSONL loss log that `config` asks for."""
+def sft_trainer(
+    config: TrainConfig,
+    model: ResolvedModel,
+    run_dir: Path,
+    tokenizer,
+    train_dataset,
+    eval_dataset,
+    label_records: tuple[list[dict], list[str]] | None = None,
+):
+    """TRL's SFTTrainer with the model, precision, LoRA, trackers and JSONL log that `config` asks for; with
+    `label_records` (val records, labels), every evaluation also reports label accuracy and macro-F1."""
     from trl import SFTTrainer  # heavy (7 s)
 
+    trainer_class = SFTTrainer
+    if label_records and eval_dataset is not None and config.label_metrics:
+        trainer_class = sft_trainer_scoring_labels(*label_records, batch_size=config.batch_size * 2)
     precision = pick_precision(config.precision)
-    return SFTTrainer(
-        model=load_generative_model(model, config, precision),
-        args=training_arguments(config, run_dir, precision, has_eval=eval_dataset is not None),
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        processing_class=tokenizer,
-        peft_config=lora_config(config) if config.method in ("lora", "qlora") else None,
-        callbacks=[jsonl_log_callback(run_dir / "train_log.jsonl")],
-    )
+    with tensorboard_logs_in(run_dir):
+        return trainer_class(
+            model=load_generative_model(model, config, precision),
+            args=training_arguments(config, run_dir, precision, has_eval=eval_dataset is not None),
+            train_dataset=train_dataset,
+            eval_dataset=eval_dataset,
+            processing_class=tokenizer,
+            peft_config=lora_config(config) if config.method in ("lora", "qlora") else None,
+            callbacks=[jsonl_log_callback(run_dir / "train_log.jsonl")],
+        )
 
 
 def build_sft_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path):
@@ -109,7 +144,13 @@ def build_sft_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path):
     if config.compact_lm_head:
         score_only_supervised_positions_on_cpu()
     return sft_trainer(
-        config, model, run_dir, tokenizer, to_dataset(train_records), to_dataset(val_records) if val_records else None
+        config,
+        model,
+        run_dir,
+        tokenizer,
+        to_dataset(train_records),
+        to_dataset(val_records) if val_records else None,
+        label_records=(val_records, labels),
     )
 
 
@@ -135,13 +176,8 @@ def build_lm_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path):
 def train_generative(config: TrainConfig, model: ResolvedModel, run_dir: Path, resume_from: Path | None) -> dict:
     builder = build_lm_trainer if task_kind(config.task) == "domain" else build_sft_trainer
     trainer = builder(config, model, run_dir)
-    summary = run_folders.train_and_save(
-        trainer, run_dir / ("adapter" if config.method != "full" else "model"), resume_from
-    )
-    if config.merge and config.method == "lora":
-        trainer.model.merge_and_unload().save_pretrained(str(run_dir / "merged"), safe_serialization=True)
-        trainer.processing_class.save_pretrained(str(run_dir / "merged"))
-    return summary
+    weights_dir = run_dir / ("adapter" if config.method != "full" else "model")
+    return run_folders.train_and_save(trainer, weights_dir, resume_from)
 
 
 # ---------------------------------------------------------------- one run, start to finish
@@ -185,6 +221,8 @@ def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Pat
         force = True
     elif state == "finished" and not force:
         print(f"already finished: {run_dir} (use --force to train again)")
+        if config.merge or config.push_to_hub:
+            export_run(run_dir, model, merge=config.merge, repo_id=config.hub_model_id if config.push_to_hub else None)
         return run_dir
     elif state == "changed":
         print(f"{run_dir}: finished with a different config.yaml; training it again with the new one")
@@ -192,6 +230,9 @@ def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Pat
     elif state == "stale":
         print(f"{run_dir}: finished on an older split of the task (the data or its options changed); training it again")
         force = True
+    check_training_arguments(
+        config, run_dir, pick_precision(config.precision), sft=not uses_classifier_head(model.kind, config.method)
+    )
     checkpoint = prepare_run_folder(run_dir, config_yaml, split_hash, force, resume)
 
     info = run_folders.start_run(run_dir, config_yaml, describe_hardware(), config.seed, split_hash)
@@ -202,7 +243,8 @@ def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Pat
         results = train_generative(config, model, run_dir, checkpoint)
     run_folders.finish_run(run_dir, info, wall_time_s=round(time.time() - started, 1), model_kind=model.kind, **results)
     gc.collect()
-    print(f"run finished: {run_dir}  ({results['weights']}/, config.yaml, train_log.jsonl, run.json)")
+    print(f"run finished: {run_dir}  ({results['weights']}/ with README.md, config.yaml, train_log.jsonl, run.json)")
+    export_run(run_dir, model, merge=config.merge, repo_id=config.hub_model_id if config.push_to_hub else None)
     return run_dir
 
 
@@ -222,7 +264,8 @@ def main(argv=None) -> int:
         "overrides",
         nargs="*",
         metavar="key=value",
-        help="any TrainConfig key, e.g. lr=1e-4 epochs=2 lora_r=8 task_options.text_column=review",
+        help="any TrainConfig key, e.g. lr=1e-4 epochs=2 lora_r=8 task_options.text_column=review; any "
+        "SFTConfig / TrainingArguments field as trainer_args.KEY=VALUE, e.g. trainer_args.adam_beta2=0.95",
     )
     parser.add_argument("--config", type=Path, help="YAML file of TrainConfig keys")
     parser.add_argument("--resume", action="store_true", help="require resuming from the last checkpoint")

@@ -20,9 +20,10 @@ from prompts.format import user_message
 from sft import run_folders
 from sft.config import TrainConfig
 from sft.data import prepare_data
+from sft.label_scoring import label_metrics
 from sft.logging_callback import jsonl_log_callback
 from sft.models import ResolvedModel, load_classifier, load_tokenizer
-from sft.trainer_args import lora_config, training_arguments
+from sft.trainer_args import lora_config, tensorboard_logs_in, training_arguments
 
 # Attention projections that LoRA adapts per architecture when the config leaves the default.
 LORA_TARGETS = {
@@ -64,20 +65,22 @@ def build_classifier_trainer(config: TrainConfig, model: ResolvedModel, run_dir:
             targets = LORA_TARGETS[classifier.config.model_type]
         classifier = get_peft_model(classifier, lora_config(config, "SEQ_CLS", targets))  # SEQ_CLS: head trains
 
-    def accuracy(eval_pred):
+    def head_label_metrics(eval_pred):
+        """The names generative runs log (sft/label_scoring.py), so metric_for_best_model reads the same."""
         logits, gold = eval_pred
-        return {"accuracy": float((logits.argmax(-1) == gold).mean())}
+        return label_metrics([labels[i] for i in logits.argmax(-1)], [labels[i] for i in gold], labels)
 
-    return Trainer(
-        model=classifier,
-        args=training_arguments(config, run_dir, precision, has_eval=bool(val_records), sft=False),
-        train_dataset=to_dataset(train_records),
-        eval_dataset=to_dataset(val_records) if val_records else None,
-        data_collator=DataCollatorWithPadding(tokenizer),
-        processing_class=tokenizer,
-        compute_metrics=accuracy,
-        callbacks=[jsonl_log_callback(run_dir / "train_log.jsonl")],
-    )
+    with tensorboard_logs_in(run_dir):
+        return Trainer(
+            model=classifier,
+            args=training_arguments(config, run_dir, precision, has_eval=bool(val_records), sft=False),
+            train_dataset=to_dataset(train_records),
+            eval_dataset=to_dataset(val_records) if val_records else None,
+            data_collator=DataCollatorWithPadding(tokenizer),
+            processing_class=tokenizer,
+            compute_metrics=head_label_metrics,
+            callbacks=[jsonl_log_callback(run_dir / "train_log.jsonl")],
+        )
 
 
 def train_classifier(config: TrainConfig, model: ResolvedModel, run_dir: Path, resume_from: Path | None) -> dict:

@@ -1,19 +1,89 @@
 """Every setting the trainers get, built from a TrainConfig in this one place.
 
 `training_arguments` fills TRL's SFTConfig (generative runs) or transformers' TrainingArguments (classifier
-heads) from the TRAINER_ARGUMENTS table in sft/config.py plus the few settings the toolkit decides itself;
-`lora_config` and `quantization_config` build the PEFT and bitsandbytes settings. Nothing is left to a
-library default that differs between them (TRL's SFTConfig turns on bf16 and activation checkpointing).
+heads) from the TRAINER_ARGUMENTS table in sft/config.py, then the few settings the toolkit decides itself,
+then the user's `trainer_args:` mapping (any other field of those dataclasses) over both. `lora_config` and
+`quantization_config` build the PEFT and bitsandbytes settings. Nothing is left to a library default that
+differs between them (TRL's SFTConfig turns on bf16 and activation checkpointing).
 
 peft, trl and transformers load inside the functions: 6-8 s to import, and --help must answer at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import importlib.util
+import os
 from pathlib import Path
 
+from common.errors import UserError
 from common.hardware import device_name, torch_dtype
-from sft.config import SFT_ARGUMENTS, TRAINER_ARGUMENTS, TrainConfig
+from sft.config import SFT_ARGUMENTS, TRAINER_ARGUMENTS, TrainConfig, trainer_fields
+
+# trainer_args keys with a home elsewhere: one place for each setting, so config.yaml says what ran.
+OWNED_ELSEWHERE = {
+    **{hf_name: key for key, hf_name in {**TRAINER_ARGUMENTS, **SFT_ARGUMENTS}.items()},
+    "bf16": "precision",
+    "fp16": "precision",
+    "output_dir": "output_dir (the run folder; checkpoints go to its checkpoints/)",
+    "push_to_hub": "push_to_hub (the adapter or merged model with its card, after training)",
+    "hub_model_id": "hub_model_id",
+    "gradient_checkpointing": "gradient_checkpointing",
+}
+# report_to names whose Python package has another name
+TRACKER_PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb", "trackio": "trackio", "comet_ml": "comet_ml"}
+
+
+def _typed_value(name: str, value, field):
+    """YAML reads `1e-8` (no dot) as a string: give float fields a float."""
+    if isinstance(value, str) and "float" in str(field.type) and value not in ("none", "None"):
+        try:
+            return float(value)
+        except ValueError:
+            raise UserError(f"trainer_args.{name} must be a number, got '{value}'") from None
+    return value
+
+
+def user_trainer_args(config: TrainConfig, sft: bool = True) -> dict:
+    """The `trainer_args:` mapping, checked against SFTConfig (sft) or TrainingArguments fields."""
+    from transformers import TrainingArguments
+
+    fields = trainer_fields()
+    if not sft:
+        allowed = {f for f in TrainingArguments.__dataclass_fields__}
+        fields = {name: f for name, f in fields.items() if name in allowed}
+    values = {}
+    for name, value in config.trainer_args.items():
+        if name in OWNED_ELSEWHERE:
+            raise UserError(f"trainer_args.{name}: set it with the config key '{OWNED_ELSEWHERE[name]}'")
+        if name not in fields:
+            close = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.6)
+            where = "SFTConfig" if sft else "TrainingArguments (classifier runs)"
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise UserError(f"trainer_args.{name}: not a field of {where}{hint}")
+        values[name] = _typed_value(name, value, fields[name])
+    return values
+
+
+def check_trackers(report_to) -> None:
+    """Each tracker in report_to is one transformers knows and is installed (wandb, trackio: the user's)."""
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+
+    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    for name in names:
+        if name in ("none", "all"):
+            continue
+        if name not in INTEGRATION_TO_CALLBACK:
+            close = difflib.get_close_matches(name, list(INTEGRATION_TO_CALLBACK), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            known = ", ".join(["none", *INTEGRATION_TO_CALLBACK])
+            raise UserError(f"report_to: unknown tracker '{name}'; {hint}known: {known}")
+        package = TRACKER_PACKAGES.get(name, name)
+        if importlib.util.find_spec(package) is None:
+            raise UserError(
+                f"report_to: '{name}' needs the package {package}: pip install {package} (or report_to=none)"
+            )
 
 
 def training_arguments(config: TrainConfig, run_dir: Path, precision: str, has_eval: bool, sft: bool = True):
@@ -34,13 +104,38 @@ def training_arguments(config: TrainConfig, run_dir: Path, precision: str, has_e
         save_strategy="steps",
         data_seed=config.seed,
         use_cpu=device_name() == "cpu",
-        report_to="none",
+        run_name=f"{run_dir.parent.name}/{run_dir.name}",  # the name trackers show: <task>/<model>-<method>
     )
-    if not sft:
-        return TrainingArguments(**values)
-    values.update({hf_name: getattr(config, key) for key, hf_name in SFT_ARGUMENTS.items()})
-    # Prompt/completion records: the loss covers the completion only. No worker pool for tokenizing.
-    return SFTConfig(**values, completion_only_loss=True, dataset_num_proc=None)
+    if sft:
+        values.update({hf_name: getattr(config, key) for key, hf_name in SFT_ARGUMENTS.items()})
+        # Prompt/completion records: the loss covers the completion only. No worker pool for tokenizing.
+        values.update(completion_only_loss=True, dataset_num_proc=None)
+    values.update(user_trainer_args(config, sft))
+    try:
+        return SFTConfig(**values) if sft else TrainingArguments(**values)
+    except (ValueError, TypeError) as err:
+        given = ", ".join(f"{k}={v}" for k, v in config.trainer_args.items()) or "no trainer_args"
+        raise UserError(f"the trainer refuses these settings ({given}): {err}") from None
+
+
+@contextlib.contextmanager
+def tensorboard_logs_in(run_dir: Path):
+    """TensorBoard's callback writes to TENSORBOARD_LOGGING_DIR when it is built (with the Trainer), else to
+    checkpoints/runs/<date_host>: point it at the run folder's tensorboard/ unless the user chose a folder."""
+    if os.environ.get("TENSORBOARD_LOGGING_DIR"):
+        yield
+        return
+    os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "tensorboard")
+    try:
+        yield
+    finally:
+        os.environ.pop("TENSORBOARD_LOGGING_DIR", None)
+
+
+def check_training_arguments(config: TrainConfig, run_dir: Path, precision: str, sft: bool) -> None:
+    """Build the arguments once before anything is written, so a bad setting fails first."""
+    check_trackers(config.report_to)
+    training_arguments(config, run_dir, precision, has_eval=True, sft=sft)
 
 
 def lora_config(config: TrainConfig, task_type: str = "CAUSAL_LM", target_modules=None):

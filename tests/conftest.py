@@ -13,3 +13,42 @@ def isolated_outputs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SFTBENCH_DATA", str(root / "data"))
     monkeypatch.setenv("SFTBENCH_RESULTS", str(root / "results"))
     return root
+
+
+@pytest.fixture(scope="session")
+def lora_run(tmp_path_factory):
+    """One small finished LoRA run of SmolLM2 on mushroom, shared by the tests that read a run's outputs:
+    evaluations every 3 steps (label metrics) choosing the best checkpoint by label accuracy, TensorBoard, the
+    merged export. Returns (config, run folder)."""
+    # imported here, not at the top: huggingface_hub reads HF_HUB_OFFLINE (set above) when first imported
+    from sft.config import build_config
+    from sft.train import train
+
+    root = tmp_path_factory.mktemp("lora_run")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SFTBENCH_DATA", str(root / "data"))
+        patch.setenv("SFTBENCH_RESULTS", str(root / "results"))
+        config = build_config(
+            (
+                {
+                    "task": "mushroom",
+                    "model": "smollm2-135m-instruct",
+                    "method": "lora",
+                    "train_limit": 48,
+                    "eval_limit": 16,
+                    "batch_size": 8,
+                    "epochs": 1,
+                    "lr": 1e-3,
+                    "max_length": 256,
+                    "logging_steps": 1,
+                    "eval_steps": 3,
+                    "save_steps": 3,
+                    "report_to": "tensorboard",
+                    "merge": True,
+                    "trainer_args": {"metric_for_best_model": "label_accuracy", "load_best_model_at_end": True},
+                    "output_dir": str(root / "run"),
+                },
+                "test",
+            )
+        )
+        return config, train(config)

@@ -1,18 +1,8 @@
-"""Generative answers on a real model: score mode against a direct computation, generate mode, the parser."""
+"""Generative answers on a real model: generate mode batched and one by one, the answer parser."""
 
 import pytest
-import torch
 
-from bench.generative import (
-    INVALID,
-    completion_texts,
-    generate_answers,
-    load_for_inference,
-    parse_label,
-    prompt_ids,
-    score_labels,
-    shared_prefix_length,
-)
+from bench.generative import INVALID, generate_answers, load_for_inference, parse_label
 from prompts.build import build_task, load_split
 from prompts.tasks import get_task
 
@@ -42,54 +32,6 @@ def smollm2():
 def mushroom_records(n):
     build_task(get_task("mushroom"))
     return load_split("mushroom", "test")[:n]
-
-
-def direct_scores(model, tokenizer, record, labels):
-    """Log-probability of each label completion by one plain forward pass over prompt + completion."""
-
-    prompt = prompt_ids(tokenizer, [record])[0]
-    scores = {}
-    for label, text in completion_texts(tokenizer, labels).items():
-        completion = tokenizer(text, add_special_tokens=False)["input_ids"]
-        ids = torch.tensor([prompt + completion])
-        with torch.inference_mode():
-            log_probs = model(input_ids=ids).logits[0].float().log_softmax(-1)
-        scores[label] = float(sum(log_probs[len(prompt) - 1 + i, token] for i, token in enumerate(completion)))
-    return scores
-
-
-def test_score_mode_shares_the_prompt_cache_without_changing_the_scores(smollm2):
-    model, tokenizer = smollm2
-    labels = ["edible", "poisonous"]
-    records = mushroom_records(6)
-    # Prompts of different lengths in one batch: left padding and position ids must not change a score.
-    records[1] = {**records[1], "input": records[1]["input"][:60]}
-    scores = score_labels(model, tokenizer, records, labels, batch_size=4, progress=False)
-    assert len(scores) == len(records)
-    for record, got in zip(records, scores):
-        assert set(got) == set(labels)
-        expected = direct_scores(model, tokenizer, record, labels)
-        for label in labels:
-            assert got[label] == pytest.approx(expected[label], abs=2e-3)
-
-
-def test_shared_prefix_leaves_every_prompt_its_last_token():
-    assert shared_prefix_length([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]]) == 2
-    assert shared_prefix_length([[1, 2, 3], [1, 2, 3]]) == 2
-    assert shared_prefix_length([[7, 2], [1, 2]]) == 0
-    assert shared_prefix_length([[5]]) == 0
-
-
-def test_score_mode_on_identical_prompts_and_on_one_record(smollm2):
-    """The shared prefix is then all of a prompt but its last token; the scores must not notice."""
-    model, tokenizer = smollm2
-    labels = ["edible", "poisonous"]
-    record = mushroom_records(1)[0]
-    expected = direct_scores(model, tokenizer, record, labels)
-    for records in ([record, record], [record]):
-        for got in score_labels(model, tokenizer, records, labels, batch_size=4, progress=False):
-            for label in labels:
-                assert got[label] == pytest.approx(expected[label], abs=2e-3)
 
 
 def test_generate_mode_batched_equals_one_by_one(smollm2):

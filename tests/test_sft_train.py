@@ -10,8 +10,14 @@ import time
 import pytest
 import torch
 from safetensors.torch import load_file
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from bench.generative import load_for_inference
+from common.hardware import torch_dtype
+from prompts.build import build_task, load_split
+from prompts.tasks import get_task
 from sft.config import build_config
+from sft.label_scoring import best_labels, label_metrics, score_labels
 from sft.models import resolve_model
 from sft.train import build_sft_trainer, train
 from tests.helpers import REPO
@@ -134,3 +140,34 @@ def test_same_seed_and_config_train_the_same_model(isolated_outputs):
     assert losses[0] == losses[1] and len(losses[0]) == 3
     assert adapters[0].keys() == adapters[1].keys()
     assert all(torch.equal(adapters[0][k], adapters[1][k]) for k in adapters[0])
+
+
+def test_evaluations_log_label_accuracy_to_jsonl_and_tensorboard(lora_run):
+    """Every evaluation scores the val records as the benchmark does and logs it beside eval_loss, in the
+    JSONL log and in TensorBoard's event files (read back with TensorBoard's own reader)."""
+    config, run_dir = lora_run
+    log = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    evals = [row for row in log if "eval_loss" in row]
+    assert [row["step"] for row in evals] == [3, 6]
+    assert all({"eval_label_accuracy", "eval_macro_f1", "eval_label_seconds"} <= set(row) for row in evals)
+    # the best evaluation by label accuracy chose the final model; the benchmark's score mode agrees with it
+    run = json.loads((run_dir / "run.json").read_text())
+    best = max(evals, key=lambda row: row["eval_label_accuracy"])
+    assert run["metric_for_best_model"] == "label_accuracy" and run["best_metric"] == best["eval_label_accuracy"]
+    assert run["best_step"] == best["step"]
+    build_task(get_task("mushroom"))
+    records = load_split("mushroom", "val")[: config.eval_limit]
+    model, tokenizer = load_for_inference(config.model, run_dir, dtype=torch_dtype(run["precision"]))
+    scores = score_labels(model, tokenizer, records, ["edible", "poisonous"], progress=False)
+    again = label_metrics(best_labels(scores), [r["output"] for r in records], ["edible", "poisonous"])
+    assert abs(again["label_accuracy"] - best["eval_label_accuracy"]) <= 1 / len(records)
+
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    tags = events.Tags()["scalars"]
+    assert {"train/loss", "eval/loss", "eval/label_accuracy", "eval/macro_f1"} <= set(tags)
+    train_losses = [row["loss"] for row in log if "loss" in row]
+    assert [e.value for e in events.Scalars("train/loss")] == pytest.approx(train_losses, rel=1e-5)
+    assert [e.value for e in events.Scalars("eval/label_accuracy")] == pytest.approx(
+        [row["eval_label_accuracy"] for row in evals]
+    )

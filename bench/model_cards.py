@@ -1,0 +1,48 @@
+"""Test metrics onto the model cards: each fine-tuned run's rows, with intervals and paired p-values, go to
+its run folder (test_results.json) and its README.md cards (sft/model_card.py), when the report is built."""
+
+from __future__ import annotations
+
+from sft import run_folders
+from sft.config import build_config, read_yaml
+from sft.model_card import record_test_results, write_model_card
+from sft.models import resolve_model
+
+CARD_METRICS = {"classification": ("accuracy", "macro_f1"), "domain": ("perplexity",)}
+
+
+def card_results(rows: list[dict]) -> list[dict]:
+    """A run's rows as the card lists them: one entry per mode and metric."""
+    results = []
+    for row in rows:
+        for metric in CARD_METRICS[row["task_kind"]]:
+            value = row["metrics"].get(metric)
+            if value is None:
+                continue
+            results.append(
+                {
+                    "mode": row["mode"],
+                    "metric": metric,
+                    "value": value,
+                    "interval": (row.get("intervals") or {}).get(metric),
+                    "n": row["examples"],
+                    "p_vs_base": row.get("p_vs_base") if metric == "accuracy" else None,
+                }
+            )
+    return results
+
+
+def update_model_cards(rows: list[dict]) -> int:
+    """Record the test metrics of each fine-tuned run in `rows` (a task's current rows, paired tests done) and
+    rewrite its cards where its weights are here; returns how many runs were updated."""
+    by_run: dict[str, list[dict]] = {}
+    for row in rows:
+        if row["state"] == "fine-tuned" and row.get("run"):
+            by_run.setdefault(row["run"], []).append(row)
+    for stored, run_rows in by_run.items():
+        run_dir = run_folders.resolve_path(stored)
+        record_test_results(run_dir, card_results(run_rows))
+        if run_folders.has_weights(run_dir):
+            config = build_config((read_yaml(run_dir / "config.yaml"), str(run_dir / "config.yaml")))
+            write_model_card(run_dir, resolve_model(config.model))
+    return len(by_run)

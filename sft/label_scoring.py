@@ -1,0 +1,210 @@
+"""Scoring a classification task's labels with a causal LM: the benchmark's `score` mode, and the label
+accuracy a fine-tuning run logs at each evaluation (the same function, so the two numbers agree).
+
+Every label is ranked by the model's log-likelihood of its completion (the label and the end-of-turn token,
+exactly as trained) after the exact training prompt (prompts/format.py). The text all prompts share runs
+once, each prompt's own text once; that KV cache is then shared by all the candidate labels, and logits are
+computed only where a label token is scored. Every answer is a valid label by construction.
+
+torch, trl and scikit-learn load inside the functions: seconds to import, and --help must answer at once.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+from tqdm.auto import tqdm
+
+from prompts.format import has_chat_template, prompt_completion, prompt_text
+
+
+def completion_texts(tokenizer, labels: list[str]) -> dict[str, str]:
+    """The text that follows the prompt for each label, exactly as the training sequence renders it."""
+    texts = {}
+    for label in labels:
+        record = {"instruction": "x", "input": "y", "output": label}
+        if has_chat_template(tokenizer):
+            pair = prompt_completion(record, tokenizer)
+            full = tokenizer.apply_chat_template(pair["prompt"] + pair["completion"], tokenize=False)
+            texts[label] = full[len(prompt_text(record, tokenizer)) :]
+        else:
+            texts[label] = label + tokenizer.eos_token
+    return texts
+
+
+def prompt_ids(tokenizer, records: list[dict]) -> list[list[int]]:
+    # Chat-templated prompts carry their own special tokens; plain ones get BOS as in training.
+    add_special = not has_chat_template(tokenizer)
+    return [tokenizer(prompt_text(r, tokenizer), add_special_tokens=add_special)["input_ids"] for r in records]
+
+
+def left_pad(sequences: list[list[int]], pad_id: int):
+    """(input_ids, attention_mask, position_ids) with padding on the left, positions counting real tokens."""
+    import torch
+
+    width = max(map(len, sequences))
+    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, ids in enumerate(sequences):
+        input_ids[row, width - len(ids) :] = torch.tensor(ids)
+        attention[row, width - len(ids) :] = 1
+    positions = (attention.cumsum(-1) - 1).clamp(min=0)
+    return input_ids, attention, positions
+
+
+def shared_prefix_length(sequences: list[list[int]]) -> int:
+    """Leading tokens every sequence has in common, leaving each at least its last token to run."""
+    first, shortest = sequences[0], min(map(len, sequences))
+    length = 0
+    while length < shortest - 1 and all(s[length] == first[length] for s in sequences):
+        length += 1
+    return length
+
+
+def prompt_batches(model, tokenizer, records: list[dict], batch_size: int, desc: str, progress: bool):
+    """The records' prompts in batches, the text they all share run through the model once.
+
+    Yields (indices, input_ids, attention, positions, cache, prefix): the batch's records (in order of
+    prompt length, so that a batch holds little padding), their left-padded own tokens with position ids,
+    a mask over the shared prefix and the tokens, a KV cache holding the shared prefix for every row (None
+    when the prompts share nothing) and the prefix's token ids. The padding sits between prefix and own
+    tokens; the mask hides it.
+    """
+    import torch
+
+    device = next(model.parameters()).device
+    prompts = prompt_ids(tokenizer, records)
+    shared = shared_prefix_length(prompts) if prompts else 0
+    prefix_cache = None
+    if shared:
+        with torch.inference_mode():
+            prefix_cache = model(
+                input_ids=torch.tensor([prompts[0][:shared]], device=device), use_cache=True, logits_to_keep=1
+            ).past_key_values
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    for start in tqdm(range(0, len(order), batch_size), desc=desc, disable=not progress, unit="batch", leave=False):
+        batch = order[start : start + batch_size]
+        input_ids, attention, positions = (
+            t.to(device) for t in left_pad([prompts[i][shared:] for i in batch], tokenizer.pad_token_id)
+        )
+        cache = None
+        if prefix_cache is not None:
+            cache = copy.deepcopy(prefix_cache)
+            cache.batch_repeat_interleave(len(batch))
+            attention = torch.cat([attention.new_ones((len(batch), shared)), attention], dim=1)
+        yield batch, input_ids, attention, positions + shared, cache, prompts[0][:shared]
+
+
+def score_labels(
+    model, tokenizer, records: list[dict], labels: list[str], batch_size: int = 16, progress: bool = True
+) -> list[dict[str, float]]:
+    """Per record, the summed log-probability of each label's completion after the prompt.
+
+    The prompt text all records share (chat template, system prompt, instruction: a third of a mushroom
+    prompt) runs once for the set, each record's own text once; every label's tokens then reuse that cache,
+    with logits only where a label token is scored.
+    """
+    import torch
+
+    completions = [
+        tokenizer(text, add_special_tokens=False)["input_ids"] for text in completion_texts(tokenizer, labels).values()
+    ]
+    n_labels, width = len(labels), max(map(len, completions))
+    label_ids = torch.full((n_labels, width), tokenizer.pad_token_id, dtype=torch.long)
+    label_mask = torch.zeros((n_labels, width), dtype=torch.long)
+    for row, ids in enumerate(completions):
+        label_ids[row, : len(ids)] = torch.tensor(ids)
+        label_mask[row, : len(ids)] = 1
+    device = next(model.parameters()).device
+    results: list[dict[str, float] | None] = [None] * len(records)
+    for batch, input_ids, attention, positions, cache, _ in prompt_batches(
+        model, tokenizer, records, batch_size, "score", progress
+    ):
+        with torch.inference_mode():
+            out = model(
+                input_ids=input_ids,
+                attention_mask=attention,
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            first = out.logits[:, -1].float().log_softmax(-1)  # (B, vocab)
+            scores = first[:, label_ids[:, 0].to(device)]  # (B, labels)
+            if width > 1:
+                # The rest of each label's tokens, every label against the same cached prompt.
+                cache = out.past_key_values
+                cache.batch_repeat_interleave(n_labels)
+                follow_ids = label_ids.repeat(len(batch), 1).to(device)
+                follow_mask = torch.cat(
+                    [attention.repeat_interleave(n_labels, 0), label_mask.repeat(len(batch), 1).to(device)], dim=1
+                )
+                follow_pos = positions[:, -1:].repeat_interleave(n_labels, 0) + 1 + torch.arange(width, device=device)
+                logits = (
+                    model(
+                        input_ids=follow_ids,
+                        attention_mask=follow_mask,
+                        position_ids=follow_pos,
+                        past_key_values=cache,
+                        use_cache=False,
+                    )
+                    .logits[:, :-1]
+                    .float()
+                )
+                token_lp = logits.log_softmax(-1).gather(-1, follow_ids[:, 1:, None])[..., 0]  # (rows, width-1)
+                token_lp = token_lp * label_mask[:, 1:].repeat(len(batch), 1).to(device)
+                scores = scores + token_lp.sum(-1).view(len(batch), n_labels)
+        for index, row in zip(batch, scores.cpu()):
+            results[index] = {label: float(s) for label, s in zip(labels, row)}
+    return results
+
+
+def best_labels(scores: list[dict[str, float]]) -> list[str]:
+    return [max(s, key=s.get) for s in scores]
+
+
+def label_metrics(predicted: list[str], gold: list[str], labels: list[str]) -> dict[str, float]:
+    """Accuracy and macro-F1 over the task's labels (scikit-learn, as the benchmark's metric module)."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    return {
+        "label_accuracy": float(accuracy_score(gold, predicted)),
+        "macro_f1": float(f1_score(gold, predicted, labels=labels, average="macro", zero_division=0)),
+    }
+
+
+def sft_trainer_scoring_labels(records: list[dict], labels: list[str], batch_size: int):
+    """SFTTrainer whose every evaluation also scores `records` (the val split) in `score` mode and reports
+    `eval_label_accuracy`, `eval_macro_f1` and the seconds it took (`eval_label_seconds`) beside eval_loss:
+    token accuracy can read 99% where the answers are right 90% of the time. The metrics join eval_loss in
+    one log line (trackers, train_log.jsonl) and can choose the best checkpoint
+    (`trainer_args: {metric_for_best_model: label_accuracy, load_best_model_at_end: true}`)."""
+    from trl import SFTTrainer
+
+    gold = [r["output"] for r in records]
+
+    class LabelScoringSFTTrainer(SFTTrainer):
+        def evaluation_loop(self, *args, metric_key_prefix: str = "eval", **kwargs):
+            output = super().evaluation_loop(*args, metric_key_prefix=metric_key_prefix, **kwargs)
+            started = time.perf_counter()
+            was_training = self.model.training
+            head = self.model.get_output_embeddings().weight
+            head_trains = head.requires_grad
+            # A frozen LM head makes torch multiply a 3-D activation by it as a batched matmul: measured 1.8x
+            # slower scoring here (bench/generative.py, load_for_inference, says the same). Scoring runs under
+            # inference_mode, so the flag builds no graph; it is put back before training goes on.
+            head.requires_grad_(True)
+            self.model.eval()
+            try:
+                with self.autocast_smart_context_manager():
+                    scores = score_labels(self.model, self.processing_class, records, labels, batch_size, False)
+            finally:
+                head.requires_grad_(head_trains)
+                self.model.train(was_training)
+            for name, value in label_metrics(best_labels(scores), gold, labels).items():
+                output.metrics[f"{metric_key_prefix}_{name}"] = value
+            output.metrics[f"{metric_key_prefix}_label_seconds"] = round(time.perf_counter() - started, 2)
+            return output
+
+    return LabelScoringSFTTrainer

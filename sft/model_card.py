@@ -1,0 +1,241 @@
+"""The model card of a fine-tuned run: README.md beside its weights (adapter/, model/, merged/), in the Hub's
+model-card format (YAML metadata + Markdown), written with huggingface_hub's ModelCard and ModelCardData.
+
+Training writes it (base model, task, labels, prompt format, settings, the label accuracy seen at the last
+evaluation); the benchmark records the run's test metrics in the run folder (test_results.json) and writes
+it again with them, intervals included, as the model-index the Hub shows. Everything on it is read from the
+run folder and the task's meta.json, so it can be rebuilt at any time.
+
+transformers loads inside `_prompt_example` (seconds to import; the CLIs that import this must start fast).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from common.fileio import atomic_write_json, atomic_write_text, read_jsonl
+from prompts.build import build_task
+from prompts.format import prompt_text
+from prompts.tasks import get_task, task_kind, task_slug
+from sft import run_folders
+from sft.models import ResolvedModel, base_model_id, uses_classifier_head
+
+CARD = "README.md"
+TEST_RESULTS = "test_results.json"
+WEIGHT_FOLDERS = ("adapter", "model", "merged")
+HUB_DATASET_PREFIX = "Hugging Face dataset "
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
+
+
+def _prompt_example(weights_dir: Path, meta: dict, example_input: str) -> str:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(weights_dir)
+    record = {"instruction": meta["instruction"], "input": example_input, "output": meta["labels"][0]}
+    return prompt_text(record, tokenizer)
+
+
+def _label_eval(run_dir: Path, best_step: int | None) -> dict | None:
+    """The evaluation whose weights the run kept: the best checkpoint's where one was chosen, else the last."""
+    log = run_dir / "train_log.jsonl"
+    evals = [r for r in read_jsonl(log, tolerant=True) if "eval_label_accuracy" in r] if log.is_file() else []
+    chosen = [r for r in evals if r["step"] == best_step]
+    return (chosen or evals or [None])[-1]
+
+
+def _evaluation_table(results: list[dict]) -> str:
+    lines = ["| Mode | n | Metric | Value [95% CI] | p vs base |", "|---|---|---|---|---|"]
+    for r in results:
+        low, high = r["interval"] or (None, None)
+        interval = f" [{_fmt(low)}, {_fmt(high)}]" if low is not None else ""
+        p = r.get("p_vs_base")
+        p_text = "-" if p is None else ("<0.001" if p < 0.001 else f"{p:.3f}")
+        lines.append(f"| {r['mode']} | {r['n']} | {r['metric']} | {_fmt(r['value'])}{interval} | {p_text} |")
+    return "\n".join(lines)
+
+
+def _eval_results(results: list[dict], task: str, meta: dict) -> list[EvalResult]:
+    dataset = meta["source"].removeprefix(HUB_DATASET_PREFIX) if meta["source"].startswith(HUB_DATASET_PREFIX) else task
+    task_type = "text-generation" if meta["kind"] == "domain" else "text-classification"
+    found = []
+    for r in results:
+        low, high = r["interval"] or (None, None)
+        interval = f", 95% CI {_fmt(low)}-{_fmt(high)}" if low is not None else ""
+        found.append(
+            EvalResult(
+                task_type=task_type,
+                dataset_type=dataset,
+                dataset_name=task,
+                dataset_split="test",
+                metric_type=r["metric"],
+                metric_value=round(r["value"], 4),
+                metric_name=f"{r['metric']} ({r['mode']}, n={r['n']}{interval})",
+            )
+        )
+    return found
+
+
+def record_test_results(run_dir: Path, results: list[dict]) -> None:
+    """The benchmark's test metrics of this run (each {mode, metric, value, interval, n, p_vs_base}), kept in
+    the run folder for its card; tied to the trained weights by the run's fingerprint."""
+    atomic_write_json(run_dir / TEST_RESULTS, {"run_fingerprint": run_folders.fingerprint(run_dir), "results": results})
+
+
+def test_results(run_dir: Path) -> list[dict] | None:
+    """The recorded test metrics, if they were measured on the weights the run has now."""
+    path = run_dir / TEST_RESULTS
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text())
+    return saved["results"] if saved.get("run_fingerprint") == run_folders.fingerprint(run_dir) else None
+
+
+def build_model_card(run_dir: Path, weights_dir: Path, model: ResolvedModel, repo_id: str | None = None) -> ModelCard:
+    """The card of `run_dir`'s weights in `weights_dir`, from the run folder's files alone."""
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    run = run_folders.read_run(run_dir)
+    results = test_results(run_dir)
+    task = task_slug(config["task"], config.get("task_options") or {})
+    meta = build_task(get_task(config["task"], **(config.get("task_options") or {})))  # built if needed
+    domain = task_kind(config["task"]) == "domain"
+    base = base_model_id(model)
+    adapter = (weights_dir / "adapter_config.json").is_file()
+    method = config["method"]
+    head = uses_classifier_head(model.kind, method)
+    merged = weights_dir.name == "merged"
+    name = repo_id.split("/")[-1] if repo_id else f"{run_dir.name}-{task}"
+    hub_dataset = meta["source"].startswith(HUB_DATASET_PREFIX)
+    datasets = [meta["source"].removeprefix(HUB_DATASET_PREFIX)] if hub_dataset else None
+    data = ModelCardData(
+        model_name=name,
+        base_model=base,
+        library_name="peft" if adapter else "transformers",
+        pipeline_tag="text-classification" if head else "text-generation",
+        tags=["sftbench", "trl", "sft", method, *(["merged"] if merged else []), task],
+        datasets=datasets,
+        eval_results=_eval_results(results, task, meta) if results else None,
+    )
+    base_text = f"[{base}](https://huggingface.co/{base})" if base else f"a local model (`{config['model']}`)"
+    what = "a LoRA adapter" if adapter else "a merged model (base + LoRA)" if merged else "a model"
+    lines = [
+        f"# {name}",
+        "",
+        f"{what[0].upper() + what[1:]} fine-tuned from {base_text} with sftbench "
+        f"({'a classification head, transformers `Trainer`' if head else 'TRL `SFTTrainer`'}, method `{method}`) "
+        f"on the task `{task}`: {meta['source']}.",
+        "",
+        "## Task",
+        "",
+    ]
+    if domain:
+        lines += [
+            "Causal language modelling on domain text (loss on every token), judged by perplexity on held-out "
+            "documents against the base model.",
+            "",
+        ]
+    else:
+        train_limit = config.get("train_limit")
+        lines += [
+            f"- Labels: {', '.join(f'`{label}`' for label in meta['labels'])}",
+            f"- Split: {meta['split_origin']}; trained on {run.get('train_examples', train_limit)} training records",
+        ]
+        if head:
+            lines += [
+                "- The classification head reads the record's text"
+                + (" after the instruction" if model.kind == "causal" else "")
+                + f" (at most {config['max_length']} tokens) and predicts one label.",
+                "",
+            ]
+        else:
+            lines += [
+                "- The model answers with one label after the prompt below; the loss covered the answer only "
+                "(the label and the end-of-turn token).",
+                "",
+                "## Prompt format",
+                "",
+                "```text",
+                _prompt_example(weights_dir, meta, "<the record's text>"),
+                "```",
+                "",
+            ]
+    lines += ["## Evaluation", ""]
+    if results:
+        lines += [
+            "On the task's test split, scored by `python -m bench.run` (score: labels ranked by log-likelihood; "
+            "generate: greedy answer, parsed; head: the classifier; intervals: Wilson for accuracy, bootstrap "
+            "otherwise; p: exact McNemar against the base model):",
+            "",
+            _evaluation_table(results),
+            "",
+        ]
+    else:
+        lines += ["Not benchmarked yet: `python -m bench.run` adds the test metrics here.", ""]
+    label_eval = _label_eval(run_dir, run.get("best_step"))
+    if label_eval:
+        which = "the best evaluation, whose weights these are" if run.get("best_step") else "the last evaluation"
+        lines += [
+            f"During training, {which} (step {label_eval['step']}, validation records) gave label accuracy "
+            f"{label_eval['eval_label_accuracy']:.3f} and macro-F1 {label_eval['eval_macro_f1']:.3f}.",
+            "",
+        ]
+    hardware = run.get("hardware") or {}
+    device = hardware.get("gpu") or f"CPU ({hardware.get('torch_threads', '?')} threads)"
+    lines += [
+        "## Training",
+        "",
+        f"{run.get('global_step', '?')} optimizer steps in {run.get('train_runtime_s') or 0:.0f} s on "
+        f"{device}, {run.get('precision', '?')}; final training loss "
+        f"{run.get('train_loss', float('nan')):.4f}. Code: sftbench commit {run.get('git_commit')}. The settings "
+        f"(config.yaml of the run):",
+        "",
+        "```yaml",
+        yaml.safe_dump(config, sort_keys=False).strip(),
+        "```",
+        "",
+        "## How to use",
+        "",
+        "```python",
+    ]
+    where = repo_id or ("path/to/adapter" if adapter else "path/to/model")
+    auto = "AutoModelForSequenceClassification" if head else "AutoModelForCausalLM"
+    if adapter:
+        lines += [
+            f"from peft import AutoPeft{auto.removeprefix('Auto')}  # fetches the base named in adapter_config.json",
+            "from transformers import AutoTokenizer",
+            "",
+            f'model = AutoPeft{auto.removeprefix("Auto")}.from_pretrained("{where}")',
+        ]
+    else:
+        lines += [f"from transformers import {auto}, AutoTokenizer", "", f'model = {auto}.from_pretrained("{where}")']
+    lines.append(f'tokenizer = AutoTokenizer.from_pretrained("{where}")')
+    lines += [
+        "```",
+        "",
+        "## Limitations",
+        "",
+        f"- Trained and tested on one source ({meta['source']}); accuracy on other data, other wording or "
+        f"other labels is unknown.",
+        "- A small model: read the test metrics with their intervals, and do not rely on it where a wrong answer "
+        "does harm" + (" (never decide whether a mushroom is safe to eat with it)." if task == "mushroom" else "."),
+        "- Greedy answers can name no label or several; the benchmark counts those as invalid.",
+    ]
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines) + "\n")
+
+
+def write_model_card(run_dir: Path, model: ResolvedModel, repo_id: str | None = None) -> list[Path]:
+    """(Re)write README.md in each weights folder of the run; returns the cards written."""
+    written = []
+    for folder in WEIGHT_FOLDERS:
+        weights_dir = run_dir / folder
+        if weights_dir.is_dir():
+            card = build_model_card(run_dir, weights_dir, model, repo_id)
+            atomic_write_text(weights_dir / CARD, str(card))
+            written.append(weights_dir / CARD)
+    return written
