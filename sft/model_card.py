@@ -118,7 +118,13 @@ def build_model_card(run_dir: Path, weights_dir: Path, model: ResolvedModel, rep
         base_model=base,
         library_name="peft" if adapter else "transformers",
         pipeline_tag="text-classification" if head else "text-generation",
-        tags=["sftbench", "trl", "sft", method, *(["merged"] if merged else []), task],
+        tags=[
+            "sftbench",
+            *(["text-classification"] if head else ["trl", "sft"]),
+            method,
+            *(["merged"] if merged else []),
+            task,
+        ],
         datasets=datasets,
         eval_results=_eval_results(results, task, meta) if results else None,
     )
