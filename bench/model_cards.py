@@ -11,10 +11,11 @@ from sft.models import resolve_model
 CARD_METRICS = {"classification": ("accuracy", "macro_f1"), "domain": ("perplexity",)}
 
 
-def card_results(rows: list[dict]) -> list[dict]:
-    """A run's rows as the card lists them: one entry per mode and metric."""
+def card_results(rows: list[dict], base_rows: list[dict]) -> list[dict]:
+    """A run's rows as the card lists them: one entry per mode and metric, with its base model's value."""
     results = []
     for row in rows:
+        base = next((b for b in base_rows if b["model"] == row["model"] and b["mode"] == row["mode"]), None)
         for metric in CARD_METRICS[row["task_kind"]]:
             value = row["metrics"].get(metric)
             if value is None:
@@ -26,6 +27,7 @@ def card_results(rows: list[dict]) -> list[dict]:
                     "value": value,
                     "interval": (row.get("intervals") or {}).get(metric),
                     "n": row["examples"],
+                    "base_value": base["metrics"].get(metric) if base else None,
                     "p_vs_base": row.get("p_vs_base") if metric == "accuracy" else None,
                 }
             )
@@ -35,13 +37,14 @@ def card_results(rows: list[dict]) -> list[dict]:
 def update_model_cards(rows: list[dict]) -> int:
     """Record the test metrics of each fine-tuned run in `rows` (a task's current rows, paired tests done) and
     rewrite its cards where its weights are here; returns how many runs were updated."""
+    base_rows = [row for row in rows if row["state"] == "base"]
     by_run: dict[str, list[dict]] = {}
     for row in rows:
         if row["state"] == "fine-tuned" and row.get("run"):
             by_run.setdefault(row["run"], []).append(row)
     for stored, run_rows in by_run.items():
         run_dir = run_folders.resolve_path(stored)
-        record_test_results(run_dir, card_results(run_rows))
+        record_test_results(run_dir, card_results(run_rows, base_rows))
         if run_folders.has_weights(run_dir):
             config = build_config((read_yaml(run_dir / "config.yaml"), str(run_dir / "config.yaml")))
             write_model_card(run_dir, resolve_model(config.model))

@@ -51,13 +51,14 @@ def _label_eval(run_dir: Path, best_step: int | None) -> dict | None:
 
 
 def _evaluation_table(results: list[dict]) -> str:
-    lines = ["| Mode | n | Metric | Value [95% CI] | p vs base |", "|---|---|---|---|---|"]
+    lines = ["| Mode | n | Metric | This model [95% CI] | Base model | p vs base |", "|---|---|---|---|---|---|"]
     for r in results:
         low, high = r["interval"] or (None, None)
         interval = f" [{_fmt(low)}, {_fmt(high)}]" if low is not None else ""
+        base = "-" if r.get("base_value") is None else _fmt(r["base_value"])
         p = r.get("p_vs_base")
         p_text = "-" if p is None else ("<0.001" if p < 0.001 else f"{p:.3f}")
-        lines.append(f"| {r['mode']} | {r['n']} | {r['metric']} | {_fmt(r['value'])}{interval} | {p_text} |")
+        lines.append(f"| {r['mode']} | {r['n']} | {r['metric']} | {_fmt(r['value'])}{interval} | {base} | {p_text} |")
     return "\n".join(lines)
 
 
@@ -172,11 +173,19 @@ def build_model_card(run_dir: Path, weights_dir: Path, model: ResolvedModel, rep
                 "",
             ]
     lines += ["## Evaluation", ""]
-    if results:
+    if results and domain:
+        lines += [
+            f"On the task's held-out documents, scored by `python -m bench.run`: perplexity over n test blocks of "
+            f"{config['max_length']} tokens (lower is better), with a 95% bootstrap interval over the blocks:",
+            "",
+            _evaluation_table(results),
+            "",
+        ]
+    elif results:
         lines += [
             "On the task's test split, scored by `python -m bench.run` (score: labels ranked by log-likelihood; "
             "generate: greedy answer, parsed; head: the classifier; intervals: Wilson for accuracy, bootstrap "
-            "otherwise; p: exact McNemar against the base model):",
+            "otherwise; p: exact McNemar against the base model on the same records):",
             "",
             _evaluation_table(results),
             "",

@@ -52,3 +52,11 @@ def lora_run(tmp_path_factory):
             )
         )
         return config, train(config)
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    """The packaged SmolLM2-135M-Instruct base, (model, tokenizer) ready to score, loaded once."""
+    from bench.generative import load_for_inference  # after HF_HUB_OFFLINE is set, as above
+
+    return load_for_inference("smollm2-135m-instruct")

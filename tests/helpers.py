@@ -6,7 +6,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from prompts.build import build_task, load_split
+from prompts.tasks import get_task
+
 REPO = Path(__file__).resolve().parent.parent
+
+
+def mushroom_records(n: int, split: str = "test") -> list[dict]:
+    """The first n records of a mushroom split (the task is built first, in the test's data folder)."""
+    build_task(get_task("mushroom"))
+    return load_split("mushroom", split)[:n]
 
 
 def notes_experiment(folder: Path, overrides: str) -> tuple[Path, Path]:

@@ -2,9 +2,8 @@
 
 import pytest
 
-from bench.generative import INVALID, generate_answers, load_for_inference, parse_label
-from prompts.build import build_task, load_split
-from prompts.tasks import get_task
+from bench.generative import INVALID, generate_answers, parse_label
+from tests.helpers import mushroom_records
 
 
 @pytest.mark.parametrize(
@@ -22,16 +21,6 @@ from prompts.tasks import get_task
 )
 def test_parse_label(answer, expected):
     assert parse_label(answer, ["edible", "poisonous"]) == expected
-
-
-@pytest.fixture(scope="module")
-def smollm2():
-    return load_for_inference("smollm2-135m-instruct")
-
-
-def mushroom_records(n):
-    build_task(get_task("mushroom"))
-    return load_split("mushroom", "test")[:n]
 
 
 def test_generate_mode_batched_equals_one_by_one(smollm2):

@@ -14,21 +14,18 @@ from bench.generative import load_for_inference
 from bench.report import build_report
 from bench.run import BenchOptions, bench_task
 from common.errors import UserError
-from prompts.build import build_task, load_split
-from prompts.tasks import get_task
 from sft.config import build_config
 from sft.label_scoring import score_labels
 from sft.models import resolve_model
 from sft.train import train
-from tests.helpers import run_module
+from tests.helpers import mushroom_records, run_module
 
 pytestmark = pytest.mark.slow
 LABELS = ["edible", "poisonous"]
 
 
 def val_records(n=8):
-    build_task(get_task("mushroom"))
-    return load_split("mushroom", "val")[:n]
+    return mushroom_records(n, "val")
 
 
 def scores_of(model, tokenizer, records):
@@ -59,6 +56,7 @@ def test_the_model_card_parses_and_gets_the_test_metrics(lora_run):
     assert len(accuracy) == 1 and accuracy[0].dataset_split == "test" and "n=16, 95% CI" in accuracy[0].metric_name
     recorded = json.loads((run_dir / "test_results.json").read_text())["results"]
     assert accuracy[0].metric_value == pytest.approx(recorded[0]["value"], abs=1e-4)
+    assert recorded[0]["base_value"] is not None and recorded[0]["p_vs_base"] is not None  # the base row, paired
     assert "| score | 16 | accuracy |" in card.text and "Not benchmarked yet" not in card.text
 
 

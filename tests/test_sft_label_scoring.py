@@ -4,20 +4,8 @@ import pytest
 import torch
 from sklearn.metrics import accuracy_score, f1_score
 
-from bench.generative import load_for_inference
-from prompts.build import build_task, load_split
-from prompts.tasks import get_task
 from sft.label_scoring import completion_texts, label_metrics, prompt_ids, score_labels, shared_prefix_length
-
-
-@pytest.fixture(scope="module")
-def smollm2():
-    return load_for_inference("smollm2-135m-instruct")
-
-
-def mushroom_records(n):
-    build_task(get_task("mushroom"))
-    return load_split("mushroom", "test")[:n]
+from tests.helpers import mushroom_records
 
 
 def direct_scores(model, tokenizer, record, labels):
