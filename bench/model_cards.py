@@ -4,9 +4,8 @@ its run folder (test_results.json) and its README.md cards (sft/model_card.py), 
 from __future__ import annotations
 
 from sft import run_folders
-from sft.config import build_config, read_yaml
+from sft.export import run_model
 from sft.model_card import record_test_results, write_model_card
-from sft.models import resolve_model
 
 CARD_METRICS = {"classification": ("accuracy", "macro_f1"), "domain": ("perplexity",)}
 
@@ -46,6 +45,5 @@ def update_model_cards(rows: list[dict]) -> int:
         run_dir = run_folders.resolve_path(stored)
         record_test_results(run_dir, card_results(run_rows, base_rows))
         if run_folders.has_weights(run_dir):
-            config = build_config((read_yaml(run_dir / "config.yaml"), str(run_dir / "config.yaml")))
-            write_model_card(run_dir, resolve_model(config.model))
+            write_model_card(run_dir, run_model(run_dir))
     return len(by_run)

@@ -35,9 +35,7 @@ from common.errors import UserError, run_cli
 from common.fileio import atomic_write_json
 from sft import run_folders
 from sft.model_card import write_model_card
-from sft.models import ResolvedModel, base_model_id, load_causal_lm, load_tokenizer, resolve_model
-
-OFFLINE_VALUES = ("1", "true", "TRUE", "yes", "ON", "on")
+from sft.models import ResolvedModel, base_model_id, hub_offline, load_causal_lm, load_tokenizer, resolve_model
 
 
 def make_adapter_portable(adapter_dir: Path, model: ResolvedModel) -> None:
@@ -106,15 +104,15 @@ def upload_folder(run_dir: Path) -> Path:
 
 def check_can_push() -> None:
     """Offline, a push cannot work: say so before hours of training rather than after."""
-    if os.environ.get("HF_HUB_OFFLINE") in OFFLINE_VALUES:
+    if hub_offline():
         raise UserError("push_to_hub: HF_HUB_OFFLINE is set, so nothing can be uploaded; unset it, or push later")
 
 
-def push_to_hub(run_dir: Path, repo_id: str, model: ResolvedModel | None = None) -> str:
-    """Upload the run's merged model (else its adapter or model) with a card naming `repo_id`; returns the URL."""
-    check_can_push()
+def push_to_hub(run_dir: Path, repo_id: str, model: ResolvedModel) -> str:
+    """Upload the run's merged model (else its adapter or model) with a card naming `repo_id`; returns the URL.
+    (export_run has checked that the Hub can be reached at all, before merging.)"""
     folder = upload_folder(run_dir)
-    write_model_card(run_dir, model or run_model(run_dir), repo_id=repo_id)
+    write_model_card(run_dir, model, repo_id=repo_id)
     later = f"the run is saved; push it later: python -m sft.export {run_dir} --push-to-hub {repo_id}"
     try:
         api = HfApi()

@@ -122,6 +122,11 @@ def _packaged_path(spec: PackagedModel) -> Path:
     return target
 
 
+def hub_offline() -> bool:
+    """HF_HUB_OFFLINE as set now (huggingface_hub reads it once, at import)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "TRUE", "YES", "ON")
+
+
 def _hub_path(model_id: str) -> Path:
     try:
         return Path(snapshot_download(model_id, allow_patterns=HUB_FILES, local_files_only=True))
@@ -131,7 +136,7 @@ def _hub_path(model_id: str) -> Path:
         f"model '{model_id}' is not packaged ({', '.join(PACKAGED)}), not a local folder and not in the "
         f"Hugging Face cache"
     )
-    if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "TRUE", "yes"):
+    if hub_offline():
         raise UserError(
             f"{hint}, and HF_HUB_OFFLINE is set; run once with a network to cache it, or pass a local folder"
         )
