@@ -31,8 +31,6 @@ OWNED_ELSEWHERE = {
     "hub_model_id": "hub_model_id",
     "gradient_checkpointing": "gradient_checkpointing",
 }
-# report_to names whose Python package has another name
-TRACKER_PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb", "trackio": "trackio", "comet_ml": "comet_ml"}
 
 
 def _typed_value(name: str, value, field):
@@ -79,11 +77,8 @@ def check_trackers(report_to) -> None:
             hint = f"did you mean '{close[0]}'? " if close else ""
             known = ", ".join(["none", *INTEGRATION_TO_CALLBACK])
             raise UserError(f"report_to: unknown tracker '{name}'; {hint}known: {known}")
-        package = TRACKER_PACKAGES.get(name, name)
-        if importlib.util.find_spec(package) is None:
-            raise UserError(
-                f"report_to: '{name}' needs the package {package}: pip install {package} (or report_to=none)"
-            )
+        if importlib.util.find_spec(name) is None:  # each tracker's package has the tracker's name
+            raise UserError(f"report_to: '{name}' needs the package {name}: pip install {name} (or report_to=none)")
 
 
 def training_arguments(config: TrainConfig, run_dir: Path, precision: str, has_eval: bool, sft: bool = True):
