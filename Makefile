@@ -12,7 +12,7 @@ TASKS ?= --all
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install data train-all train bench report paper speed lint test clean-results
+.PHONY: help install data plan train-all train bench report paper speed lint test clean-results
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ $(STAMP): requirements.txt scripts/install.sh pyproject.toml
 
 data: $(STAMP)  ## extract the offline tasks and write data/<task>/{train,val,test}.jsonl + meta.json
 	$(PY) -m prompts.build $(TASKS)
+
+plan: $(STAMP)  ## per run of EXPERIMENT: examples, tokens, steps, estimated time here and on a T4 (trains nothing)
+	$(PY) -m sft.experiment --experiment $(EXPERIMENT) --plan $(ARGS)
 
 train-all: $(STAMP)  ## train every unfinished run of EXPERIMENT (default: configs/experiments/default.yaml)
 	$(PY) -m sft.experiment --experiment $(EXPERIMENT) $(ARGS)

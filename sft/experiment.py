@@ -25,7 +25,8 @@ from common.errors import UserError, run_cli
 from common.paths import REPO_ROOT, results_dir
 from sft import run_folders
 from sft.config import TrainConfig, build_config, parse_overrides, read_yaml, to_yaml
-from sft.train import train
+from sft.plan import GPUS, print_plan
+from sft.train import say, train
 
 EXPERIMENT_KEYS = {"name", "preset", "overrides", "tasks", "runs", "description", "bench_limit"}
 RUN_KEYS = {"model", "method", "tasks", "preset", "overrides"}
@@ -111,22 +112,35 @@ def main(argv=None) -> int:
     parser.add_argument("--only", help="train only runs whose folder path contains this text, e.g. mushroom/smollm2")
     parser.add_argument("--force", action="store_true", help="retrain finished runs from scratch")
     parser.add_argument("--list", action="store_true", help="list the runs and their status, train nothing")
+    parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="per run: training examples, tokens, optimizer steps and the estimated time on this machine (from "
+        "a few measured steps) and on --gpu (from its documented throughput); trains nothing",
+    )
+    parser.add_argument("--gpu", default="T4", choices=sorted(GPUS), help="the GPU --plan estimates for (default T4)")
+    parser.add_argument(
+        "--no-measure", action="store_true", help="--plan without the measured steps on this machine (no model loads)"
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors")
     args = parser.parse_args(argv)
     experiment = load_experiment(args.experiment, parse_overrides(args.overrides))
     selected = [c for c in experiment.configs if not args.only or args.only in str(c.run_dir(results_dir()))]
-    print(f"experiment '{experiment.name}' ({experiment.path}): {len(selected)} run(s)")
+    say(f"experiment '{experiment.name}' ({experiment.path}): {len(selected)} run(s)")
     for config in selected:
         run_dir = config.run_dir(results_dir())
         state = run_folders.state(run_dir, to_yaml(config))
         shown = run_dir.relative_to(results_dir().parent) if run_dir.is_relative_to(results_dir().parent) else run_dir
-        print(f"  [{state:>11}] {shown}")
+        say(f"  [{state:>11}] {shown}")
     if args.list:
+        return 0
+    if args.plan:
+        print_plan(selected, gpu=args.gpu, measure=not args.no_measure)
         return 0
     started = time.time()
     for config in selected:
         train(config, force=args.force)
-    print(
+    say(
         f"experiment '{experiment.name}': all {len(selected)} run(s) finished in {time.time() - started:.0f} s; "
         f"results under {results_dir() / 'runs'}"
     )

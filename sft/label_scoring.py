@@ -16,6 +16,7 @@ import time
 
 from tqdm.auto import tqdm
 
+from common import processes
 from prompts.format import has_chat_template, prompt_completion, prompt_text
 
 
@@ -196,13 +197,18 @@ def sft_trainer_scoring_labels(records: list[dict], labels: list[str], batch_siz
             # inference_mode, so the flag builds no graph; it is put back before training goes on.
             head.requires_grad_(True)
             self.model.eval()
+            own = processes.shard(len(records))  # under several processes, each scores its share
             try:
                 with self.autocast_smart_context_manager():
-                    scores = score_labels(self.model, self.processing_class, records, labels, batch_size, False)
+                    scores = score_labels(
+                        self.model, self.processing_class, [records[i] for i in own], labels, batch_size, False
+                    )
             finally:
                 head.requires_grad_(head_trains)
                 self.model.train(was_training)
-            for name, value in label_metrics(best_labels(scores), gold, labels).items():
+            answers = dict(processes.gather(list(zip(own, best_labels(scores))), cpu=self.args.use_cpu))
+            predicted = [answers[i] for i in range(len(records))]
+            for name, value in label_metrics(predicted, gold, labels).items():
                 output.metrics[f"{metric_key_prefix}_{name}"] = value
             output.metrics[f"{metric_key_prefix}_label_seconds"] = round(time.perf_counter() - started, 2)
             return output

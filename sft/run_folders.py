@@ -126,8 +126,9 @@ def finish_run(run_dir: Path, info: dict, **results) -> dict:
 def train_and_save(trainer, weights_dir: Path, resume_from: Path | None) -> dict:
     """Train (resuming from a checkpoint if given), save the weights and tokenizer, and sum up for run.json."""
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    trainer.save_model(str(weights_dir))
-    trainer.processing_class.save_pretrained(str(weights_dir))
+    trainer.save_model(str(weights_dir))  # every process takes part (FSDP gathers the shards); the main one writes
+    if trainer.is_world_process_zero():
+        trainer.processing_class.save_pretrained(str(weights_dir))
     best = {}
     if trainer.args.load_best_model_at_end and trainer.state.best_model_checkpoint:
         best = {

@@ -5,6 +5,7 @@
     python -m sft.train task=mushroom eval_steps=16 save_steps=16 report_to=tensorboard \
         trainer_args.metric_for_best_model=label_accuracy trainer_args.load_best_model_at_end=true merge=true
     accelerate launch --config_file accelerate_config.yaml -m sft.train --config ...
+    accelerate launch --config_file configs/accelerate/ddp.yaml -m sft.train ...   # 2 processes, DDP
 
 Generative models train with TRL's SFTTrainer on prompt/completion pairs, so the loss covers only the
 answer (the label and EOS); on a domain corpus (task=django-docs, domain:PATH) they train on blocks of
@@ -17,7 +18,7 @@ model card (README.md beside its weights), and with merge / push_to_hub a merged
 (sft/export.py).
 Bad input fails before anything is written under results/. An interrupted run resumes from its last
 checkpoint when run again; a finished run is skipped unless --force. Every run writes one folder under
-results/runs/ (see sft/run_folders.py).
+results/runs/ (see sft/run_folders.py); under several processes only the main one writes it.
 
 datasets, trl and peft load inside the functions that use them: 6-8 s to import, and --help must not wait.
 """
@@ -30,6 +31,7 @@ import shutil
 import time
 from pathlib import Path
 
+from common import processes
 from common.errors import UserError, run_cli
 from common.hardware import describe_hardware, device_name, pick_precision, torch_dtype
 from common.paths import results_dir
@@ -92,7 +94,8 @@ def load_generative_model(model: ResolvedModel, config: TrainConfig, precision: 
         model,
         dtype=base_dtype,
         quantization_config=quantization,
-        device_map={"": 0} if quantization is not None and device_name() == "cuda" else None,
+        # each process's 4-bit base on its own GPU (under one process, GPU 0)
+        device_map={"": processes.local_rank()} if quantization is not None and device_name() == "cuda" else None,
     )
     if config.method == "qlora":
         from peft import prepare_model_for_kbit_training  # heavy (6 s), QLoRA only
@@ -183,12 +186,12 @@ def train_generative(config: TrainConfig, model: ResolvedModel, run_dir: Path, r
 # ---------------------------------------------------------------- one run, start to finish
 
 
-def prepare_run_folder(run_dir: Path, config_yaml: str, split_hash: str, force: bool, resume: bool) -> Path | None:
-    """Clear the folder for a fresh start, or find the checkpoint to resume from (None: start fresh)."""
-    checkpoint = run_folders.last_checkpoint(run_dir)
-    if force and run_dir.exists():
-        shutil.rmtree(run_dir)
+def resume_point(run_dir: Path, config_yaml: str, split_hash: str, force: bool, resume: bool) -> Path | None:
+    """The checkpoint to resume from (None: start fresh). Reads the folder and writes nothing, so every process
+    can ask before the main one changes it."""
+    if force:
         return None
+    checkpoint = run_folders.last_checkpoint(run_dir)
     if checkpoint is not None:
         previous = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() else None
         if (previous is not None and previous != config_yaml) or run_folders.read_run(run_dir).get(
@@ -198,53 +201,87 @@ def prepare_run_folder(run_dir: Path, config_yaml: str, split_hash: str, force: 
                 f"{run_dir}: an interrupted run with a different config or split is there; "
                 f"use --force to discard it and start over"
             )
-        run_folders.trim_log(run_dir / "train_log.jsonl", int(checkpoint.name.split("-")[-1]))
-        print(f"resuming {run_dir} from {checkpoint.name}")
         return checkpoint
     if resume:
         raise UserError(f"{run_dir}: --resume given but there is no checkpoint to resume from")
-    (run_dir / "train_log.jsonl").unlink(missing_ok=True)
     return None
 
 
+def prepare_run_folder(run_dir: Path, force: bool, checkpoint: Path | None) -> None:
+    """Empty the folder for a fresh start (force), or trim its log to the checkpoint being resumed from."""
+    if force and run_dir.exists():
+        shutil.rmtree(run_dir)
+    elif checkpoint is not None:
+        run_folders.trim_log(run_dir / "train_log.jsonl", int(checkpoint.name.split("-")[-1]))
+        print(f"resuming {run_dir} from {checkpoint.name}")
+    else:
+        (run_dir / "train_log.jsonl").unlink(missing_ok=True)
+
+
+def say(message: str) -> None:
+    """Print once, from the main process, however many processes run this."""
+    if processes.is_main_process():
+        print(message)
+
+
 def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Path:
-    """Train one run (or skip it if finished); returns its run folder."""
+    """Train one run (or skip it if finished); returns its run folder. Under several processes (accelerate
+    launch, torchrun) every process trains and the main one alone writes the run's files (common/processes.py)."""
     run_dir = config.run_dir(results_dir())
     config_yaml = to_yaml(config)
-    # Bad input fails here, before a model loads or anything is written under results/.
-    split_hash = build_task(get_task(config.task, **config.task_options))["split_hash"]
-    model = resolve_model(config.model)
+    on_cpu = device_name() == "cpu"
+    # Bad input fails here, before a model loads or anything is written under results/. The main process
+    # writes the task's data files and the converted model first; the others then find them.
+    with processes.main_process_first(on_cpu):
+        split_hash = build_task(get_task(config.task, **config.task_options))["split_hash"]
+        model = resolve_model(config.model)
     check_method(config, model)
     state = run_folders.state(run_dir, config_yaml, split_hash)
     if state == "finished" and not run_folders.has_weights(run_dir):
-        print(f"{run_dir}: finished, but its weights are not here (git keeps only the run's record); training it again")
+        say(f"{run_dir}: finished, but its weights are not here (git keeps only the run's record); training it again")
         force = True
     elif state == "finished" and not force:
-        print(f"already finished: {run_dir} (use --force to train again)")
-        if config.merge or config.push_to_hub:
+        say(f"already finished: {run_dir} (use --force to train again)")
+        if (config.merge or config.push_to_hub) and processes.is_main_process():
             export_run(run_dir, model, merge=config.merge, repo_id=config.hub_model_id if config.push_to_hub else None)
+        processes.wait_for_everyone(on_cpu)
         return run_dir
     elif state == "changed":
-        print(f"{run_dir}: finished with a different config.yaml; training it again with the new one")
+        say(f"{run_dir}: finished with a different config.yaml; training it again with the new one")
         force = True
     elif state == "stale":
-        print(f"{run_dir}: finished on an older split of the task (the data or its options changed); training it again")
+        say(f"{run_dir}: finished on an older split of the task (the data or its options changed); training it again")
         force = True
     check_training_arguments(
         config, run_dir, pick_precision(config.precision), sft=not uses_classifier_head(model.kind, config.method)
     )
-    checkpoint = prepare_run_folder(run_dir, config_yaml, split_hash, force, resume)
-
-    info = run_folders.start_run(run_dir, config_yaml, describe_hardware(), config.seed, split_hash)
+    checkpoint = resume_point(run_dir, config_yaml, split_hash, force, resume)
+    processes.wait_for_everyone(on_cpu)  # every process has read the folder before the main one changes it
+    info = {}
+    if processes.is_main_process():
+        prepare_run_folder(run_dir, force, checkpoint)
+        info = run_folders.start_run(run_dir, config_yaml, describe_hardware(), config.seed, split_hash)
+    processes.wait_for_everyone(on_cpu)
     started = time.time()
     if uses_classifier_head(model.kind, config.method):
         results = train_classifier(config, model, run_dir, checkpoint)
     else:
         results = train_generative(config, model, run_dir, checkpoint)
-    run_folders.finish_run(run_dir, info, wall_time_s=round(time.time() - started, 1), model_kind=model.kind, **results)
+    if processes.is_main_process():
+        run_folders.finish_run(
+            run_dir,
+            info,
+            wall_time_s=round(time.time() - started, 1),
+            model_kind=model.kind,
+            processes=processes.world_size(),
+            **results,
+        )
+        print(
+            f"run finished: {run_dir}  ({results['weights']}/ with README.md, config.yaml, train_log.jsonl, run.json)"
+        )
+        export_run(run_dir, model, merge=config.merge, repo_id=config.hub_model_id if config.push_to_hub else None)
     gc.collect()
-    print(f"run finished: {run_dir}  ({results['weights']}/ with README.md, config.yaml, train_log.jsonl, run.json)")
-    export_run(run_dir, model, merge=config.merge, repo_id=config.hub_model_id if config.push_to_hub else None)
+    processes.wait_for_everyone(on_cpu)  # the next run (sft.experiment) starts when this one's files are written
     return run_dir
 
 

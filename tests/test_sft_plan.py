@@ -1,0 +1,69 @@
+"""`sft.experiment --plan`: the counts match what training does, the estimates come from measured steps and
+documented GPU figures, and a model that cannot load offline is counted with a stand-in."""
+
+import dataclasses
+import json
+
+import pytest
+
+from sft.config import build_config
+from sft.plan import GPUS, KNOWN_PARAMETERS, optimizer_steps, plan_run, plan_table
+from tests.helpers import run_module
+
+pytestmark = pytest.mark.slow
+
+
+def test_plan_counts_what_the_trained_run_did(lora_run):
+    config, run_dir = lora_run
+    plan = plan_run(config, measure=True)
+    run = json.loads((run_dir / "run.json").read_text())
+    assert plan.examples == run["train_examples"] == 48
+    assert plan.steps == run["global_step"] == 6
+    assert plan.evaluations == 2  # every 3 steps
+    assert plan.parameters == 134_515_008  # SmolLM2-135M (tied embeddings counted once)
+    assert 48 * 60 < plan.tokens < 48 * 400  # prompt + answer, chat template included
+    assert plan.machine_s is not None and plan.machine_s > 0 and "s/step" in plan.machine_detail
+    table = plan_table([plan], "T4", "bf16")
+    assert f"| 48 | {plan.tokens:,} | 6 | 2 |" in table and "| **total** | 48 |" in table
+
+
+def test_gpu_estimate_follows_the_documented_figures(lora_run):
+    config, _ = lora_run
+    plan = plan_run(config, measure=False)
+    assert plan.machine_s is None
+    t4, h100 = plan.gpu_seconds("T4"), plan.gpu_seconds("H100")
+    overhead = plan.steps * 0.05
+    assert (t4 - overhead) / (h100 - overhead) == pytest.approx(GPUS["H100"] / GPUS["T4"])
+    full = dataclasses.replace(plan, config=dataclasses.replace(config, method="full"))
+    assert (full.gpu_seconds("T4") - overhead) > (t4 - overhead)  # 6 x parameters per token, not 4 x
+
+
+def test_a_hub_model_offline_is_counted_with_a_stand_in():
+    config = build_config(
+        (
+            {
+                "task": "mushroom",
+                "model": "TinyLlama/TinyLlama-1.1B-Chat-v1.0",
+                "method": "qlora",
+                "train_limit": 16,
+                "batch_size": 4,
+                "grad_accum": 2,
+                "epochs": 2,
+                "eval_limit": 8,
+            },
+            "test",
+        )
+    )
+    plan = plan_run(config, measure=True)  # nothing to measure here: the model is not on this machine
+    assert plan.stand_in == "smollm2-135m-instruct" and plan.machine_s is None
+    assert plan.parameters == KNOWN_PARAMETERS[config.model][1]
+    assert plan.steps == optimizer_steps(config, 16) == 4  # 4 batches / 2 accumulated, 2 epochs
+    assert "~" in plan_table([plan], "T4", "bf16")
+
+
+def test_plan_command_prints_the_table_and_trains_nothing(isolated_outputs):
+    done = run_module("sft.experiment", "--experiment", "smoke", "--plan", "--no-measure")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| mushroom/smollm2-135m-instruct-lora | 32 |" in done.stdout
+    assert "| mushroom/minilm-l6-full | 64 |" in done.stdout
+    assert not (isolated_outputs / "results" / "runs").exists()
