@@ -12,6 +12,8 @@ An experiment file lists tasks x models x methods:
 
 Each (task, run) pair trains into results/runs/<task>/<model>-<method>/. Finished runs are skipped,
 interrupted ones resume from their last checkpoint, so running it again after a crash just continues.
+`--plan` trains nothing and prints per run the examples, tokens, optimizer steps and an estimated time
+here and on a GPU (sft/plan.py). Under `accelerate launch` every run trains on all the processes.
 """
 
 from __future__ import annotations
@@ -120,7 +122,9 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--gpu", default="T4", choices=sorted(GPUS), help="the GPU --plan estimates for (default T4)")
     parser.add_argument(
-        "--no-measure", action="store_true", help="--plan without the measured steps on this machine (no model loads)"
+        "--no-measure",
+        action="store_true",
+        help="--plan without timing steps here (the models still load, to count tokens)",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors")
     args = parser.parse_args(argv)

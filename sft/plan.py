@@ -127,10 +127,9 @@ def timed_steps(trainer):
 
 
 def plan_run(config: TrainConfig, measure: bool) -> RunPlan:
-    stand_in = None
+    stand_in, parameters, counted = None, None, config
     try:
         model = resolve_model(config.model)
-        parameters = None
     except UserError:
         if config.model not in KNOWN_PARAMETERS:
             raise
@@ -138,7 +137,9 @@ def plan_run(config: TrainConfig, measure: bool) -> RunPlan:
         stand_in = STAND_IN[kind]
         model = resolve_model(stand_in)
         measure = False
-    counted = dataclasses.replace(config, model=model.name, method="lora" if stand_in else config.method)
+        # the stand-in counts tokens only: QLoRA's 4-bit loading would add nothing to that
+        method = "lora" if config.method == "qlora" else config.method
+        counted = dataclasses.replace(config, model=stand_in, method=method)
     with tempfile.TemporaryDirectory(prefix="sftbench-plan-") as scratch:
         trial = dataclasses.replace(
             counted,

