@@ -79,4 +79,4 @@ def shard(count: int) -> list[int]:
     per = -(-count // size)
     start = min(rank() * per, count)
     own = list(range(start, min(start + per, count)))
-    return own + [count - 1] * (per - len(own)) if count else own
+    return own + [count - 1] * (per - len(own))

@@ -70,11 +70,11 @@ class RunPlan:
         return flops / (GPUS[gpu] * 1e12 * UTILISATION[self.config.method]) + self.steps * STEP_OVERHEAD_S
 
 
-def optimizer_steps(config: TrainConfig, examples: int, processes: int = 1) -> int:
-    """As the Trainer counts them: batches per epoch over gradient accumulation, times the epochs."""
+def optimizer_steps(config: TrainConfig, examples: int) -> int:
+    """As the Trainer counts them on one process: batches per epoch over gradient accumulation, times the epochs."""
     if config.max_steps > 0:
         return config.max_steps
-    batches = math.ceil(examples / (config.batch_size * processes))
+    batches = math.ceil(examples / config.batch_size)
     per_epoch = max(batches // config.grad_accum + int(batches % config.grad_accum > 0), 1)
     return math.ceil(config.epochs * per_epoch)
 
