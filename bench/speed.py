@@ -1,16 +1,20 @@
 """How much faster the toolkit trains and scores than the plain recipe, measured in one process.
 
-    python -m bench.speed                       # `make speed`: SmolLM2 on mushroom, this machine
-    python -m bench.speed --device cuda --steps 20 --batch-size 16
+    python -m bench.speed                       # `make speed`: SmolLM2 on mushroom and tweets, this machine
+    python -m bench.speed --tasks tweets --device cuda --steps 20 --batch-size 16
 
-Training, the same LoRA (r 16, all-linear, no dropout), data, batch order, seed and optimizer steps:
+Training, per task: the same LoRA (r 16, all-linear, no dropout), data, batch order, seed and optimizer steps:
   plain recipe  HF Trainer, fp32, every example padded to --max-length, full-vocabulary logits at every
                 position (the model's own loss over labels masked to the completion)
-  toolkit       sft.train's SFTTrainer: precision from sft/hardware.py (bf16 where the hardware has it),
-                dynamic padding, LM head only at the answer tokens (sft/speedups.py)
-Both are timed over the same steps after a warm-up step, and both trained models are then evaluated
+  toolkit       sft.train's SFTTrainer as it was before share_prefix: precision from common/hardware.py (bf16
+                where the hardware has it), dynamic padding, LM head only at the answer tokens
+                (sft/speedups.py), SDPA attention
+  eager         the same with attention=auto (eager on CPU: sft/models.py)
+  shared prefix the same with share_prefix as well (the default now): each batch's common prompt prefix runs
+                once (sft/shared_prefix.py)
+All four are timed over the same steps after a warm-up step, and each trained model is then evaluated
 on the same held-out records (completion loss, fp32), so a speed-up that changed what is learned shows.
-Scoring, on the same test records and the same model (the default experiment's fine-tuned run if it
+Scoring, on the first task's test records and one model (the default experiment's fine-tuned run if it
 is there, else the model the toolkit just trained):
   plain recipe  one `generate` call per example (fp32), then the label parser
   toolkit       `score` mode (bench/generative.py): batched, the prompt prefix all examples share run once,
@@ -24,6 +28,7 @@ torch, datasets, peft and transformers load inside the functions (2-8 s to impor
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -168,12 +173,65 @@ def matmul_peak(device: str, dtype) -> float:
     return 2 * n**3 * repeats / (time.perf_counter() - started)
 
 
+# the toolkit's training paths, each the one before it plus one change
+PATHS = {
+    "toolkit": {"share_prefix": False, "attention": "sdpa"},
+    "eager": {"share_prefix": False, "attention": "auto"},
+    "shared prefix": {"share_prefix": True, "attention": "auto"},
+}
+
+
+def train_four_ways(args, task: str, resolved, device: str) -> dict:
+    """The plain recipe and the toolkit's three paths (PATHS), on the same batches."""
+    import torch
+
+    build_task(get_task(task))
+    config = build_config(({"task": task, "model": args.model, **lora_settings(args)}, "bench.speed"))
+    train_records = load_split(task, "train")[: config.train_limit]
+    heldout = load_split(task, "val")[: args.heldout]
+    tokenizer = load_tokenizer(resolved)
+    results = {}
+    for name in ("plain", *PATHS):
+        torch.manual_seed(config.seed)
+        if name == "plain":
+            trainer, timer = plain_trainer(config, train_records, tokenizer, resolved.path, device)
+        else:
+            run_config = dataclasses.replace(config, **PATHS[name])
+            trainer = build_sft_trainer(run_config, resolved, Path(tempfile.mkdtemp(prefix="sftbench-speed-")))
+            timer = step_timer()
+            trainer.add_callback(timer)
+        trainer.train()
+        seconds = timer.ends[-1] - timer.ends[0]
+        losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+        results[name] = {
+            "seconds": seconds,
+            "trainer": trainer,
+            "train_loss": losses[-1],
+            "heldout": heldout_loss(trainer.model, tokenizer, heldout),
+        }
+    # All three see the same batches, so the same real (unpadded) tokens: TRL counts them per step.
+    # Padding to max_length is not counted as work done.
+    log = results["toolkit"]["trainer"].state.log_history
+    counted = [h["num_tokens"] for h in log if "num_tokens" in h and "loss" in h]
+    timed_tokens = counted[-1] - counted[0]
+    examples = args.steps * args.batch_size
+    print(f"  {task}: {timed_tokens / args.steps:.0f} real tokens a step")
+    for name, result in results.items():
+        result["tokens_per_s"] = timed_tokens / result["seconds"]
+        print(
+            f"  {task:9s} {name:13s} train: {result['seconds'] / args.steps:6.2f} s/step, "
+            f"{examples / result['seconds']:6.2f} examples/s, {result['tokens_per_s']:6.0f} tokens/s, "
+            f"last-step loss {result['train_loss']:.4f}, held-out completion loss {result['heldout']:.4f}"
+        )
+    return results
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.speed", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", default="smollm2-135m-instruct")
-    parser.add_argument("--task", default="mushroom")
+    parser.add_argument("--tasks", nargs="+", default=["mushroom", "tweets"], help="training is timed on each")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--steps", type=int, default=6, help="timed optimizer steps (after one warm-up step)")
     parser.add_argument("--batch-size", type=int, default=8)
@@ -186,61 +244,32 @@ def main(argv=None) -> int:
     import torch
 
     device = device_name(args.device)
-    build_task(get_task(args.task))
-    labels = load_meta(args.task)["labels"]
     resolved = resolve_model(args.model)
-    config = build_config(({"task": args.task, "model": args.model, **lora_settings(args)}, "bench.speed"))
-    train_records = load_split(args.task, "train")[: config.train_limit]
-    heldout = load_split(args.task, "val")[: args.heldout]
+    print(
+        f"speed: {args.model} on {', '.join(args.tasks)}, device {device}, toolkit precision "
+        f"{pick_precision(device=device)}, {args.steps} timed steps of batch {args.batch_size} after 1 warm-up step"
+    )
+    trained = {task: train_four_ways(args, task, resolved, device) for task in args.tasks}
+    for task, results in trained.items():
+        seconds = {name: r["seconds"] for name, r in results.items()}
+        print(
+            f"{task}: train speedup of the shared prefix vs the toolkit before it "
+            f"{seconds['toolkit'] / seconds['shared prefix']:.2f}x (eager attention "
+            f"{seconds['toolkit'] / seconds['eager']:.2f}x, then sharing the prefix "
+            f"{seconds['eager'] / seconds['shared prefix']:.2f}x), vs the plain recipe "
+            f"{seconds['plain'] / seconds['shared prefix']:.1f}x; held-out loss after {args.steps + 1} steps: "
+            + ", ".join(f"{name} {r['heldout']:.4f}" for name, r in results.items())
+        )
+    task = args.tasks[0]
+    labels = load_meta(task)["labels"]
     tokenizer = load_tokenizer(resolved)
     precision = pick_precision(device=device)
-    print(
-        f"speed: {args.model} on {args.task}, device {device}, toolkit precision {precision}, "
-        f"{args.steps} timed steps of batch {args.batch_size} after 1 warm-up step"
-    )
-
-    results = {}
-    for name in ("plain", "toolkit"):
-        torch.manual_seed(config.seed)
-        if name == "plain":
-            trainer, timer = plain_trainer(config, train_records, tokenizer, resolved.path, device)
-        else:
-            trainer = build_sft_trainer(config, resolved, Path(tempfile.mkdtemp(prefix="sftbench-speed-")))
-            timer = step_timer()
-            trainer.add_callback(timer)
-        trainer.train()
-        seconds = timer.ends[-1] - timer.ends[0]
-        examples = args.steps * args.batch_size
-        losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-        results[name] = {
-            "seconds": seconds,
-            "examples": examples,
-            "trainer": trainer,
-            "train_loss": losses[-1],
-            "heldout": heldout_loss(trainer.model, tokenizer, heldout),
-        }
-        print(
-            f"  {name:8s} train: {seconds / args.steps:6.2f} s/step, {examples / seconds:6.2f} examples/s, "
-            f"last-step loss {losses[-1]:.4f}, held-out completion loss {results[name]['heldout']:.4f}"
-        )
-    # Both recipes see the same batches, so the same real (unpadded) tokens: TRL counts them per step.
-    # Padding to max_length is not counted as work done.
-    toolkit_trainer = results["toolkit"]["trainer"]
-    counted = [h["num_tokens"] for h in toolkit_trainer.state.log_history if "num_tokens" in h and "loss" in h]
-    timed_tokens = counted[-1] - counted[0]
-    for name in ("plain", "toolkit"):
-        results[name]["tokens_per_s"] = timed_tokens / results[name]["seconds"]
-    speedup = results["plain"]["seconds"] / results["toolkit"]["seconds"]
-    print(f"  tokens/s: plain {results['plain']['tokens_per_s']:.0f}, toolkit {results['toolkit']['tokens_per_s']:.0f}")
-    print(
-        f"train speedup vs plain recipe: {speedup:.1f}x "
-        f"(held-out loss after {args.steps + 1} steps: plain {results['plain']['heldout']:.4f}, "
-        f"toolkit {results['toolkit']['heldout']:.4f})"
-    )
+    toolkit_trainer = trained[task]["shared prefix"]["trainer"]
+    results = trained[task]
 
     # ---- scoring: on the default experiment's fine-tuned run when it exists (a few steps of training leave
     # a model whose answers are close to chance, which says little about accuracy), else the model just trained
-    run_dir = results_dir() / "runs" / args.task / f"{model_slug(args.model)}-lora"
+    run_dir = results_dir() / "runs" / task / f"{model_slug(args.model)}-lora"
     if run_folders.is_finished(run_dir) and run_folders.has_weights(run_dir):
         model, _ = load_for_inference(args.model, run_dir, dtype=torch.float32)
         model = model.to(device)
@@ -249,7 +278,7 @@ def main(argv=None) -> int:
         model = toolkit_trainer.model.merge_and_unload().float().eval().to(device)
         model.requires_grad_(True)  # see bench/generative.py: keeps the LM-head matmul on the fast path
         print("  scoring with the model trained above (no finished run of the default experiment)")
-    records = load_split(args.task, "test")[: args.score_examples]
+    records = load_split(task, "test")[: args.score_examples]
     gold = [r["output"] for r in records]
     started = time.perf_counter()
     plain_answers = [
@@ -275,10 +304,13 @@ def main(argv=None) -> int:
     # ---- model FLOP utilisation of the toolkit's training
     body = sum(p.numel() for n, p in model.named_parameters() if "embed" not in n and "lm_head" not in n)
     # LoRA on a frozen base: forward 2N and input gradients 2N per token, no weight gradients for the base.
-    achieved = 4 * body * results["toolkit"]["tokens_per_s"]
+    # Measured without the shared prefix: that path skips work (the prefix runs once a batch), so its tokens/s
+    # would overstate the FLOP/s the hardware delivers.
+    achieved = 4 * body * results["eager"]["tokens_per_s"]
     peak = matmul_peak(device, torch_dtype(precision))
     print(
-        f"training FLOP/s: {achieved / 1e9:.0f} GFLOP/s achieved (4 x {body / 1e6:.0f}M params x tokens/s) vs "
+        f"training FLOP/s ({task}, eager, no sharing): {achieved / 1e9:.0f} GFLOP/s achieved "
+        f"(4 x {body / 1e6:.0f}M params x tokens/s) vs "
         f"{peak / 1e9:.0f} GFLOP/s {precision} matmul peak: MFU {100 * achieved / peak:.0f}%"
     )
     # The ceiling of score mode here: even at the matmul peak, every token a prompt does not share with the

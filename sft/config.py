@@ -52,6 +52,8 @@ class TrainConfig:
     gradient_checkpointing: bool = False
     padding_free: bool = False  # TRL padding-free batches (needs flash attention on GPU)
     compact_lm_head: bool = True  # CPU: vocabulary projection only at answer tokens (sft/speedups.py)
+    share_prefix: bool = True  # each batch's common prompt prefix runs once (sft/shared_prefix.py)
+    attention: str = "auto"  # auto (eager on CPU, SDPA elsewhere) | eager | sdpa | flash_attention_2 | ...
     logging_steps: int = 5
     eval_steps: int | None = None  # None: evaluate once per epoch
     save_steps: int = 25  # checkpoint interval, for --resume
@@ -79,6 +81,8 @@ class TrainConfig:
         )
 
 
+# transformers' attn_implementation names (sft/models.py attention_implementation reads "auto")
+ATTENTIONS = ("auto", "eager", "sdpa", "flash_attention_2", "flash_attention_3", "flex_attention")
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 # TrainConfig key -> the TrainingArguments field it sets; sft/trainer_args.py builds the arguments from this
 # one table, and the "did you mean" hint reads it backwards for users who bring transformers' names.
@@ -114,6 +118,7 @@ OTHER_NAMES = {
     "fp16": "precision",
     "output": "output_dir",
     "gradient_checkpointing_enable": "gradient_checkpointing",
+    "attn_implementation": "attention",
 }
 KNOWN_NAMES = {**{hf: key for key, hf in {**TRAINER_ARGUMENTS, **SFT_ARGUMENTS}.items()}, **OTHER_NAMES}
 
@@ -232,6 +237,8 @@ def build_config(*layers: tuple[dict, str]) -> TrainConfig:
         raise UserError(f"train_sampling '{config.train_sampling}' is not one of {', '.join(SAMPLINGS)}")
     if config.precision not in ("auto", "bf16", "fp16", "fp32"):
         raise UserError(f"precision '{config.precision}' is not one of auto, bf16, fp16, fp32")
+    if config.attention not in ATTENTIONS and "/" not in config.attention:  # OWNER/NAME: a Hub kernel
+        raise UserError(f"attention '{config.attention}' is not one of {', '.join(ATTENTIONS)} (or a Hub kernel id)")
     if not 0 <= config.warmup_ratio < 1:
         raise UserError(f"warmup_ratio must be a fraction of the training steps in [0, 1), got {config.warmup_ratio}")
     if config.push_to_hub and not config.hub_model_id:

@@ -224,7 +224,8 @@ def print_plan(configs: list[TrainConfig], gpu: str = "T4", measure: bool = True
         print(f"planning {index}/{len(configs)}: {config.task} {config.model} {config.method}", flush=True)
         plans.append(plan_run(config, measure))
     print()
-    print(plan_table(plans, gpu, pick_precision()))
+    # the runs' own precision: auto picks this machine's, an override (precision=fp32) is what ran
+    print(plan_table(plans, gpu, "/".join(sorted({pick_precision(c.precision) for c in configs}))))
     notes = [
         f"{gpu}: {GPUS[gpu]:.0f} TFLOP/s peak at {UTILISATION['lora']:.0%} utilisation "
         f"({UTILISATION['qlora']:.0%} for QLoRA) plus {STEP_OVERHEAD_S} s per step: an estimate (sft/plan.py)."

@@ -45,7 +45,15 @@ from sft.data import prepare_data
 from sft.export import check_can_push, export_run
 from sft.label_scoring import sft_trainer_scoring_labels
 from sft.logging_callback import jsonl_log_callback
-from sft.models import ResolvedModel, load_causal_lm, load_tokenizer, resolve_model, uses_classifier_head
+from sft.models import (
+    ResolvedModel,
+    attention_implementation,
+    load_causal_lm,
+    load_tokenizer,
+    resolve_model,
+    uses_classifier_head,
+)
+from sft.shared_prefix import sharing_prefix
 from sft.speedups import score_only_supervised_positions_on_cpu
 from sft.train_classifier import train_classifier
 from sft.trainer_args import (
@@ -94,6 +102,7 @@ def load_generative_model(model: ResolvedModel, config: TrainConfig, precision: 
         model,
         dtype=base_dtype,
         quantization_config=quantization,
+        attention=attention_implementation(config.attention),
         # each process's 4-bit base on its own GPU (under one process, GPU 0)
         device_map={"": processes.local_rank()} if quantization is not None and device_name() == "cuda" else None,
     )
@@ -112,14 +121,18 @@ def sft_trainer(
     train_dataset,
     eval_dataset,
     label_records: tuple[list[dict], list[str]] | None = None,
+    share_prefix: bool = False,
 ):
     """TRL's SFTTrainer with the model, precision, LoRA, trackers and JSONL log that `config` asks for; with
-    `label_records` (val records, labels), every evaluation also reports label accuracy and macro-F1."""
+    `label_records` (val records, labels), every evaluation also reports label accuracy and macro-F1; with
+    `share_prefix`, each batch's common prompt prefix runs once (sft/shared_prefix.py)."""
     from trl import SFTTrainer  # heavy (7 s)
 
     trainer_class = SFTTrainer
     if label_records and eval_dataset is not None and config.label_metrics:
         trainer_class = sft_trainer_scoring_labels(*label_records, batch_size=config.batch_size * 2)
+    if share_prefix:
+        trainer_class = sharing_prefix(trainer_class)
     precision = pick_precision(config.precision)
     with tensorboard_logs_in(run_dir):
         return trainer_class(
@@ -154,6 +167,7 @@ def build_sft_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path):
         to_dataset(train_records),
         to_dataset(val_records) if val_records else None,
         label_records=(val_records, labels),
+        share_prefix=config.share_prefix,
     )
 
 
@@ -172,7 +186,8 @@ def build_lm_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path):
     train_blocks, val_blocks = block_dataset("train", config.train_limit), block_dataset("val", config.eval_limit)
     if len(train_blocks) == 0:
         raise UserError(f"task '{slug}': the train split is shorter than one block of {config.max_length} tokens")
-    # Pre-tokenized input_ids: TRL skips formatting, and with no completion mask the loss covers every token.
+    # Pre-tokenized input_ids: TRL skips formatting, and with no completion mask the loss covers every token
+    # (so there is no unscored prompt prefix to share).
     return sft_trainer(config, model, run_dir, tokenizer, train_blocks, val_blocks if len(val_blocks) else None)
 
 

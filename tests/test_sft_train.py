@@ -38,6 +38,7 @@ def tiny_config(**overrides):
         "max_length": 256,
         "logging_steps": 1,
         "save_steps": 1000,
+        "lora_dropout": 0.0,  # as the presets: so these runs train on the shared-prefix path (sft/shared_prefix.py)
         **overrides,
     }
     return build_config((values, "test"))
