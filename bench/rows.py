@@ -103,6 +103,14 @@ def already_done(row_path: Path, inputs_print: str, source: str | None) -> bool:
     return saved.get("records_fingerprint") == inputs_print and saved.get("run_fingerprint") == source
 
 
+def keep_place(row_path: Path, order: int) -> None:
+    """A row kept from an earlier bench takes its place in today's plan (an experiment that gained a run
+    puts the new rows first), so the tables list a task's rows in the same order however they were made."""
+    saved = json.loads(row_path.read_text())
+    if saved.get("order") != order:
+        atomic_write_json(row_path, {**saved, "order": order})
+
+
 def run_rows(rows: list[Row], job: RowJob, out: Path, meta: dict, force: bool = False) -> int:
     """Set aside rows of an older split of the task (meta.json's `meta`), then compute and write every row that
     is not already there, each recording the split it was measured on; returns how many were computed."""
@@ -114,6 +122,7 @@ def run_rows(rows: list[Row], job: RowJob, out: Path, meta: dict, force: bool = 
         name = f"{row.label} ({row.mode})"
         if not force and already_done(row_path, inputs_print, row.source):
             print(f"  [done] {name}")
+            keep_place(row_path, row.order)
             continue
         print(f"  [....] {name}", flush=True)
         result = job.compute(row)

@@ -1,20 +1,30 @@
 """Device and precision, chosen explicitly per hardware (TRL's own default of bf16=True must not decide).
 
 bf16 on CPUs with AVX-512 BF16 or AMX (about 4x a fp32 matmul) and on Ampere+ GPUs; fp16 on older GPUs
-such as Colab's T4, which only emulates bf16 (slowly); fp32 otherwise.
+such as Colab's T4, which only emulates bf16 (slowly); fp32 otherwise. SFTBENCH_CPU_BF16=0 makes a CPU
+with bf16 behave as one without (and =1 the reverse), for every command: what a machine of the other kind
+would run, e.g. to time the default experiment in fp32.
 
 torch loads inside the functions that need it (2 s to import; the command-line tools import this module).
 """
 
 from __future__ import annotations
 
+import os
 import platform
 from functools import lru_cache
 from pathlib import Path
 
 
-@lru_cache(maxsize=1)
 def cpu_has_bf16() -> bool:
+    forced = os.environ.get("SFTBENCH_CPU_BF16", "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    return cpu_flags_have_bf16()
+
+
+@lru_cache(maxsize=1)
+def cpu_flags_have_bf16() -> bool:
     cpuinfo = Path("/proc/cpuinfo")
     if not cpuinfo.is_file():
         return False

@@ -1,11 +1,19 @@
 """Train one SmolLM2 mushroom variant and score it on the whole test split: the runs the README quotes.
 
     python scripts/mushroom_sweep.py NAME [KEY=VALUE ...]
-    python scripts/mushroom_sweep.py all-data train_limit=6498 save_steps=200 logging_steps=50
+    python scripts/mushroom_sweep.py all-data train_limit=6498 eval_steps=null label_metrics=false \
+        save_steps=200 logging_steps=50
 
 KEY=VALUE are TrainConfig settings over the default experiment's SmolLM2 run (preset cpu-fast, LoRA).
 The run goes to /tmp/sftbench-sweep/NAME (resumed when run again); the last line is JSON: training
-seconds, score-mode accuracy on the first 160 test records (the default table's) and on all of them.
+seconds, score-mode accuracy on the first 160 test records (the default table's) and on all of them,
+and whether that reaches 99%.
+
+Time to 99%: the whole train split (6,498 records, one epoch) is what reaches 99% on the 813 test records,
+so its training seconds are the time to 99%. The command above is the run after shared-prefix training
+(and eager attention on CPU); the same command with `share_prefix=false attention=sdpa` is the path
+before them (docs/experiment-log.md has both). `eval_steps=null label_metrics=false` evaluate once, at
+the end, as the first such run did.
 """
 
 import json
@@ -59,6 +67,7 @@ def main(argv: list[str]) -> None:
                 "train_s": round(run_folders.read_run(run_dir)["train_runtime_s"]),
                 "accuracy_first_160": sum(right[:160]) / 160,
                 "accuracy_all": sum(right) / len(right),
+                "reaches_99": sum(right) / len(right) >= 0.99,
                 "test_records": len(right),
                 "misses": len(right) - sum(right),
                 "misses_by_gold_label": dict(misses_by_kind.most_common()),

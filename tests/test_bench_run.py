@@ -59,9 +59,13 @@ def test_bench_run_and_report_rebuild_byte_for_byte(isolated_outputs, tmp_path):
     assert (results / "results.tex").read_text().count(r"\midrule") >= 1
     for figure in ("confusion_smollm2-135m-instruct.png", "confusion_baselines.png"):
         assert (results / "mushroom" / "figures" / figure).read_bytes()[:4] == b"\x89PNG"
-    # Second run: every row is already there, nothing is recomputed.
+    # Second run: every row is already there, nothing is recomputed; a kept row takes today's place in the plan.
+    tree = results / "mushroom" / "rows" / "baseline.one-hot-decision-tree.json"
+    planned = json.loads(tree.read_text())["order"]
+    tree.write_text(json.dumps({**json.loads(tree.read_text()), "order": 99}))
     again = run_module("bench.run", "--experiment", str(experiment))
     assert again.returncode == 0 and "0 row(s) computed" in again.stdout
+    assert json.loads(tree.read_text())["order"] == planned
     before = (results / "results.md").read_bytes()
     (results / "results.md").unlink()
     assert run_module("bench.report").returncode == 0

@@ -13,6 +13,8 @@ def test_default_experiment_lists_its_runs(isolated_outputs):
     experiment = load_experiment("default")
     pairs = {(c.task, c.model, c.method) for c in experiment.configs}
     assert ("mushroom", "smollm2-135m-instruct", "lora") in pairs
+    assert ("tweets", "smollm2-135m-instruct", "lora") in pairs  # a generative model on a sentiment task
+    assert all(c.share_prefix and c.lora_dropout == 0 for c in experiment.configs)  # the shared-prefix path
     assert all(c.preset == "cpu-fast" for c in experiment.configs)
     assert str(experiment.configs[0].run_dir(isolated_outputs / "results")).endswith(
         "results/runs/mushroom/smollm2-135m-instruct-lora"

@@ -55,6 +55,8 @@ def test_two_processes_train_one_run_folder_that_resumes_and_benchmarks(isolated
     done = launch(*ARGS)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("run finished") == 1, done.stdout[-3000:]
+    # both processes train on the shared-prefix path under DDP; the main one says so
+    assert done.stdout.count("share_prefix: each batch's common prompt prefix") == 1, done.stdout[-3000:]
     run = json.loads((run_dir / "run.json").read_text())
     # 64 examples in batches of 8 on each of 2 processes: 4 optimizer steps, not 8
     assert run["status"] == "finished" and run["processes"] == 2 and run["global_step"] == 4

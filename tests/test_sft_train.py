@@ -106,6 +106,7 @@ def test_killed_run_resumes_from_its_checkpoint(isolated_outputs):
         "save_steps=3",
         "logging_steps=1",
         "max_length=256",
+        "lora_dropout=0",  # trains on the shared-prefix path, which must resume like the plain one
     ]
     command = [sys.executable, "-m", "sft.train", *args]
     run_dir = isolated_outputs / "results" / "runs" / "mushroom" / "smollm2-135m-instruct-lora"
@@ -120,6 +121,7 @@ def test_killed_run_resumes_from_its_checkpoint(isolated_outputs):
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "resuming" in done.stdout and "from checkpoint-" in done.stdout
+    assert "share_prefix: each batch's common prompt prefix" in done.stdout
     run = json.loads((run_dir / "run.json").read_text())
     assert run["status"] == "finished" and run["global_step"] == 12 and run["attempts"] == 2
     steps = [
