@@ -209,7 +209,7 @@ def train_four_ways(args, task: str, resolved, device: str) -> dict:
             "train_loss": losses[-1],
             "heldout": heldout_loss(trainer.model, tokenizer, heldout),
         }
-    # All three see the same batches, so the same real (unpadded) tokens: TRL counts them per step.
+    # All four see the same batches, so the same real (unpadded) tokens: TRL counts them per step.
     # Padding to max_length is not counted as work done.
     log = results["toolkit"]["trainer"].state.log_history
     counted = [h["num_tokens"] for h in log if "num_tokens" in h and "loss" in h]
@@ -264,7 +264,7 @@ def main(argv=None) -> int:
     labels = load_meta(task)["labels"]
     tokenizer = load_tokenizer(resolved)
     precision = pick_precision(device=device)
-    toolkit_trainer = trained[task]["shared prefix"]["trainer"]
+    shared_trainer = trained[task]["shared prefix"]["trainer"]
     results = trained[task]
 
     # ---- scoring: on the default experiment's fine-tuned run when it exists (a few steps of training leave
@@ -275,7 +275,7 @@ def main(argv=None) -> int:
         model = model.to(device)
         print(f"  scoring with the fine-tuned run {run_dir}")
     else:
-        model = toolkit_trainer.model.merge_and_unload().float().eval().to(device)
+        model = shared_trainer.model.merge_and_unload().float().eval().to(device)
         model.requires_grad_(True)  # see bench/generative.py: keeps the LM-head matmul on the fast path
         print("  scoring with the model trained above (no finished run of the default experiment)")
     records = load_split(task, "test")[: args.score_examples]

@@ -98,7 +98,7 @@ class SharedPrefixForward:
         return self.forward(past_key_values=cache, **rest)
 
 
-def add_shared_prefix(model) -> SharedPrefixForward:
+def add_shared_prefix(model) -> None:
     """Give `model` (the one TRL patched with its fused LM head) the `shared_prefix_length` forward argument."""
     wrapper = SharedPrefixForward(model)
 
@@ -107,7 +107,6 @@ def add_shared_prefix(model) -> SharedPrefixForward:
 
     # as TRL's own patch: `generate` checks its keyword arguments against the model class's signature
     model.forward = types.MethodType(functools.wraps(type(model).forward)(forward), model)
-    return wrapper
 
 
 def say_once(owner, message: str) -> None:
@@ -124,7 +123,7 @@ def sharing_prefix(trainer_class):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             lm = self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
-            self.prefix_forward = add_shared_prefix(lm)
+            add_shared_prefix(lm)
             self.prefix_off_in_training = reason_not_to_share(lm, self.args)
             if self.prefix_off_in_training:
                 say_once(self, f"share_prefix: off in training: {self.prefix_off_in_training}")
