@@ -21,10 +21,12 @@ from bench.measure import PeakMemory
 from bench.rows import Row, fingerprint, trained_runs
 from bench.statistics import classification_intervals
 from common.hardware import pick_precision
+from common.paths import results_dir
+from prompts.sampling import select_train_records
 from sft import run_folders
-from sft.config import TrainConfig
 from sft.label_scoring import score_labels
 from sft.models import model_slug, resolve_model, uses_classifier_head
+from sft.run_groups import RunGroup
 
 METRICS_MODULE = str(Path(__file__).parent / "metrics" / "classification")
 MODES = ("score", "generate")
@@ -38,51 +40,103 @@ def metrics_module():
     return evaluate.load(METRICS_MODULE)
 
 
+def base_rows(name: str, kind: str, modes: tuple[str, ...], shots: list[int], slug: str, first: int) -> list[Row]:
+    """A model's base rows: zero-shot, and with k in-context demonstrations for each k > 0 of `shots`."""
+    rows = []
+    for k in shots:
+        state_id = "base" if k == 0 else f"base-{k}shot"
+        for mode in modes:
+            extra = {"shots": k} if k else {}
+            rows.append(
+                Row(f"{name}.{state_id}.{mode}", slug, name, "base", "", mode, kind, first + len(rows), extra=extra)
+            )
+    return rows
+
+
+def baseline_rows(slug: str, records: list[dict], labels: list[str], sizes: list[int | None], first: int) -> list[Row]:
+    """Each baseline trained on the whole train split and, for a learning curve, on its first `size` records."""
+    rows = []
+    for size in sizes:
+        for baseline in baselines_for(records, labels):
+            row_id = "baseline." + baseline.replace(" + ", "-").replace(" ", "-") + (f".n{size}" if size else "")
+            extra = {"train_size": size} if size else {}
+            rows.append(
+                Row(row_id, slug, baseline, "baseline", "", "baseline", "baseline", first + len(rows), extra=extra)
+            )
+    return rows
+
+
+def fine_tuned_rows(
+    slug: str, group: RunGroup, split_hash: str, row_modes: tuple[str, ...], all_settings: bool, first: int
+) -> list[Row]:
+    """The group's benchmarked runs: every seed of its (chosen) setting; with `all_settings`, a sweep's other
+    settings too, marked as not chosen."""
+    root = results_dir()
+    configs = group.chosen_configs(root)
+    if configs is None:
+        print(f"  {slug}: {group.stem}: the sweep's grid is not finished, so no setting is chosen yet; not benchmarked")
+        return []
+    info = group.describe(root)
+    others = []
+    if group.swept and all_settings:
+        chosen = {c.run_dir(root) for c in configs}
+        others = [c for c in group.grid() if c.run_dir(root) not in chosen]
+    rows: list[Row] = []
+    for config, run_dir, overrides in trained_runs(slug, configs + others, split_hash):
+        if run_dir is None:
+            continue
+        extra = {**info, **({"seed": config.seed} if group.seeds else {})}
+        if config in others:
+            extra = {**extra, "not_chosen": True}
+        name, kind = model_slug(config.model), resolve_model(config.model).kind
+        source = run_folders.fingerprint(run_dir)
+        rows += [
+            Row(
+                f"{run_dir.name}.{mode}",
+                slug,
+                name,
+                "fine-tuned",
+                config.method,
+                mode,
+                kind,
+                first + len(rows),
+                run_dir,
+                source,
+                overrides,
+                extra,
+            )
+            for mode in row_modes
+        ]
+    return rows
+
+
 def plan_classification_rows(
     slug: str,
-    configs: list[TrainConfig],
+    groups: list[RunGroup],
     split_hash: str,
     modes: tuple[str, ...],
     with_baselines: bool,
     records: list[dict],
     labels: list[str],
+    fewshot: list[int] = (0,),
+    all_settings: bool = False,
 ) -> list[Row]:
     rows: list[Row] = []
-    seen_bases = set()
-    for config, run_dir, overrides in trained_runs(slug, configs, split_hash):
-        kind = resolve_model(config.model).kind
-        head = uses_classifier_head(kind, config.method)
+    seen_bases, sizes = set(), []
+    for group in groups:
+        kind = resolve_model(group.base.model).kind
+        head = uses_classifier_head(kind, group.base.method)
         row_modes = ("head",) if head else modes
-        name = model_slug(config.model)
+        name = model_slug(group.base.model)
         # A causal LM's base row is the LM itself: a lora-head run's untrained head is no model to compare.
         if (name, head) not in seen_bases and not (kind == "causal" and head):
             seen_bases.add((name, head))
-            rows += [
-                Row(f"{name}.base.{mode}", slug, name, "base", "", mode, kind, len(rows) + i)
-                for i, mode in enumerate(row_modes)
-            ]
-        if run_dir is not None:
-            source = run_folders.fingerprint(run_dir)
-            rows += [
-                Row(
-                    f"{name}-{config.method}.{mode}",
-                    slug,
-                    name,
-                    "fine-tuned",
-                    config.method,
-                    mode,
-                    kind,
-                    len(rows) + i,
-                    run_dir,
-                    source,
-                    overrides,
-                )
-                for i, mode in enumerate(row_modes)
-            ]
+            rows += base_rows(name, kind, row_modes, list(fewshot) if kind == "causal" else [0], slug, len(rows))
+        if group.size is not None and group.size not in sizes:
+            sizes.append(group.size)
+        rows += fine_tuned_rows(slug, group, split_hash, row_modes, all_settings, len(rows))
     if with_baselines:
-        for baseline in baselines_for(records, labels):
-            row_id = "baseline." + baseline.replace(" + ", "-").replace(" ", "-")
-            rows.append(Row(row_id, slug, baseline, "baseline", "", "baseline", "baseline", len(rows)))
+        rows += baseline_rows(slug, records, labels, [None, *sorted(sizes)], len(rows))
     return rows
 
 
@@ -92,16 +146,31 @@ class ClassificationJob:
     task_kind = "classification"
 
     def __init__(
-        self, records: list[dict], test_size: int, train_records: list[dict], meta: dict, device: str, batch_size: int
+        self,
+        records: list[dict],
+        test_size: int,
+        train_records: list[dict],
+        meta: dict,
+        device: str,
+        batch_size: int,
+        demonstrations: dict[int, list[dict]] | None = None,
     ):
         self.records, self.test_size, self.train_records = records, test_size, train_records
         self.labels = meta["labels"]
         self.device, self.batch_size = device, batch_size
+        self.demonstrations = demonstrations or {}  # k -> the k in-context records of the k-shot rows
         self.models = ModelCache(device)
         self.records_print = fingerprint([meta["split_hash"], [r["id"] for r in records]])
 
     def inputs_fingerprint(self, row: Row) -> str:
+        shots = row.extra.get("shots")
+        if shots:  # other demonstrations: another measurement
+            return fingerprint([self.records_print, [r["id"] for r in self.demonstrations[shots]]])
         return self.records_print
+
+    def train_subset(self, row: Row) -> list[dict]:
+        """What a baseline trains on: the train split, or its first train_size records (a learning curve)."""
+        return select_train_records(self.train_records, row.extra.get("train_size"))
 
     def context(self, row: Row) -> dict:
         precision = None if row.kind == "baseline" else pick_precision(device=self.device)
@@ -118,21 +187,22 @@ class ClassificationJob:
         records, labels, batch_size = self.records, self.labels, self.batch_size
         if row.kind == "baseline":
             baseline = baselines_for(records, labels)[row.model]
-            return lambda: (baseline(self.train_records, records), None, None)
+            return lambda: (baseline(self.train_subset(row), records), None, None)
         if row.mode == "head":
             model, tokenizer, max_length = load_head_model(row.model, row.run_dir, labels, self.device)
             return lambda: (*predict_labels(model, tokenizer, max_length, row.kind, records, batch_size * 2), None)
         model, tokenizer = self.models.get(row.model, row.run_dir)
+        shown = self.demonstrations.get(row.extra.get("shots", 0), [])
         if row.mode == "score":
 
             def score():
-                scores = score_labels(model, tokenizer, records, labels, batch_size=batch_size)
+                scores = score_labels(model, tokenizer, records, labels, batch_size=batch_size, demonstrations=shown)
                 return [max(s, key=s.get) for s in scores], scores, None
 
             return score
 
         def generate():
-            answers = generate_answers(model, tokenizer, records, labels, batch_size=batch_size)
+            answers = generate_answers(model, tokenizer, records, labels, batch_size=batch_size, demonstrations=shown)
             return [parse_label(a, labels) for a in answers], None, answers
 
         return generate
@@ -164,7 +234,9 @@ class ClassificationJob:
             }
             for p, record in zip(predictions[:SAMPLES], self.records)
         ]
+        shots = row.extra.get("shots")
         return {
+            **({"demonstrations": [r["id"] for r in self.demonstrations[shots]]} if shots else {}),
             "metrics": metrics,
             "intervals": classification_intervals(gold, predicted, self.labels),
             "correct": "".join("1" if p == g else "0" for p, g in zip(predicted, gold, strict=True)),  # McNemar

@@ -134,3 +134,97 @@ def loss_curves_figure(task: str, out: Path) -> Path | None:
     path = out / "loss_curves.png"
     save_figure(figure, path)
     return path
+
+
+def learning_curve_figure(task: str, rows: list[dict], out: Path) -> Path | None:
+    """Test accuracy against the number of training records: one line per fine-tuned model (score mode or its
+    head; the mean over seeds, each seed a small dot), each point's 95% Wilson interval as an error bar (the
+    seeds' mean bounds), the classical baselines trained on the same records dashed, and each base model's
+    in-context rows as horizontal dotted lines."""
+    curve = [r for r in rows if r.get("train_size") and r["state"] == "fine-tuned" and r["mode"] in ("score", "head")]
+    if not curve:
+        return None
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(7.5, 4.6))
+    lines: dict[str, dict[int, list[dict]]] = {}
+    for row in curve:
+        name = f"{row['model']} {row['method']}" + (" (chosen on val)" if row.get("sweep") else "")
+        lines.setdefault(name, {}).setdefault(row["train_size"], []).append(row)
+    for row in rows:
+        if row["state"] == "baseline" and row.get("train_size"):
+            lines.setdefault(f"{row['model']} (baseline)", {}).setdefault(row["train_size"], []).append(row)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, (name, points) in enumerate(lines.items()):
+        sizes = sorted(points)
+        means = [float(np.mean([r["metrics"]["accuracy"] for r in points[n]])) for n in sizes]
+        lows = [float(np.mean([r["intervals"]["accuracy"][0] for r in points[n]])) for n in sizes]
+        highs = [float(np.mean([r["intervals"]["accuracy"][1] for r in points[n]])) for n in sizes]
+        color = colors[index % len(colors)]
+        baseline = name.endswith("(baseline)")
+        axis.errorbar(
+            sizes,
+            means,
+            yerr=[np.subtract(means, lows), np.subtract(highs, means)],
+            color=color,
+            linestyle="--" if baseline else "-",
+            marker="s" if baseline else "o",
+            markersize=4,
+            capsize=3,
+            alpha=0.7 if baseline else 1.0,
+            label=name,
+        )
+        for n in sizes:
+            if len(points[n]) > 1:
+                axis.scatter([n] * len(points[n]), [r["metrics"]["accuracy"] for r in points[n]], color=color, s=8)
+    for index, row in enumerate(r for r in rows if r["state"] == "base" and r["mode"] == "score"):
+        shots = f"{row['shots']}-shot" if row.get("shots") else "zero-shot"
+        axis.axhline(
+            row["metrics"]["accuracy"],
+            color="gray",
+            linestyle=(0, (1, 1 + index)),
+            linewidth=1,
+            label=f"{row['model']} base, {shots}",
+        )
+    axis.set_xscale("log", base=2)
+    axis.set_xlabel("training records (log scale)")
+    axis.set_ylabel(f"test accuracy (n = {rows[0]['examples']})")
+    axis.set_title(f"{task}: learning curve (95% Wilson intervals; dots: single seeds)")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    path = out / "learning_curve.png"
+    save_figure(figure, path)
+    return path
+
+
+def sweep_figure(task: str, rows: list[dict], out: Path) -> Path | None:
+    """Each sweep's validation metric for every setting it trained, the chosen one filled: what the choice saw."""
+    sweeps: dict[str, dict] = {}
+    for row in rows:
+        if row.get("sweep") and row["state"] == "fine-tuned":
+            size = f" (n={row['train_size']})" if row.get("train_size") else ""
+            sweeps.setdefault(f"{row['model']} {row['method']}{size}", row["sweep"])
+    if not sweeps:
+        return None
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(sweeps), figsize=(1.5 + 3.2 * len(sweeps), 3.8), squeeze=False)
+    for axis, (name, sweep) in zip(axes[0], sweeps.items()):
+        metric = sweep["metric"]
+        labels = [
+            ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in s["settings"].items())
+            for s in sweep["settings"]
+        ]
+        values = [s.get(metric, float("nan")) for s in sweep["settings"]]
+        chosen = [s["settings"] == sweep["chosen"] for s in sweep["settings"]]
+        axis.bar(range(len(values)), values, color=["tab:blue" if c else "white" for c in chosen], edgecolor="tab:blue")
+        axis.set_xticks(range(len(values)), labels, rotation=35, ha="right", fontsize=8)
+        axis.set_ylabel(metric.removeprefix("eval_").replace("_", " ") + " (val records)")
+        if metric == "eval_label_accuracy":
+            axis.set_ylim(max(0.0, min(values) - 0.1), 1.0)
+        axis.set_title(f"{name}\nfilled: chosen", fontsize=9)
+        axis.grid(alpha=0.3, axis="y")
+    figure.suptitle(f"{task}: settings chosen on validation", fontsize=11)
+    figure.tight_layout()
+    path = out / "sweep.png"
+    save_figure(figure, path)
+    return path

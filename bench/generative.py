@@ -43,15 +43,17 @@ def generate_answers(
     batch_size: int = 16,
     max_new_tokens: int | None = None,
     progress: bool = True,
+    demonstrations: list[dict] = (),
 ) -> list[str]:
-    """Greedy answers (decoded text) for each record, batched, the shared prompt prefix run once."""
+    """Greedy answers (decoded text) for each record, batched, the shared prompt prefix (with the in-context
+    `demonstrations`, if any) run once."""
     import torch
 
     if max_new_tokens is None:
         max_new_tokens = max(len(tokenizer(label, add_special_tokens=False)["input_ids"]) for label in labels) + 6
     answers: list[str | None] = [None] * len(records)
     for batch, input_ids, attention, _, cache, prefix in prompt_batches(
-        model, tokenizer, records, batch_size, "generate", progress
+        model, tokenizer, records, batch_size, "generate", progress, demonstrations
     ):
         # generate() takes the whole prompt and runs only what the cache does not hold; it derives
         # position ids from the mask, which counts only real tokens.

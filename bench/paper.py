@@ -22,7 +22,8 @@ from pathlib import Path
 import yaml
 
 from bench.report import load_rows, paired_tests
-from bench.tables import COLUMNS, cell, flat, latex_escape, latex_table
+from bench.seeds import table_lines
+from bench.tables import COLUMNS, cell, flat, latex_escape, latex_table, method_text
 from common.errors import run_cli
 from common.fileio import atomic_write_bytes, atomic_write_text
 from common.paths import results_dir
@@ -44,6 +45,11 @@ def number(value: float, digits: int = 3) -> str:
 
 
 def with_bounds(row: dict, key: str) -> str:
+    if key == "accuracy" and row.get("seed_count"):
+        return (
+            f"{number(row['metrics'][key])} $\\pm$ {number(row['accuracy_sd'])} (mean $\\pm$ sd of "
+            f"{row['seed_count']} seeds, range {number(row['accuracy_min'])}--{number(row['accuracy_max'])})"
+        )
     if key not in row.get("intervals", {}):
         return number(row["metrics"][key])
     low, high = row["intervals"][key]
@@ -64,17 +70,18 @@ def abstract(tasks: dict[str, list[dict]]) -> str:
     """One sentence per classification task: its best fine-tuned row against its base and best baseline."""
     sentences = []
     for task, rows in tasks.items():
-        tuned = [r for r in rows if r["state"] == "fine-tuned" and r["task_kind"] == "classification"]
+        tuned = [
+            r
+            for r in table_lines(rows)
+            if r["state"] == "fine-tuned" and r["task_kind"] == "classification" and not r.get("not_chosen")
+        ]
         if not tuned:
             continue
         best = max(tuned, key=lambda r: r["metrics"]["accuracy"])
-        base = next(
-            (r for r in rows if r["state"] == "base" and r["model"] == best["model"] and r["mode"] == best["mode"]),
-            None,
-        )
+        base = best.get("base_row")
         text = (
             f"On {latex_escape(task)} (n = {best['examples']} test records), the best fine-tuned model, "
-            f"{latex_escape(hub_id(best['model']))} ({latex_escape(best['method'])}, {best['mode']} mode), reaches "
+            f"{latex_escape(hub_id(best['model']))} ({latex_escape(method_text(best))}, {best['mode']} mode), reaches "
             f"accuracy {with_bounds(best, 'accuracy')}"
         )
         if base:
@@ -83,8 +90,13 @@ def abstract(tasks: dict[str, list[dict]]) -> str:
                 f", {gain * 100:+.1f} points over its base model ({number(base['metrics']['accuracy'])}; "
                 f"McNemar {p_text(best.get('p_vs_base'))})"
             )
+        if best.get("p_vs_fewshot") is not None:
+            shots = best["fewshot_row"]["shots"]
+            text += f"; against the base model prompted with {shots} examples {p_text(best['p_vs_fewshot'])}"
         if best.get("p_vs_baseline") is not None:
             text += f"; against the best classical baseline {p_text(best['p_vs_baseline'])}"
+        if best.get("seed_count"):
+            text += f" (mean of {best['seed_count']} seeds; p is the largest over the seeds)"
         sentences.append(text + ".")
     if not sentences:
         return "No fine-tuned classification run has been benchmarked yet."
@@ -161,6 +173,14 @@ def data_section(tasks: dict[str, list[dict]]) -> str:
 
 
 def figure_caption(task: str, stem: str) -> str:
+    if stem == "learning_curve":
+        return (
+            f"{task}: test accuracy against the number of training records (95% Wilson intervals; with seeds, "
+            f"the mean line and each seed as a dot); dashed: classical baselines trained on the same records; "
+            f"dotted: the base models prompted zero-shot and with in-context examples."
+        )
+    if stem == "sweep":
+        return f"{task}: the validation metric of every setting a sweep trained; the filled bar is the one chosen."
     if stem == "loss_curves":
         return (
             f"{task}: training (solid) and evaluation (dashed) loss of every run, per epoch; where runs logged it, "
@@ -181,14 +201,16 @@ def results_section(tasks: dict[str, list[dict]], out: Path, root: Path, runs: s
         r"\onecolumn",
         r"\section{Results}",
         "Tables give each metric with its 95\\% interval (low, high); $p$ is an exact McNemar test of a "
-        "fine-tuned row against its base model in the same mode and against the task's most accurate "
-        "baseline, on the same records. A difference is supported where $p < 0.05$.",
+        "fine-tuned row against its base model in the same mode, against the task's most accurate "
+        "baseline and against its model's best in-context row, on the same records. A difference is supported "
+        "where $p < 0.05$. A line over several training seeds gives accuracy as mean $\\pm$ sd with the seeds' "
+        "range as low and high, and the largest $p$ over the seeds.",
         "",
         runs,
     ]
     for task, rows in tasks.items():
         kind = rows[0]["task_kind"]
-        records = [flat(row, COLUMNS[kind]) for row in rows]
+        records = [flat(row, COLUMNS[kind]) for row in (table_lines(rows) if kind == "classification" else rows)]
         stem = task.replace("/", "_")
         atomic_write_text(out / "tables" / f"{stem}.tex", latex_table(records, COLUMNS[kind], kind))
         what = "perplexity (lower is better), BLEU and chrF" if kind == "domain" else "accuracy and macro-F1"

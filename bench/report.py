@@ -20,8 +20,9 @@ import argparse
 import json
 from pathlib import Path
 
-from bench.figures import confusion_figures, loss_curves_figure
+from bench.figures import confusion_figures, learning_curve_figure, loss_curves_figure, sweep_figure
 from bench.model_cards import update_model_cards
+from bench.seeds import seed_key, table_lines
 from bench.statistics import mcnemar_p
 from bench.tables import (
     COLUMNS,
@@ -31,7 +32,9 @@ from bench.tables import (
     latex_table,
     markdown_rows,
     markdown_table,
+    method_text,
     per_class_records,
+    state_text,
 )
 from common.errors import run_cli
 from common.fileio import atomic_write_text
@@ -47,6 +50,14 @@ INTRO = (
     "the test records for the F1 scores and macro-recall (CSV and LaTeX: the `_low`/`_high` columns). `p vs base` "
     "and `p vs best baseline` are exact McNemar tests of a fine-tuned row against its own base model (same mode) "
     "and against the task's most accurate baseline, on the same records: a difference is supported where p < 0.05. "
+    "`base, 4-shot` rows prompt the base model with 4 demonstrations from the train split (the same for every "
+    "model and test record); `p vs best in-context` tests a fine-tuned row against its model's most accurate "
+    "such row (same mode). A method's `n=` is the train records of a learning-curve point (its baselines train "
+    "on the same records); `chosen on val among N` names the setting a sweep chose on the validation records, "
+    "the only one measured on test. A line with Seeds > 1 is the mean over training seeds, accuracy shown as "
+    "mean ± standard deviation (min-max over the seeds); its p-values are the largest over the seeds, a seed "
+    "that differs the other way counting as 1, so p < 0.05 there means the difference holds for every seed "
+    "(each seed's row is in results.csv). "
     "Ex/s is test examples per second (baselines: fit and predict); Peak MB is the process's peak resident memory "
     "on CPU, or peak allocated GPU memory; Device names the device and the precision the row ran in.\n"
 )
@@ -128,53 +139,83 @@ def task_heading(task: str, rows: list[dict], kind: str) -> str:
 
 
 def paired_tests(rows: list[dict]) -> None:
-    """Each fine-tuned row's exact McNemar p-value against its own base row (same mode) and against the task's
-    best baseline by accuracy; they were measured on the same test records."""
-    baselines = [r for r in rows if r["state"] == "baseline" and r.get("correct")]
-    best = max(baselines, key=lambda r: r["metrics"]["accuracy"], default=None)
+    """Each fine-tuned row's exact McNemar p-value against its own base row (zero-shot, same mode), against the
+    task's best baseline by accuracy (trained on as many records as the row's learning-curve point, else on the
+    whole train split) and against its model's best in-context row (same mode); all were measured on the same
+    test records. The row compared with is kept beside each p (bench/seeds.py reads it)."""
+
+    def most_accurate(candidates):
+        return max((r for r in candidates if r.get("correct")), key=lambda r: r["metrics"]["accuracy"], default=None)
+
     for row in rows:
         if row["state"] != "fine-tuned" or not row.get("correct"):
             continue
-        base = next(
-            (
-                r
-                for r in rows
-                if r["state"] == "base" and r["model"] == row["model"] and r["mode"] == row["mode"] and r.get("correct")
+        same_model = [
+            r for r in rows if r["state"] == "base" and r["model"] == row["model"] and r["mode"] == row["mode"]
+        ]
+        compared = {
+            "base_row": next((r for r in same_model if not r.get("shots") and r.get("correct")), None),
+            "baseline_row": most_accurate(
+                r for r in rows if r["state"] == "baseline" and r.get("train_size") == row.get("train_size")
             ),
-            None,
-        )
-        row["p_vs_base"] = mcnemar_p(row["correct"], base["correct"]) if base else None
-        row["p_vs_baseline"] = mcnemar_p(row["correct"], best["correct"]) if best else None
+            "fewshot_row": most_accurate(r for r in same_model if r.get("shots")),
+        }
+        for key, other in compared.items():
+            row[key] = other
+            row[PAIRED_NAMES[key]] = mcnemar_p(row["correct"], other["correct"]) if other else None
 
 
-def task_section(task: str, rows: list[dict], kind: str, root: Path) -> tuple[str, list[dict]]:
-    """The task's Markdown section (writing its metrics.csv and figures) and its table records."""
+PAIRED_NAMES = {"base_row": "p_vs_base", "baseline_row": "p_vs_baseline", "fewshot_row": "p_vs_fewshot"}
+
+
+def table_records(rows: list[dict], columns) -> tuple[list[dict], list[dict]]:
+    """(the table's lines, the CSV's lines): a seeded setting is one line of the table, its mean; the CSV has
+    each seed's row and then that mean line."""
+    lines = table_lines(rows)
+    table, every = [flat(line, columns) for line in lines], []
+    for line, record in zip(lines, table):
+        if line.get("seed_count"):
+            every += [flat(r, columns) for r in rows if seed_key(r) == seed_key(line)]
+        every.append(record)
+    return table, every
+
+
+def task_section(task: str, rows: list[dict], kind: str, root: Path) -> tuple[str, list[dict], list[dict]]:
+    """The task's Markdown section (writing its metrics.csv and figures), its table lines and its CSV lines."""
     out, columns = root / task, COLUMNS[kind]
     if kind == "classification":
         paired_tests(rows)
-    records = [flat(row, columns) for row in rows]
+    if kind == "classification":
+        records, csv_records = table_records(rows, columns)
+    else:
+        records = csv_records = [flat(r, columns) for r in rows]
     md = [task_heading(task, rows, kind), markdown_rows(records, columns)]
     figures = []
     if kind == "classification":
         per_class, keys = per_class_records(rows)
         atomic_write_text(out / "metrics.csv", csv_text(per_class, keys))
         labels = rows[0]["labels"]
+        shown = table_lines(rows)
         md += [
             "\nPer-class F1:\n",
             markdown_table(
-                ["Model", "State", "Mode", *labels],
+                ["Model", "State", "Method", "Mode", *labels],
                 [
                     [
                         r["model"],
-                        r["state"],
+                        state_text(r),
+                        method_text(r),
                         r["mode"],
                         *(f"{r['metrics']['per_class'][label]['f1']:.3f}" for label in labels),
                     ]
-                    for r in rows
+                    for r in shown
+                    if not r.get("seed_count")  # per-class F1 of one run (a seeded setting: each seed in metrics.csv)
                 ],
             ),
         ]
         figures += confusion_figures(task, rows, out / "figures")
+        figures += [f for f in (learning_curve_figure(task, rows, out / "figures"),) if f]
+        figures += [f for f in (sweep_figure(task, rows, out / "figures"),) if f]
     else:
         atomic_write_text(out / "metrics.csv", csv_text(records, csv_keys(columns)))
     loss = loss_curves_figure(task, out / "figures")
@@ -182,21 +223,22 @@ def task_section(task: str, rows: list[dict], kind: str, root: Path) -> tuple[st
     md.append("")
     md += [f"![{path.stem}]({path.relative_to(root).as_posix()})" for path in figures]
     md += ["", samples_section(rows, kind)]
-    return "\n".join(md), records
+    return "\n".join(md), records, csv_records
 
 
 def build_report(root: Path | None = None) -> Path:
     root = root or results_dir()
-    md, tables = [INTRO], {"classification": [], "domain": []}
+    md, tables, csvs = [INTRO], {"classification": [], "domain": []}, {"classification": [], "domain": []}
     for task, rows in load_rows(root).items():
         kind = rows[0]["task_kind"]
-        section, records = task_section(task, rows, kind, root)
+        section, records, csv_records = task_section(task, rows, kind, root)
         md.append(section)
         tables[kind] += records
+        csvs[kind] += csv_records
         update_model_cards(rows)
     for kind, stem in (("classification", "results"), ("domain", "domain")):
         if tables[kind] or kind == "classification":
-            atomic_write_text(root / f"{stem}.csv", csv_text(tables[kind], csv_keys(COLUMNS[kind])))
+            atomic_write_text(root / f"{stem}.csv", csv_text(csvs[kind], csv_keys(COLUMNS[kind])))
             atomic_write_text(root / f"{stem}.tex", latex_table(tables[kind], COLUMNS[kind], kind))
     atomic_write_text(root / "results.md", "\n".join(md).rstrip() + "\n")
     return root / "results.md"

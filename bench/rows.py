@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -40,10 +40,16 @@ class Row:
     run_dir: Path | None = None
     source: str | None = None  # what produced the model: a run's fingerprint, an API endpoint; None if fixed
     overrides: dict | None = None  # settings the run was trained with beyond the experiment's config
+    # written into the row file as is: shots (in-context rows), seed, group, seeds, train_size, sweep, not_chosen
+    extra: dict = field(default_factory=dict)
 
     @property
     def label(self) -> str:
-        return self.model if self.state == "baseline" else f"{self.model} {self.state}"
+        shots = f", {self.extra['shots']}-shot" if self.extra.get("shots") else ""
+        size = f" (n={self.extra['train_size']})" if self.extra.get("train_size") else ""
+        if self.state == "baseline":
+            return self.model + size
+        return f"{self.model} {self.state}{shots}" + (f" [{self.run_dir.name}]" if self.run_dir else "")
 
 
 class RowJob(Protocol):
@@ -145,6 +151,7 @@ def run_rows(rows: list[Row], job: RowJob, out: Path, meta: dict, force: bool = 
                 "records_fingerprint": inputs_print,
                 "split": meta["split_origin"],
                 "split_hash": meta["split_hash"],
+                **row.extra,
                 **job.context(row),
                 **result,
             },

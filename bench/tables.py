@@ -10,6 +10,7 @@ import csv
 import io
 
 from bench.rows import format_overrides
+from sft.run_groups import settings_text
 
 COLUMNS = {
     "classification": [
@@ -25,6 +26,8 @@ COLUMNS = {
         ("invalid_rate", "Invalid"),
         ("p_vs_base", "p vs base"),
         ("p_vs_baseline", "p vs best baseline"),
+        ("p_vs_fewshot", "p vs best in-context"),
+        ("seed_count", "Seeds"),
         ("examples_per_s", "Ex/s"),
         ("peak_memory_mb", "Peak MB"),
         ("device", "Device"),
@@ -55,22 +58,58 @@ LATEX_KEYS = {
         "invalid_rate",
         "p_vs_base",
         "p_vs_baseline",
+        "p_vs_fewshot",
+        "seed_count",
         "device",
     ),
     "domain": ("model", "state", "method", "perplexity", "bleu", "chrf", "tokens", "device"),
 }
-TEXT_KEYS = ("task", "model", "state", "method", "mode", "device")
+TEXT_KEYS = ("task", "model", "state", "method", "mode", "device", "seed_count")
+# Shown in Markdown and LaTeX only where a task has them (in-context rows, seeds); CSV always has every column.
+OPTIONAL_KEYS = ("p_vs_fewshot", "seed_count")
+# CSV only: which seed a row is (a seeded setting's mean line says "mean"), the spread, the in-context
+# demonstrations and the records a learning-curve point trained on.
+CSV_EXTRA = ("seed", "accuracy_sd", "accuracy_min", "accuracy_max", "shots", "train_size")
 SCORES = ("accuracy", "macro_f1", "weighted_f1", "macro_recall", "invalid_rate")
 INTERVAL_KEYS = ("accuracy", "macro_f1", "weighted_f1", "macro_recall", "perplexity")
 
 
+def method_text(row: dict) -> str:
+    """'lora', 'lora (lr=0.0003)' (trained with overrides), 'lora (n=256; lr=0.0003, lora_r=16: chosen on val
+    among 6)', '- (n=256)' for a baseline trained on a learning curve's subset."""
+    notes = []
+    if row.get("overrides"):
+        notes.append(format_overrides(row["overrides"]))
+    if row.get("train_size"):
+        notes.append(f"n={row['train_size']}")
+    if row.get("sweep"):
+        sweep = row["sweep"]
+        if row.get("not_chosen"):
+            run = next(s for s in sweep["settings"] if s["run"] == run_name(row))
+            notes.append(f"{settings_text(run['settings'])}: not chosen on val")
+        else:
+            notes.append(f"{settings_text(sweep['chosen'])}: chosen on val among {len(sweep['settings'])}")
+    return (row["method"] or "-") + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def run_name(row: dict) -> str | None:
+    return row["run"].rsplit("/", 1)[-1] if row.get("run") else None
+
+
+def state_text(row: dict) -> str:
+    return f"{row['state']}, {row['shots']}-shot" if row.get("shots") else row["state"]
+
+
 def flat(row: dict, columns: list[tuple[str, str]]) -> dict:
     """A row file as one table line: each column from the row's metrics, else from the row itself."""
-    record = {}
+    record = {key: row.get(key) for key in CSV_EXTRA}
+    if row.get("seed_count"):
+        record["seed"] = "mean"
     for key, _ in columns:
         if key == "method":
-            extra = f" ({format_overrides(row['overrides'])})" if row.get("overrides") else ""
-            record[key] = (row["method"] or "-") + extra
+            record[key] = method_text(row)
+        elif key == "state":
+            record[key] = state_text(row)
         elif key == "device":
             record[key] = " ".join(part for part in (row["device"], row.get("precision")) if part)
         elif key in row["metrics"]:
@@ -86,7 +125,12 @@ def csv_keys(columns: list[tuple[str, str]]) -> list[str]:
     keys = []
     for key, _ in columns:
         keys += [key] + ([f"{key}_low", f"{key}_high"] if key in INTERVAL_KEYS else [])
-    return keys
+    return keys + (list(CSV_EXTRA) if "seed_count" in dict(columns) else [])
+
+
+def shown_columns(records: list[dict], columns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The columns without the optional ones no record of the task fills."""
+    return [(k, h) for k, h in columns if k not in OPTIONAL_KEYS or any(r.get(k) is not None for r in records)]
 
 
 def cell(key: str, value) -> str:
@@ -99,6 +143,8 @@ def cell(key: str, value) -> str:
     if key == "invalid_rate":
         return f"{100 * value:.1f}%"
     if key.startswith("p_vs_"):
+        if isinstance(value, str):
+            return value
         return "<0.001" if value < 0.001 else f"{value:.3f}"
     if key.split("_low")[0].split("_high")[0] in SCORES:
         return f"{value:.3f}"
@@ -108,8 +154,14 @@ def cell(key: str, value) -> str:
 
 
 def with_interval(record: dict, key: str) -> str:
-    """'0.981 [0.946, 0.994]' where the record has the bounds, else the plain cell."""
+    """'0.981 [0.946, 0.994]' where the record has the bounds; a seeds' mean line: '0.956 ± 0.012 (0.938-0.969)',
+    the mean, the sample standard deviation and the range over the seeds; else the plain cell."""
     shown = cell(key, record.get(key))
+    if key == "accuracy" and record.get("accuracy_sd") is not None:
+        return (
+            f"{shown} ± {cell(key, record['accuracy_sd'])} "
+            f"({cell(key, record['accuracy_min'])}-{cell(key, record['accuracy_max'])})"
+        )
     if record.get(f"{key}_low") is None:
         return shown
     return f"{shown} [{cell(key, record[f'{key}_low'])}, {cell(key, record[f'{key}_high'])}]"
@@ -143,7 +195,8 @@ def markdown_table(header: list[str], body: list[list[str]]) -> str:
 
 def markdown_rows(records: list[dict], columns: list[tuple[str, str]]) -> str:
     """The task's table (the task column left out: the section names it), intervals inline."""
-    shown = [(k, h + (" [95% CI]" if k in INTERVAL_KEYS else "")) for k, h in columns if k != "task"]
+    shown = [(k, h + (" [95% CI]" if k in INTERVAL_KEYS else "")) for k, h in shown_columns(records, columns)]
+    shown = [(k, h) for k, h in shown if k != "task"]
     return markdown_table([h for _, h in shown], [[with_interval(r, k) for k, _ in shown] for r in records])
 
 
@@ -163,11 +216,20 @@ def latex_escape(text: str) -> str:
     return text
 
 
+def latex_cell(record: dict, key: str) -> str:
+    r"""A LaTeX cell; a seeds' mean line shows accuracy as mean $\pm$ sd, and the seeds' range as low and high."""
+    if record.get("accuracy_sd") is not None and key.startswith("accuracy"):
+        if key == "accuracy":
+            return f"{cell(key, record[key])}$\\pm${cell(key, record['accuracy_sd'])}"
+        return cell(key, record["accuracy_min" if key == "accuracy_low" else "accuracy_max"])
+    return latex_escape(cell(key, record.get(key)))
+
+
 def latex_table(records: list[dict], columns: list[tuple[str, str]], kind: str) -> str:
     """booktabs tabular: the short column set, each interval as low/high columns, a rule between tasks."""
-    headers = dict(columns)
+    headers = dict(shown_columns(records, columns))
     keys, header = [], []
-    for key in LATEX_KEYS[kind]:
+    for key in (k for k in LATEX_KEYS[kind] if k in headers):
         keys.append(key)
         header.append(headers[key])
         if key in INTERVAL_KEYS:
@@ -185,7 +247,7 @@ def latex_table(records: list[dict], columns: list[tuple[str, str]], kind: str) 
         if previous_task is not None and record["task"] != previous_task:
             lines.append(r"\midrule")
         previous_task = record["task"]
-        lines.append(" & ".join(latex_escape(cell(k, record.get(k))) for k in keys) + r" \\")
+        lines.append(" & ".join(latex_cell(record, k) for k in keys) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
 

@@ -36,12 +36,26 @@ def prompt_completion(record: dict, tokenizer) -> dict:
     }
 
 
-def prompt_text(record: dict, tokenizer) -> str:
-    """The exact prompt string a model sees at inference (chat template with the generation prompt)."""
+def prompt_text(record: dict, tokenizer, demonstrations: list[dict] = ()) -> str:
+    """The exact prompt string a model sees at inference (chat template with the generation prompt).
+
+    With `demonstrations` (in-context examples, prompts/fewshot.py) each one comes first in the model's own
+    format: an earlier user turn and assistant answer under a chat template, an earlier answered Alpaca
+    record under the text template."""
     if has_chat_template(tokenizer):
-        messages = [{"role": "user", "content": user_message(record["instruction"], record["input"])}]
+        messages = []
+        for shown in demonstrations:
+            messages += [
+                {"role": "user", "content": user_message(shown["instruction"], shown["input"])},
+                {"role": "assistant", "content": shown["output"]},
+            ]
+        messages.append({"role": "user", "content": user_message(record["instruction"], record["input"])})
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    return ALPACA_TEMPLATE.format(instruction=record["instruction"], input=record["input"])
+    shown = "".join(
+        ALPACA_TEMPLATE.format(instruction=d["instruction"], input=d["input"]) + d["output"] + "\n\n"
+        for d in demonstrations
+    )
+    return shown + ALPACA_TEMPLATE.format(instruction=record["instruction"], input=record["input"])
 
 
 def input_token_budget(tokenizer, instruction: str, labels: list[str], max_length: int) -> int:

@@ -31,7 +31,8 @@ class TrainConfig:
     model: str = "smollm2-135m-instruct"  # registry name, Hub id or local folder
     method: str = "lora"  # lora | qlora | full | lora-head (classification head on the LM)
     preset: str | None = None  # configs/presets/<preset>.yaml
-    output_dir: str | None = None  # default: results/runs/<task>/<model>-<method>
+    output_dir: str | None = None  # default: results/runs/<task>/<run_name>
+    run_name: str | None = None  # the run folder's name; default <model>-<method> (experiments name seeds, sweeps)
     seed: int = 42
     train_limit: int | None = None  # use N train records (None: all of them)
     train_sampling: str = "first"  # which N: first | leaf-topup (rare rules topped up; prompts/sampling.py)
@@ -76,9 +77,8 @@ class TrainConfig:
     def run_dir(self, results_root: Path) -> Path:
         if self.output_dir:
             return Path(self.output_dir)
-        return (
-            results_root / "runs" / task_slug(self.task, self.task_options) / f"{model_slug(self.model)}-{self.method}"
-        )
+        name = self.run_name or f"{model_slug(self.model)}-{self.method}"
+        return results_root / "runs" / task_slug(self.task, self.task_options) / name
 
 
 # transformers' attn_implementation names (sft/models.py attention_implementation reads "auto")
@@ -249,5 +249,10 @@ def build_config(*layers: tuple[dict, str]) -> TrainConfig:
     return config
 
 
+# Keys written to config.yaml only when set, so that the runs trained before they existed keep their config.
+WRITTEN_WHEN_SET = ("run_name",)
+
+
 def to_yaml(config: TrainConfig) -> str:
-    return yaml.safe_dump(dataclasses.asdict(config), sort_keys=False)
+    values = {k: v for k, v in dataclasses.asdict(config).items() if v is not None or k not in WRITTEN_WHEN_SET}
+    return yaml.safe_dump(values, sort_keys=False)

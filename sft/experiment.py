@@ -6,11 +6,18 @@ An experiment file lists tasks x models x methods:
     preset: cpu-fast              # applied to every run unless the run names another
     overrides: {seed: 42}         # any TrainConfig key, for every run
     tasks: [mushroom]
+    fewshot: [0, 4]               # bench: each base generative model also with 4 in-context demonstrations
     runs:
       - {model: smollm2-135m-instruct, method: lora}
       - {model: minilm-l6, method: full, tasks: [mushroom, tweets]}   # a run may name its own tasks
+      - model: smollm2-135m-instruct
+        seeds: [42, 43, 44]                          # one run folder per seed; the table shows their spread
+        sweep: {lr: [1.0e-4, 3.0e-4]}                # a grid, chosen on the val records, never on test
+        learning_curve: [64, 256, 768]               # train_limit values: a learning-curve figure per task
 
-Each (task, run) pair trains into results/runs/<task>/<model>-<method>/. Finished runs are skipped,
+Each (task, run) pair trains into results/runs/<task>/<model>-<method>/ (with seeds, a sweep or a learning
+curve, one folder per run, named after what varies: sft/run_groups.py). `seeds`, `sweep` and
+`learning_curve` may also be set for every run at the top level. Finished runs are skipped,
 interrupted ones resume from their last checkpoint, so running it again after a crash just continues.
 `--plan` trains nothing and prints per run the examples, tokens, optimizer steps and an estimated time
 here and on a GPU (sft/plan.py). Under `accelerate launch` every run trains on all the processes.
@@ -20,35 +27,48 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.errors import UserError, run_cli
 from common.paths import REPO_ROOT, results_dir
+from prompts.fewshot import check_shots
+from prompts.tasks import task_slug
 from sft import run_folders
-from sft.config import TrainConfig, build_config, parse_overrides, read_yaml, to_yaml
+from sft.config import TrainConfig, parse_overrides, read_yaml, to_yaml
 from sft.plan import GPUS, print_plan
+from sft.run_groups import GROUP_KEYS, RunGroup, check_seeds, check_sizes, check_sweep, settings_text
 from sft.train import say, train
 
-EXPERIMENT_KEYS = {"name", "preset", "overrides", "tasks", "runs", "description", "bench_limit"}
-RUN_KEYS = {"model", "method", "tasks", "preset", "overrides"}
+EXPERIMENT_KEYS = {"name", "preset", "overrides", "tasks", "runs", "description", "bench_limit", "fewshot", *GROUP_KEYS}
+RUN_KEYS = {"model", "method", "tasks", "preset", "overrides", *GROUP_KEYS}
 
 
 @dataclass
 class Experiment:
     name: str
     path: Path
-    configs: list[TrainConfig]
+    groups: list[RunGroup]
     bench_limit: int | None = None  # benchmark the first N test records of each task (None: all)
+    fewshot: list[int] = field(default_factory=lambda: [0])  # in-context demonstrations of the base rows
+
+    @property
+    def configs(self) -> list[TrainConfig]:
+        """Every run the experiment plans (a sweep's later seeds counted with its first setting)."""
+        return [config for group in self.groups for config in group.planned()]
 
     @property
     def tasks(self) -> list[tuple[str, dict]]:
         seen = {}
-        for config in self.configs:
+        for group in self.groups:
+            config = group.base
             seen.setdefault(
                 (config.task, repr(sorted(config.task_options.items()))), (config.task, config.task_options)
             )
         return list(seen.values())
+
+    def task_groups(self, slug: str) -> list[RunGroup]:
+        return [g for g in self.groups if task_slug(g.base.task, g.base.task_options) == slug]
 
 
 def find_experiment(name_or_path: str) -> Path:
@@ -71,6 +91,17 @@ def _task_entry(entry) -> tuple[str, dict]:
     raise UserError(f"task entry {entry!r}: expected a name or a mapping with a 'task' key")
 
 
+def _groups(layers: list[tuple[dict, str]], spec: dict, run: dict, origin: str) -> list[RunGroup]:
+    """The run entry's groups on one task: one per learning-curve size (one group without a curve)."""
+    seeds = run.get("seeds", spec.get("seeds"))
+    sweep = run.get("sweep", spec.get("sweep"))
+    sizes = run.get("learning_curve", spec.get("learning_curve"))
+    settings = check_sweep(sweep, origin) if sweep is not None else [{}]
+    seeds = check_seeds(seeds, origin) if seeds is not None else None
+    sizes = check_sizes(sizes, origin) if sizes is not None else [None]
+    return [RunGroup(layers, settings, seeds, size) for size in sizes]
+
+
 def load_experiment(name_or_path: str, cli_overrides: dict | None = None) -> Experiment:
     path = find_experiment(name_or_path)
     spec = read_yaml(path)
@@ -79,7 +110,8 @@ def load_experiment(name_or_path: str, cli_overrides: dict | None = None) -> Exp
         raise UserError(f"{path}: unknown key(s) {sorted(unknown)}; valid: {sorted(EXPERIMENT_KEYS)}")
     if not spec.get("runs"):
         raise UserError(f"{path}: no runs listed")
-    configs = []
+    fewshot = check_shots(spec["fewshot"], str(path)) if "fewshot" in spec else [0]
+    groups = []
     for index, run in enumerate(spec["runs"], start=1):
         origin = f"{path}: runs[{index}]"
         if not isinstance(run, dict) or "model" not in run:
@@ -97,12 +129,30 @@ def load_experiment(name_or_path: str, cli_overrides: dict | None = None) -> Exp
                 "method": run.get("method", "lora"),
                 **(run.get("overrides") or {}),
             }
-            configs.append(
-                build_config((base, f"{path}: overrides"), (this, origin), (cli_overrides or {}, "command line"))
-            )
-    if not configs:
+            layers = [(base, f"{path}: overrides"), (this, origin), (cli_overrides or {}, "command line")]
+            groups += _groups(layers, spec, run, origin)
+    if not groups:
         raise UserError(f"{path}: no tasks listed")
-    return Experiment(spec.get("name", path.stem), path, configs, spec.get("bench_limit"))
+    return Experiment(spec.get("name", path.stem), path, groups, spec.get("bench_limit"), fewshot)
+
+
+def train_group(group: RunGroup, force: bool, only: str | None) -> int:
+    """Train the group's runs: a sweep's grid first, then its chosen setting at the other seeds. Returns how many
+    runs it went through (finished ones are skipped inside `train`)."""
+    root, done = results_dir(), set()
+    while True:
+        pending = [
+            c
+            for c in group.to_train(root)
+            if c.run_dir(root) not in done and (not only or only in str(c.run_dir(root)))
+        ]
+        if not pending:
+            return len(done)
+        for config in pending:
+            train(config, force=force)
+            done.add(config.run_dir(root))
+        if group.swept and (choice := group.choice(root)) is not None:
+            say(f"{group.stem}: chosen on val: {settings_text(choice[0])} (among {len(group.settings)} settings)")
 
 
 def main(argv=None) -> int:
@@ -129,24 +179,27 @@ def main(argv=None) -> int:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors")
     args = parser.parse_args(argv)
     experiment = load_experiment(args.experiment, parse_overrides(args.overrides))
-    selected = [c for c in experiment.configs if not args.only or args.only in str(c.run_dir(results_dir()))]
+    root = results_dir()
+    selected = [c for c in experiment.configs if not args.only or args.only in str(c.run_dir(root))]
     say(f"experiment '{experiment.name}' ({experiment.path}): {len(selected)} run(s)")
-    for config in selected:
-        run_dir = config.run_dir(results_dir())
-        state = run_folders.state(run_dir, to_yaml(config))
-        shown = run_dir.relative_to(results_dir().parent) if run_dir.is_relative_to(results_dir().parent) else run_dir
-        say(f"  [{state:>11}] {shown}")
+    for group in experiment.groups:
+        for config in group.to_train(root):
+            if not args.only or args.only in str(config.run_dir(root)):
+                run_dir = config.run_dir(root)
+                shown = run_dir.relative_to(root.parent) if run_dir.is_relative_to(root.parent) else run_dir
+                say(f"  [{run_folders.state(run_dir, to_yaml(config)):>11}] {shown}")
+        if group.swept and group.choice(root) is None and len(group.run_seeds) > 1:
+            say(f"  [after grid ] {group.stem}: the setting chosen on val, at seeds {group.run_seeds[1:]}")
     if args.list:
         return 0
     if args.plan:
         print_plan(selected, gpu=args.gpu, measure=not args.no_measure)
         return 0
     started = time.time()
-    for config in selected:
-        train(config, force=args.force)
+    trained = sum(train_group(group, args.force, args.only) for group in experiment.groups)
     say(
-        f"experiment '{experiment.name}': all {len(selected)} run(s) finished in {time.time() - started:.0f} s; "
-        f"results under {results_dir() / 'runs'}"
+        f"experiment '{experiment.name}': all {trained} run(s) finished in {time.time() - started:.0f} s; "
+        f"results under {root / 'runs'}"
     )
     return 0
 

@@ -17,7 +17,8 @@ import time
 from tqdm.auto import tqdm
 
 from common import processes
-from prompts.format import has_chat_template, prompt_completion, prompt_text
+from prompts.fewshot import MAX_INPUT_TOKENS
+from prompts.format import has_chat_template, prompt_completion, prompt_text, shorten_input
 
 
 def completion_texts(tokenizer, labels: list[str]) -> dict[str, str]:
@@ -34,10 +35,13 @@ def completion_texts(tokenizer, labels: list[str]) -> dict[str, str]:
     return texts
 
 
-def prompt_ids(tokenizer, records: list[dict]) -> list[list[int]]:
+def prompt_ids(tokenizer, records: list[dict], demonstrations: list[dict] = ()) -> list[list[int]]:
+    """Each record's prompt as token ids, after the in-context `demonstrations` (shortened as training
+    shortens long inputs)."""
     # Chat-templated prompts carry their own special tokens; plain ones get BOS as in training.
     add_special = not has_chat_template(tokenizer)
-    return [tokenizer(prompt_text(r, tokenizer), add_special_tokens=add_special)["input_ids"] for r in records]
+    shown = [shorten_input(d, tokenizer, MAX_INPUT_TOKENS) for d in demonstrations]
+    return [tokenizer(prompt_text(r, tokenizer, shown), add_special_tokens=add_special)["input_ids"] for r in records]
 
 
 def left_pad(sequences: list[list[int]], pad_id: int):
@@ -63,8 +67,11 @@ def shared_prefix_length(sequences: list[list[int]]) -> int:
     return length
 
 
-def prompt_batches(model, tokenizer, records: list[dict], batch_size: int, desc: str, progress: bool):
-    """The records' prompts in batches, the text they all share run through the model once.
+def prompt_batches(
+    model, tokenizer, records: list[dict], batch_size: int, desc: str, progress: bool, demonstrations: list[dict] = ()
+):
+    """The records' prompts in batches, the text they all share run through the model once (in-context
+    `demonstrations` come first, so they are part of that shared text).
 
     Yields (indices, input_ids, attention, positions, cache, prefix): the batch's records (in order of
     prompt length, so that a batch holds little padding), their left-padded own tokens with position ids,
@@ -75,7 +82,7 @@ def prompt_batches(model, tokenizer, records: list[dict], batch_size: int, desc:
     import torch
 
     device = next(model.parameters()).device
-    prompts = prompt_ids(tokenizer, records)
+    prompts = prompt_ids(tokenizer, records, demonstrations)
     shared = shared_prefix_length(prompts) if prompts else 0
     prefix_cache = None
     if shared:
@@ -98,9 +105,16 @@ def prompt_batches(model, tokenizer, records: list[dict], batch_size: int, desc:
 
 
 def score_labels(
-    model, tokenizer, records: list[dict], labels: list[str], batch_size: int = 16, progress: bool = True
+    model,
+    tokenizer,
+    records: list[dict],
+    labels: list[str],
+    batch_size: int = 16,
+    progress: bool = True,
+    demonstrations: list[dict] = (),
 ) -> list[dict[str, float]]:
-    """Per record, the summed log-probability of each label's completion after the prompt.
+    """Per record, the summed log-probability of each label's completion after the prompt (after the
+    in-context `demonstrations`, if any).
 
     The prompt text all records share (chat template, system prompt, instruction: a third of a mushroom
     prompt) runs once for the set, each record's own text once; every label's tokens then reuse that cache,
@@ -120,7 +134,7 @@ def score_labels(
     device = next(model.parameters()).device
     results: list[dict[str, float] | None] = [None] * len(records)
     for batch, input_ids, attention, positions, cache, _ in prompt_batches(
-        model, tokenizer, records, batch_size, "score", progress
+        model, tokenizer, records, batch_size, "score", progress, demonstrations
     ):
         with torch.inference_mode():
             out = model(

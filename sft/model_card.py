@@ -59,6 +59,14 @@ def _evaluation_table(results: list[dict]) -> str:
         p = r.get("p_vs_base")
         p_text = "-" if p is None else ("<0.001" if p < 0.001 else f"{p:.3f}")
         lines.append(f"| {r['mode']} | {r['n']} | {r['metric']} | {_fmt(r['value'])}{interval} | {base} | {p_text} |")
+    for r in results:
+        if r.get("seeds"):
+            seeds = r["seeds"]
+            lines.append(
+                f"\nThis run is seed {seeds['seed']} of {seeds['count']} trained with the same settings; {r['mode']} "
+                f"accuracy, mean of {seeds['count']} seeds: {_fmt(seeds['mean'])} ± {_fmt(seeds['sd'])} (sd; "
+                f"range {_fmt(seeds['min'])}-{_fmt(seeds['max'])})."
+            )
     return "\n".join(lines)
 
 

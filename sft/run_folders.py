@@ -123,9 +123,31 @@ def finish_run(run_dir: Path, info: dict, **results) -> dict:
     return info
 
 
+def final_evaluation(trainer, global_step: int) -> dict:
+    """The val metrics of the weights being saved: the last evaluation if it ran at the final step, else one
+    more evaluation now (a sweep chooses its setting by these; sft/run_groups.py)."""
+    if trainer.eval_dataset is None:
+        return {}
+    last = next((r for r in reversed(trainer.state.log_history) if "eval_loss" in r), None)
+    if last is None or last.get("step") != global_step:
+        last = trainer.evaluate()
+    return {k: v for k, v in last.items() if k.startswith("eval_") and isinstance(v, int | float)}
+
+
+def val_metrics(run_dir: Path) -> dict:
+    """A finished run's val metrics of its final weights (run.json; for older runs, the last evaluation logged)."""
+    saved = read_run(run_dir).get("val_metrics")
+    if saved:
+        return saved
+    log = Path(run_dir) / "train_log.jsonl"
+    evaluations = [r for r in read_jsonl(log, tolerant=True) if "eval_loss" in r] if log.is_file() else []
+    return {k: v for k, v in evaluations[-1].items() if k.startswith("eval_")} if evaluations else {}
+
+
 def train_and_save(trainer, weights_dir: Path, resume_from: Path | None) -> dict:
     """Train (resuming from a checkpoint if given), save the weights and tokenizer, and sum up for run.json."""
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    final_val = final_evaluation(trainer, result.global_step)
     trainer.save_model(str(weights_dir))  # every process takes part (FSDP gathers the shards); the main one writes
     if trainer.is_world_process_zero():
         trainer.processing_class.save_pretrained(str(weights_dir))
@@ -144,6 +166,7 @@ def train_and_save(trainer, weights_dir: Path, resume_from: Path | None) -> dict
         "train_loss": result.training_loss,
         "train_runtime_s": result.metrics.get("train_runtime"),
         "weights": weights_dir.name,
+        "val_metrics": final_val,
     }
 
 

@@ -17,6 +17,7 @@ from common.errors import UserError
 from sft.config import build_config
 from sft.label_scoring import score_labels
 from sft.models import resolve_model
+from sft.run_groups import RunGroup
 from sft.train import train
 from tests.helpers import mushroom_records, run_module
 
@@ -49,7 +50,7 @@ def test_the_model_card_parses_and_gets_the_test_metrics(lora_run):
     assert ModelCard.load(run_dir / "merged" / "README.md").data.library_name == "transformers"
 
     # the benchmark writes the test metrics, with their interval, into the model-index
-    bench_task("mushroom", {}, [config], BenchOptions(modes=("score",), limit=16, baselines=False))
+    bench_task("mushroom", {}, [RunGroup.of(config)], BenchOptions(modes=("score",), limit=16, baselines=False))
     build_report()
     card = ModelCard.load(run_dir / "adapter" / "README.md")
     accuracy = [r for r in card.data.eval_results if r.metric_type == "accuracy"]

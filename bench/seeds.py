@@ -1,0 +1,83 @@
+"""Rows over training seeds: one table line per model, method and mode, with the seeds' spread.
+
+A run group trained with `seeds: [42, 43, 44]` (sft/run_groups.py) has one row file per seed. The table shows
+one line for them: each metric's mean over the seeds, and for accuracy the sample standard deviation, the
+minimum and the maximum. Its paired tests are the least favourable seed's: a seed whose difference goes the
+other way from the mean's counts as p = 1, and the line's p is the largest over the seeds, so p < 0.05 means
+the difference holds, in the same direction, for every seed. The per-seed rows stay in the row files and in
+results.csv.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+MEAN_KEYS = ("accuracy", "macro_f1", "weighted_f1", "macro_recall", "invalid_rate")
+PAIRED = {"p_vs_base": "base_row", "p_vs_baseline": "baseline_row", "p_vs_fewshot": "fewshot_row"}
+
+
+def seed_key(row: dict) -> tuple | None:
+    """Rows with the same key are one setting at several seeds (None: a row of its own)."""
+    if len(row.get("seeds") or []) < 2 or row.get("not_chosen"):
+        return None
+    return (row["group"], row["method"], row["mode"])
+
+
+def consistent_p(rows: list[dict], key: str, mean_gain: float) -> float | None:
+    """The largest p over the seeds, a seed that differs the other way counting as 1."""
+    values = []
+    for row in rows:
+        p, other = row.get(key), row.get(PAIRED[key])
+        if p is None or other is None:
+            return None
+        gain = row["metrics"]["accuracy"] - other["metrics"]["accuracy"]
+        values.append(p if gain * mean_gain > 0 or (gain == 0 == mean_gain) else 1.0)
+    return max(values)
+
+
+def combine(rows: list[dict]) -> dict:
+    """One table line for the seeds of one setting."""
+    first = rows[0]
+    accuracies = [r["metrics"]["accuracy"] for r in rows]
+    line = {
+        **first,
+        "metrics": {
+            **first["metrics"],
+            **{k: statistics.fmean(r["metrics"][k] for r in rows) for k in MEAN_KEYS if k in first["metrics"]},
+        },
+        "intervals": {},
+        "seed": None,
+        "seed_count": len(rows),
+        "seed_list": [r.get("seed") for r in rows],
+        "accuracy_sd": statistics.stdev(accuracies),
+        "accuracy_min": min(accuracies),
+        "accuracy_max": max(accuracies),
+        "examples_per_s": statistics.fmean(r["examples_per_s"] for r in rows),
+        "peak_memory_mb": max(r["peak_memory_mb"] for r in rows),
+    }
+    for key, other in PAIRED.items():
+        compared = [r for r in rows if r.get(other)]
+        mean_gain = (
+            statistics.fmean(r["metrics"]["accuracy"] - r[other]["metrics"]["accuracy"] for r in compared)
+            if compared
+            else 0.0
+        )
+        line[key] = consistent_p(rows, key, mean_gain)
+    return line
+
+
+def table_lines(rows: list[dict]) -> list[dict]:
+    """The task's rows with each setting's seeds folded into one line, at the place of its first seed."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        if (key := seed_key(row)) is not None:
+            groups.setdefault(key, []).append(row)
+    lines, shown = [], set()
+    for row in rows:
+        key = seed_key(row)
+        if key is None:
+            lines.append(row)
+        elif key not in shown:
+            shown.add(key)
+            lines.append(combine(groups[key]) if len(groups[key]) > 1 else row)
+    return lines

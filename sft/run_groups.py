@@ -1,0 +1,176 @@
+"""Run groups: one experiment entry on one task, expanded over seeds, a settings grid and training sizes.
+
+    runs:
+      - model: smollm2-135m-instruct
+        method: lora
+        seeds: [42, 43, 44]                     # one run folder per seed
+        sweep: {lr: [1.0e-4, 3.0e-4], lora_r: [8, 16]}   # chosen on validation
+        learning_curve: [64, 256, 768]          # train_limit values, each its own group
+
+A group is one training size of one entry. Its runs are named after what varies:
+results/runs/<task>/<model>-<method>[-n<size>][-<key><value>...][-seed<seed>]. With a sweep, the grid trains
+at the first seed; the setting whose final weights score best on the val records (label accuracy, ties
+broken by the lower val loss; val loss for domain text) is chosen, and only that setting trains at the
+other seeds and is benchmarked. The test split plays no part in the choice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common.errors import UserError
+from sft import run_folders
+from sft.config import FIELDS, TrainConfig, build_config, suggest_key
+from sft.models import model_slug
+
+GROUP_KEYS = ("seeds", "sweep", "learning_curve")  # experiment keys that expand an entry into several runs
+SHORT_NAMES = {"train_limit": "n", "lora_r": "r", "lora_alpha": "alpha", "batch_size": "bs", "epochs": "ep"}
+
+
+def value_text(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def settings_text(settings: dict) -> str:
+    """'lr=0.0003, lora_r=16': how a table row names a run's settings."""
+    return ", ".join(f"{key}={value_text(value)}" for key, value in settings.items())
+
+
+def check_seeds(seeds, origin: str) -> list[int]:
+    if not isinstance(seeds, list) or not seeds:
+        raise UserError(f"{origin}: 'seeds' must be a list of integers, e.g. [42, 43, 44]; got {seeds!r}")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise UserError(f"{origin}: 'seeds' must be integers; got {seed!r}")
+    if len(set(seeds)) != len(seeds):
+        raise UserError(f"{origin}: 'seeds' lists a seed twice: {seeds}")
+    return seeds
+
+
+def check_sweep(sweep, origin: str) -> list[dict]:
+    """The grid of a `sweep: {key: [values]}` mapping, in order (the first key varies slowest)."""
+    if not isinstance(sweep, dict) or not sweep:
+        raise UserError(f"{origin}: 'sweep' must be a mapping of a TrainConfig key to a list of values; got {sweep!r}")
+    for key, values in sweep.items():
+        if key not in FIELDS:
+            close = suggest_key(key)
+            hint = f"; did you mean '{close}'?" if close else ""
+            raise UserError(f"{origin}: sweep key '{key}' is not a config key{hint}")
+        if key in ("seed", "train_limit", "task", "model", "method", "run_name", "output_dir"):
+            use = {"seed": "seeds", "train_limit": "learning_curve"}.get(key)
+            raise UserError(f"{origin}: sweep key '{key}' cannot be swept" + (f"; use '{use}:'" if use else ""))
+        if not isinstance(values, list) or not values:
+            raise UserError(f"{origin}: sweep '{key}' has an empty grid; give a list of values, e.g. [1.0e-4, 3.0e-4]")
+    return [dict(zip(sweep, combination)) for combination in itertools.product(*sweep.values())]
+
+
+def check_sizes(sizes, origin: str) -> list[int]:
+    if not isinstance(sizes, list) or not sizes:
+        raise UserError(f"{origin}: 'learning_curve' must be a list of train sizes, e.g. [64, 256, 768]; got {sizes!r}")
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise UserError(f"{origin}: 'learning_curve' sizes must be positive integers; got {size!r}")
+    return sorted(set(sizes))
+
+
+@dataclass
+class RunGroup:
+    """One training size of one experiment entry on one task: its settings grid and its seeds."""
+
+    layers: list[tuple[dict, str]]  # build_config layers, the entry's own values last
+    settings: list[dict] = field(default_factory=lambda: [{}])  # the sweep's grid ([{}]: no sweep)
+    seeds: list[int] | None = None  # None: the config's own seed, one run, the plain folder name
+    size: int | None = None  # a learning-curve point's train_limit (None: not a curve)
+
+    def __post_init__(self):
+        self.base = build_config(*self.layers)  # bad keys fail here, before anything trains
+        for settings in self.settings:
+            self.config(settings, self.run_seeds[0])
+
+    @classmethod
+    def of(cls, config: TrainConfig) -> RunGroup:
+        """A group of one run: `config` as it is."""
+        return cls([(dataclasses.asdict(config), "config")])
+
+    @property
+    def run_seeds(self) -> list[int]:
+        return self.seeds or [self.base.seed]
+
+    @property
+    def swept(self) -> bool:
+        return len(self.settings) > 1
+
+    @property
+    def stem(self) -> str:
+        name = f"{model_slug(self.base.model)}-{self.base.method}"
+        return name + (f"-n{self.size}" if self.size is not None else "")
+
+    def name(self, settings: dict, seed: int) -> str | None:
+        parts = [self.stem] + [f"{SHORT_NAMES.get(k, k)}{value_text(v)}" for k, v in settings.items()]
+        parts += [f"seed{seed}"] if self.seeds else []
+        return "-".join(parts) if len(parts) > 1 else None
+
+    def config(self, settings: dict, seed: int) -> TrainConfig:
+        variant = {**settings, "seed": seed, "run_name": self.name(settings, seed)}
+        if self.size is not None:
+            variant["train_limit"] = self.size
+        return build_config(*self.layers, (variant, f"{self.layers[-1][1]} (sweep, seeds, learning_curve)"))
+
+    def grid(self) -> list[TrainConfig]:
+        """The grid's runs at the first seed (the runs the choice is made from)."""
+        return [self.config(settings, self.run_seeds[0]) for settings in self.settings]
+
+    def choice(self, results_root: Path) -> tuple[dict, list[dict]] | None:
+        """(chosen settings, every setting with its val metrics), or None while a grid run is unfinished."""
+        scored = []
+        for settings, config in zip(self.settings, self.grid(), strict=True):
+            run_dir = config.run_dir(results_root)
+            if not run_folders.is_finished(run_dir):
+                return None
+            scored.append({"settings": settings, "run": run_dir.name, **run_folders.val_metrics(run_dir)})
+        return max(scored, key=selection_key)["settings"], scored
+
+    def chosen_configs(self, results_root: Path) -> list[TrainConfig] | None:
+        """The runs that are benchmarked: the chosen setting at every seed (None: the choice is not made yet)."""
+        if not self.swept:
+            return [self.config(self.settings[0], seed) for seed in self.run_seeds]
+        choice = self.choice(results_root)
+        return None if choice is None else [self.config(choice[0], seed) for seed in self.run_seeds]
+
+    def to_train(self, results_root: Path) -> list[TrainConfig]:
+        """The runs to train now: the grid first; once it is done, the chosen setting at the other seeds."""
+        chosen = self.chosen_configs(results_root)
+        if chosen is None:
+            return self.grid()
+        return list({c.run_dir(results_root): c for c in (self.grid() if self.swept else []) + chosen}.values())
+
+    def planned(self) -> list[TrainConfig]:
+        """Every run the group will train, the later seeds of a sweep counted with the grid's first setting
+        (the choice is not known before the grid trains; a setting's cost does not depend on it)."""
+        return self.grid() + [self.config(self.settings[0], seed) for seed in self.run_seeds[1:]]
+
+    def describe(self, results_root: Path) -> dict:
+        """What bench records about the group on each of its rows (seeds, the choice)."""
+        info: dict = {"group": self.stem}
+        if self.seeds:
+            info["seeds"] = self.run_seeds
+        if self.size is not None:
+            info["train_size"] = self.size
+        if self.swept:
+            choice = self.choice(results_root)
+            if choice is not None:
+                info["sweep"] = {"chosen": choice[0], "settings": choice[1], "metric": selection_metric(choice[1])}
+        return info
+
+
+def selection_metric(scored: list[dict]) -> str:
+    return "eval_label_accuracy" if all("eval_label_accuracy" in s for s in scored) else "eval_loss"
+
+
+def selection_key(scored: dict):
+    """Higher is better: label accuracy, then the lower val loss; val loss alone where no labels are scored."""
+    loss = scored.get("eval_loss", float("inf"))
+    return (scored.get("eval_label_accuracy", float("-inf")), -loss)
