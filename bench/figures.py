@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from common.fileio import atomic_write_bytes, read_jsonl
-from common.paths import results_dir
 from sft import run_folders
 
 
@@ -86,11 +85,30 @@ def confusion_figures(task: str, rows: list[dict], out: Path) -> list[Path]:
     return written
 
 
-def loss_curves_figure(task: str, out: Path) -> Path | None:
-    """Train (lines) and eval (dashed, dots) loss per epoch of every finished run of the task and, where runs
-    logged it, a second panel with the label accuracy on the val records at each evaluation."""
+def loss_curve_runs(rows: list[dict]) -> list[Path]:
+    """The runs whose curves are drawn: each benchmarked run, but of several seeds only the first, and of a
+    learning curve only its largest size (the figure stays readable with a study's dozens of runs)."""
+    largest: dict[str, int] = {}
+    for row in rows:
+        if row.get("train_size") and row["state"] == "fine-tuned":
+            largest[row["group"]] = max(largest.get(row["group"], 0), row["train_size"])
+    chosen = set()
+    for row in rows:
+        if row["state"] != "fine-tuned" or not row.get("run") or row.get("not_chosen"):
+            continue
+        if row.get("seeds") and row.get("seed") != row["seeds"][0]:
+            continue
+        if row.get("train_size") and row["train_size"] != largest[row["group"]]:
+            continue
+        chosen.add(run_folders.resolve_path(row["run"]))
+    return sorted(p for p in chosen if run_folders.is_finished(p))
+
+
+def loss_curves_figure(task: str, rows: list[dict], out: Path) -> Path | None:
+    """Train (lines) and eval (dashed, dots) loss per epoch of the task's benchmarked runs (loss_curve_runs) and,
+    where runs logged it, a second panel with the label accuracy on the val records at each evaluation."""
     plt = _pyplot()
-    run_dirs = sorted(p for p in (results_dir() / "runs" / task).glob("*") if run_folders.is_finished(p))
+    run_dirs = loss_curve_runs(rows)
     if not run_dirs:
         return None
     logs = {

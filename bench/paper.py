@@ -123,25 +123,31 @@ SETUP = (
 
 
 def runs_table(root: Path) -> str:
-    """A table of every finished run: model, task, method and the settings that shape it."""
+    """A table of every finished run: model, task, method and the settings that shape it; the seeds of one
+    setting share a line (their mean time). A longtable, so a study's dozens of runs break across pages."""
     lines = [
-        r"\begin{table}[H]",
-        r"\centering\small",
-        r"\caption{Training runs. Precision is the one the run's machine used; time is training wall time.}",
-        r"\label{tab:runs}",
-        r"\resizebox{\textwidth}{!}{%",
-        r"\begin{tabular}{lllrrrrrlr}",
+        r"\begingroup\scriptsize\setlength{\tabcolsep}{2.5pt}",
+        r"\begin{longtable}{lllrrrrrlr}",
+        r"\caption{Training runs (runs that differ only in their seed share a line). Precision is the one the "
+        r"run's machine used; time is training wall time (the mean over the seeds).}\label{tab:runs}\\",
         r"\toprule",
-        r"Task & Model (Hub id) & Method & LoRA $r$ & LR & Epochs & Batch & Train ex. & Precision, hardware "
+        r"Task & Model (Hub id) & Method & LoRA $r$ & LR & Epochs & Batch & Train ex. & Precision, hardware, seeds "
         r"& Time (s) \\",
         r"\midrule",
+        r"\endhead",
     ]
+    settings: dict[tuple, list[tuple[dict, dict, Path]]] = {}
     for run_dir in finished_run_dirs(root):
         config = yaml.safe_load((run_dir / "config.yaml").read_text())
-        info = run_folders.read_run(run_dir)
+        same = {k: v for k, v in config.items() if k not in ("seed", "run_name")}
+        key = (run_dir.parent.name, yaml.safe_dump(same))
+        settings.setdefault(key, []).append((config, run_folders.read_run(run_dir), run_dir))
+    for runs in settings.values():
+        config, info, run_dir = runs[0]
         hardware = info.get("hardware", {})
         machine = hardware.get("gpu") or ("CPU, AVX-512 BF16" if hardware.get("cpu_bf16") else "CPU")
         rank = str(config["lora_r"]) if config["method"] in ("lora", "qlora", "lora-head") else "-"
+        seeds = f", seeds {', '.join(str(c['seed']) for c, _, _ in runs)}" if len(runs) > 1 else ""
         cells = [
             run_dir.parent.name,
             hub_id(config["model"]),
@@ -151,11 +157,11 @@ def runs_table(root: Path) -> str:
             f"{config['epochs']:g}",
             str(config["batch_size"] * config.get("grad_accum", 1)),
             str(info.get("train_examples", "-")),
-            f"{info.get('precision', '-')}, {machine}",
-            f"{info.get('wall_time_s', 0):.0f}",
+            f"{info.get('precision', '-')}, {machine}{seeds}",
+            f"{sum(i.get('wall_time_s', 0) for _, i, _ in runs) / len(runs):.0f}",
         ]
         lines.append(" & ".join(latex_escape(c) for c in cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table}", ""]
+    lines += [r"\bottomrule", r"\end{longtable}", r"\endgroup", ""]
     return "\n".join(lines)
 
 
@@ -302,6 +308,7 @@ def build_paper(root: Path | None = None) -> Path:
         r"\documentclass[10pt,twocolumn]{article}",
         r"\usepackage[margin=0.75in]{geometry}",
         r"\usepackage{booktabs}",
+        r"\usepackage{longtable}",
         r"\usepackage{float}",
         r"\usepackage{graphicx}",
         r"\usepackage[hidelinks]{hyperref}",

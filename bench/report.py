@@ -218,7 +218,7 @@ def task_section(task: str, rows: list[dict], kind: str, root: Path) -> tuple[st
         figures += [f for f in (sweep_figure(task, rows, out / "figures"),) if f]
     else:
         atomic_write_text(out / "metrics.csv", csv_text(records, csv_keys(columns)))
-    loss = loss_curves_figure(task, out / "figures")
+    loss = loss_curves_figure(task, rows, out / "figures")
     figures += [loss] if loss else []
     md.append("")
     md += [f"![{path.stem}]({path.relative_to(root).as_posix()})" for path in figures]

@@ -159,7 +159,9 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--experiment", default="default", help="name under configs/experiments/ or a YAML path")
     parser.add_argument("--only", help="benchmark only these tasks (comma-separated)")
-    parser.add_argument("--modes", default=",".join(MODES), help="generative modes: score,generate (default both)")
+    parser.add_argument(
+        "--modes", help="generative modes: score,generate (default: the experiment's `modes`, else both)"
+    )
     parser.add_argument(
         "--limit", type=int, default=None, help="first N test records (default: the experiment's bench_limit; 0 = all)"
     )
@@ -181,7 +183,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     experiment = load_experiment(args.experiment, parse_overrides(args.overrides))
     options = BenchOptions(
-        modes=parse_modes(args.modes),
+        modes=parse_modes(args.modes) if args.modes else tuple(experiment.modes or MODES),
         limit=experiment.bench_limit if args.limit is None else args.limit,
         batch_size=args.batch_size,
         device=args.device,

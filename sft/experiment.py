@@ -40,7 +40,18 @@ from sft.plan import GPUS, print_plan
 from sft.run_groups import GROUP_KEYS, RunGroup, check_seeds, check_sizes, check_sweep, settings_text
 from sft.train import say, train
 
-EXPERIMENT_KEYS = {"name", "preset", "overrides", "tasks", "runs", "description", "bench_limit", "fewshot", *GROUP_KEYS}
+EXPERIMENT_KEYS = {
+    "name",
+    "preset",
+    "overrides",
+    "tasks",
+    "runs",
+    "description",
+    "bench_limit",
+    "fewshot",
+    "modes",
+    *GROUP_KEYS,
+}
 RUN_KEYS = {"model", "method", "tasks", "preset", "overrides", *GROUP_KEYS}
 
 
@@ -51,6 +62,7 @@ class Experiment:
     groups: list[RunGroup]
     bench_limit: int | None = None  # benchmark the first N test records of each task (None: all)
     fewshot: list[int] = field(default_factory=lambda: [0])  # in-context demonstrations of the base rows
+    modes: list[str] | None = None  # the generative modes bench measures (None: score and generate)
 
     @property
     def configs(self) -> list[TrainConfig]:
@@ -99,7 +111,7 @@ def _groups(layers: list[tuple[dict, str]], spec: dict, run: dict, origin: str) 
     settings = check_sweep(sweep, origin) if sweep is not None else [{}]
     seeds = check_seeds(seeds, origin) if seeds is not None else None
     sizes = check_sizes(sizes, origin) if sizes is not None else [None]
-    return [RunGroup(layers, settings, seeds, size) for size in sizes]
+    return [RunGroup(layers, settings, seeds, size, origin) for size in sizes]
 
 
 def load_experiment(name_or_path: str, cli_overrides: dict | None = None) -> Experiment:
@@ -133,7 +145,10 @@ def load_experiment(name_or_path: str, cli_overrides: dict | None = None) -> Exp
             groups += _groups(layers, spec, run, origin)
     if not groups:
         raise UserError(f"{path}: no tasks listed")
-    return Experiment(spec.get("name", path.stem), path, groups, spec.get("bench_limit"), fewshot)
+    modes = spec.get("modes")
+    if modes is not None and (not isinstance(modes, list) or not set(modes) <= {"score", "generate"} or not modes):
+        raise UserError(f"{path}: 'modes' must be a list of score and/or generate; got {modes!r}")
+    return Experiment(spec.get("name", path.stem), path, groups, spec.get("bench_limit"), fewshot, modes)
 
 
 def train_group(group: RunGroup, force: bool, only: str | None) -> int:

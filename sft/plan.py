@@ -82,7 +82,10 @@ def optimizer_steps(config: TrainConfig, examples: int) -> int:
 def evaluation_count(config: TrainConfig, steps: int, has_eval: bool) -> int:
     if not has_eval:
         return 0
-    return steps // config.eval_steps if config.eval_steps else math.ceil(config.epochs)
+    if not config.eval_steps:
+        return math.ceil(config.epochs)
+    # and one at the end when the last step is not an evaluation step (sft/run_folders.py final_evaluation)
+    return steps // config.eval_steps + int(steps % config.eval_steps > 0)
 
 
 def build_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path):

@@ -128,8 +128,11 @@ def final_evaluation(trainer, global_step: int) -> dict:
     more evaluation now (a sweep chooses its setting by these; sft/run_groups.py)."""
     if trainer.eval_dataset is None:
         return {}
-    last = next((r for r in reversed(trainer.state.log_history) if "eval_loss" in r), None)
-    if last is None or last.get("step") != global_step:
+    step = global_step
+    if trainer.args.load_best_model_at_end and trainer.state.best_model_checkpoint:
+        step = int(trainer.state.best_model_checkpoint.rsplit("-", 1)[-1])  # the weights saved are the best's
+    last = next((r for r in reversed(trainer.state.log_history) if "eval_loss" in r and r.get("step") == step), None)
+    if last is None:
         last = trainer.evaluate()
     return {k: v for k, v in last.items() if k.startswith("eval_") and isinstance(v, int | float)}
 

@@ -84,6 +84,7 @@ class RunGroup:
     settings: list[dict] = field(default_factory=lambda: [{}])  # the sweep's grid ([{}]: no sweep)
     seeds: list[int] | None = None  # None: the config's own seed, one run, the plain folder name
     size: int | None = None  # a learning-curve point's train_limit (None: not a curve)
+    origin: str = "config"  # where the entry is, for errors
 
     def __post_init__(self):
         self.base = build_config(*self.layers)  # bad keys fail here, before anything trains
@@ -117,7 +118,7 @@ class RunGroup:
         variant = {**settings, "seed": seed, "run_name": self.name(settings, seed)}
         if self.size is not None:
             variant["train_limit"] = self.size
-        return build_config(*self.layers, (variant, f"{self.layers[-1][1]} (sweep, seeds, learning_curve)"))
+        return build_config(*self.layers, (variant, f"{self.origin} (sweep, seeds, learning_curve)"))
 
     def grid(self) -> list[TrainConfig]:
         """The grid's runs at the first seed (the runs the choice is made from)."""

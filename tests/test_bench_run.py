@@ -15,7 +15,8 @@ def test_bench_run_and_report_rebuild_byte_for_byte(isolated_outputs, tmp_path):
     """`bench.run` on an experiment whose run is not trained: base rows and baselines, then the report."""
     experiment = tmp_path / "exp.yaml"
     experiment.write_text(
-        "name: t\ntasks: [mushroom]\nbench_limit: 12\nruns:\n  - {model: smollm2-135m-instruct, method: lora}\n"
+        "name: t\ntasks: [mushroom]\nbench_limit: 12\nfewshot: [0, 2]\n"
+        "runs:\n  - {model: smollm2-135m-instruct, method: lora}\n"
     )
     result = run_module("bench.run", "--experiment", str(experiment), "--batch-size", "6")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -25,9 +26,23 @@ def test_bench_run_and_report_rebuild_byte_for_byte(isolated_outputs, tmp_path):
     assert set(rows) == {
         "smollm2-135m-instruct.base.score",
         "smollm2-135m-instruct.base.generate",
+        "smollm2-135m-instruct.base-2shot.score",
+        "smollm2-135m-instruct.base-2shot.generate",
         "baseline.one-hot-decision-tree",
         "baseline.one-hot-logistic-regression",
     }
+    # the in-context rows: the same 2 train records in both modes, never a val or test record
+    two_shot = rows["smollm2-135m-instruct.base-2shot.score"]
+    assert two_shot["shots"] == 2 and len(two_shot["demonstrations"]) == 2
+    assert two_shot["demonstrations"] == rows["smollm2-135m-instruct.base-2shot.generate"]["demonstrations"]
+    data = Path(os.environ["SFTBENCH_DATA"]) / "mushroom"
+    ids = {
+        s: {json.loads(x)["id"] for x in (data / f"{s}.jsonl").read_text().splitlines()}
+        for s in ("train", "val", "test")
+    }
+    assert set(two_shot["demonstrations"]) <= ids["train"] and not set(two_shot["demonstrations"]) & (
+        ids["val"] | ids["test"]
+    )
     score = rows["smollm2-135m-instruct.base.score"]
     predictions = [
         json.loads(line)
@@ -53,6 +68,7 @@ def test_bench_run_and_report_rebuild_byte_for_byte(isolated_outputs, tmp_path):
     assert "one-hot + decision tree" in table and "Sample answers" in table
     accuracy = f"{score['metrics']['accuracy']:.3f} [{low:.3f}, {high:.3f}]"
     assert f"| smollm2-135m-instruct | base | - | score | {accuracy} |" in table
+    assert "| smollm2-135m-instruct | base, 2-shot | - | score |" in table
     assert "Split: a seeded 80/10/10 stratified split" in table and "n = 12 of the 813 test records" in table
     header = (results / "results.csv").read_text().splitlines()[0]
     assert "accuracy,accuracy_low,accuracy_high,macro_f1,macro_f1_low" in header and "p_vs_base" in header
@@ -66,6 +82,10 @@ def test_bench_run_and_report_rebuild_byte_for_byte(isolated_outputs, tmp_path):
     again = run_module("bench.run", "--experiment", str(experiment))
     assert again.returncode == 0 and "0 row(s) computed" in again.stdout
     assert json.loads(tree.read_text())["order"] == planned
+    # other demonstrations are another measurement: 4 shots are computed, the 2-shot rows stay as they were
+    experiment.write_text(experiment.read_text().replace("fewshot: [0, 2]", "fewshot: [0, 2, 4]"))
+    more = run_module("bench.run", "--experiment", str(experiment), "--modes", "score", "--no-baselines")
+    assert more.returncode == 0 and "1 row(s) computed" in more.stdout, more.stdout[-2000:]
     before = (results / "results.md").read_bytes()
     (results / "results.md").unlink()
     assert run_module("bench.report").returncode == 0
@@ -125,3 +145,54 @@ def test_a_run_trained_with_overrides_is_benchmarked_and_a_stale_one_is_not(isol
     assert "minilm-l6-full is trained on an older split of the task, not benchmarked" in stale.stdout
     assert "| minilm-l6 | fine-tuned |" not in (results / "results.md").read_text()  # no stale row mixed in
     assert (results / "notes" / "rows" / "stale" / "minilm-l6-full.head.json").is_file()  # set aside, not deleted
+
+
+def test_seeds_a_sweep_chosen_on_val_and_a_learning_curve_from_train_all_to_the_report(isolated_outputs, tmp_path):
+    """MiniLM on a small CSV: a 2-setting sweep at 2 seeds and a 2-point learning curve at 2 seeds. Only the
+    setting chosen on the val records is measured on test; the table shows each setting's seeds as one line;
+    the baselines train on the curve's subsets; the figures are drawn; the report rebuilds byte for byte."""
+    data, experiment = notes_experiment(tmp_path, "epochs: 1, batch_size: 8, max_length: 32, save_steps: 100")
+    settings = "epochs: 1, batch_size: 8, max_length: 32, save_steps: 100, logging_steps: 2, eval_limit: 8"
+    experiment.write_text(
+        f"name: t\ntasks: [{{task: 'csv:{data}', text_column: text}}]\nbench_limit: 0\nruns:\n"
+        f"  - {{model: minilm-l6, method: full, seeds: [1, 2], sweep: {{lr: [1.0e-5, 3.0e-4]}},\n"
+        f"     overrides: {{{settings}}}}}\n"
+        f"  - {{model: minilm-l6, method: full, seeds: [1, 2], learning_curve: [12, 24], overrides: {{{settings}}}}}\n"
+    )
+    listed = run_module("sft.experiment", "--experiment", str(experiment), "--list")
+    assert "the setting chosen on val, at seeds [2]" in listed.stdout, listed.stdout
+    trained = run_module("sft.experiment", "--experiment", str(experiment))
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    runs = Path(os.environ["SFTBENCH_RESULTS"]) / "runs" / "notes"
+    val = {p.name: json.loads((p / "run.json").read_text())["val_metrics"] for p in runs.iterdir()}
+    assert len(val) == 3 + 4, sorted(val)  # the grid at seed 1, the chosen setting at seed 2; 2 sizes x 2 seeds
+    grid = {lr: val[f"minilm-l6-full-lr{lr}-seed1"] for lr in ("1e-05", "0.0003")}
+    chosen = max(grid, key=lambda lr: (grid[lr]["eval_label_accuracy"], -grid[lr]["eval_loss"]))
+    assert f"chosen on val: lr={chosen} (among 2 settings)" in trained.stdout
+    assert f"minilm-l6-full-lr{chosen}-seed2" in val
+    benched = run_module("bench.run", "--experiment", str(experiment))
+    assert benched.returncode == 0, benched.stderr[-3000:]
+    results = Path(os.environ["SFTBENCH_RESULTS"])
+    rows = {p.stem: json.loads(p.read_text()) for p in (results / "notes" / "rows").glob("*.json")}
+    other = next(lr for lr in grid if lr != chosen)
+    assert f"minilm-l6-full-lr{other}-seed1.head" not in rows  # a setting not chosen is never measured on test
+    assert {f"minilm-l6-full-lr{chosen}-seed{s}.head" for s in (1, 2)} <= set(rows)
+    assert rows[f"minilm-l6-full-lr{chosen}-seed2.head"]["sweep"]["chosen"] == {"lr": float(chosen)}
+    assert {f"minilm-l6-full-n{n}-seed{s}.head" for n in (12, 24) for s in (1, 2)} <= set(rows)
+    assert rows["baseline.tf-idf-logistic-regression.n12"]["train_size"] == 12  # baselines on the same subsets
+    table = (results / "results.md").read_text()
+    line = next(x for x in table.splitlines() if f"lr={chosen}: chosen on val among 2" in x)
+    accuracies = [rows[f"minilm-l6-full-lr{chosen}-seed{s}.head"]["metrics"]["accuracy"] for s in (1, 2)]
+    assert f"{sum(accuracies) / 2:.3f} ± " in line and "| 2 |" in line  # one line: mean ± sd, 2 seeds
+    assert sum("(n=12)" in x for x in table.splitlines() if x.startswith("| minilm-l6 | fine-tuned")) == 1
+    csv_lines = (results / "results.csv").read_text().splitlines()
+    assert sum(f"lr={chosen}: chosen on val" in x for x in csv_lines) == 3  # each seed, then the mean line
+    for figure in ("learning_curve.png", "sweep.png"):
+        assert (results / "notes" / "figures" / figure).read_bytes()[:4] == b"\x89PNG"
+    # Asked for explicitly, the other setting is measured too, and marked as not chosen.
+    every = run_module("bench.run", "--experiment", str(experiment), "--all-settings")
+    assert every.returncode == 0 and "1 row(s) computed" in every.stdout, every.stdout[-2000:]
+    assert f"lr={other}: not chosen on val" in (results / "results.md").read_text()
+    before = (results / "results.md").read_bytes()
+    assert run_module("bench.report").returncode == 0
+    assert (results / "results.md").read_bytes() == before

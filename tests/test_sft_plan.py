@@ -20,6 +20,11 @@ def test_plan_counts_what_the_trained_run_did(lora_run):
     assert plan.examples == run["train_examples"] == 48
     assert plan.steps == run["global_step"] == 6
     assert plan.evaluations == 2  # every 3 steps
+    logged = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    assert sum("eval_loss" in r for r in logged) == plan.evaluations
+    # the final weights' val metrics, recorded for a sweep's choice: here the best evaluation's, which they are
+    best = next(r for r in logged if r.get("step") == run["best_step"] and "eval_loss" in r)
+    assert run["val_metrics"]["eval_label_accuracy"] == best["eval_label_accuracy"]
     assert plan.parameters == 134_515_008  # SmolLM2-135M (tied embeddings counted once)
     assert 48 * 60 < plan.tokens < 48 * 400  # prompt + answer, chat template included
     assert plan.machine_s is not None and plan.machine_s > 0 and "s/step" in plan.machine_detail
