@@ -99,13 +99,13 @@ def fine_tuned_rows(
                 config.method,
                 mode,
                 kind,
-                first + len(rows),
+                first + len(rows) + i,
                 run_dir,
                 source,
                 overrides,
                 extra,
             )
-            for mode in row_modes
+            for i, mode in enumerate(row_modes)
         ]
     return rows
 
