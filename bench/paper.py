@@ -28,6 +28,7 @@ from common.errors import run_cli
 from common.fileio import atomic_write_bytes, atomic_write_text
 from common.paths import results_dir
 from sft import run_folders
+from sft.config import shown_model
 from sft.models import PACKAGED
 
 TITLE = "Fine-tuning small language models for classification: sftbench results"
@@ -37,7 +38,7 @@ STUB = r"\textbf{[To be written by the author.]}"
 
 def hub_id(model: str) -> str:
     """The Hub id behind a packaged model name (the paper names the original model)."""
-    return PACKAGED[model].hub_id if model in PACKAGED else model
+    return PACKAGED[model].hub_id if model in PACKAGED else shown_model(model)
 
 
 def number(value: float, digits: int = 3) -> str:

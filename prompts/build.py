@@ -174,8 +174,11 @@ def build_task(
     key = split_key(task, checksum, seed, ratios)
     changed = stale_fields(out, key)
     if not force and changed is None:
-        return json.loads((out / "meta.json").read_text())
-    if changed and (out / "meta.json").is_file():
+        meta = json.loads((out / "meta.json").read_text())
+        if meta.get("source") == (task.published_source or task.source):
+            return meta
+        # the same split, described as this version describes it (no absolute path of the user's file)
+    elif changed and (out / "meta.json").is_file():
         print(f"{task.name}: rebuilding the split ({', '.join(changed)} changed)")
     splits, described = SPLITTERS[task.kind](task, loaded, seed, ratios)
     for name in SPLITS:
@@ -183,7 +186,7 @@ def build_task(
     meta = {
         "task": task.name,
         "kind": task.kind,
-        "source": task.source,
+        "source": task.published_source or task.source,
         "source_sha256": checksum,
         "seed": seed,
         "ratios": list(ratios),

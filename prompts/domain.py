@@ -22,6 +22,7 @@ from pathlib import Path
 
 from common.errors import UserError, located
 from common.fileio import iter_jsonl, read_text, sha256_bytes
+from common.paths import shown_path
 from prompts.sources import download
 
 DOMAIN_RATIOS = (0.85, 0.05, 0.10)
@@ -43,6 +44,7 @@ class DomainTask:
     source: str
     loader: Callable[[], tuple[list[Document], str]] = field(repr=False)  # -> raw documents, source sha256
     options: dict = field(default_factory=dict)  # what shaped the documents
+    published_source: str | None = None  # as Task.published_source
     kind = "domain"
 
     def load(self) -> tuple[list[Document], str]:
@@ -294,9 +296,14 @@ def domain_task(spec: str, options: dict) -> DomainTask:
         raise UserError(f"task '{spec}': unknown option(s) {sorted(unknown)}; valid: name, text_column")
     name = options.get("name") or path.stem
     if path.is_dir():
-        return DomainTask(name, f"text folder {path}", _folder_loader(path), dict(options))
+        return DomainTask(
+            name, f"text folder {path}", _folder_loader(path), dict(options), f"text folder {shown_path(path)}"
+        )
     if path.is_file() and path.suffix == ".jsonl":
         return DomainTask(
-            name, f"jsonl file {path}", _jsonl_loader(path, options.get("text_column", "text")), dict(options)
+            name,
+            f"jsonl file {shown_path(path)}",
+            _jsonl_loader(path, options.get("text_column", "text")),
+            dict(options),
         )
     raise UserError(f"{path}: not a folder of {'/'.join(SUFFIXES)} files nor a .jsonl file")

@@ -26,6 +26,9 @@ class Task:
     loader: Callable[[], tuple[list[Example], str]] = field(repr=False)  # -> examples, source sha256
     options: dict = field(default_factory=dict)  # what shaped the examples (a user file's columns, ...)
     test_origin: str | None = None  # where the source's own test split comes from ("the official test split", ...)
+    # how meta.json, tables and model cards name the source (default: `source`, which errors use): a user's
+    # file by its name, never its absolute path
+    published_source: str | None = None
     kind = "classification"
 
     @property

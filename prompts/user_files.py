@@ -14,6 +14,7 @@ from pathlib import Path
 
 from common.errors import UserError, located
 from common.fileio import iter_jsonl, read_text, sha256_bytes
+from common.paths import shown_path
 from prompts.examples import Example, Task, render_features
 
 
@@ -131,7 +132,7 @@ def file_task(spec: str, options: dict) -> Task:
     if labels is None:  # declared by the data: load once to find them
         examples, _ = loader()
         labels = tuple(sorted({e.label for e in examples}))
-    test_origin = f"your test file {files[1][0]}" if opts.test_file else None
+    test_origin = f"your test file {shown_path(files[1][0])}" if opts.test_file else None
     return Task(
         opts.name or path.stem,
         labels,
@@ -140,4 +141,5 @@ def file_task(spec: str, options: dict) -> Task:
         loader,
         dataclasses.asdict(opts),
         test_origin,
+        f"{kind} file {shown_path(path)}",
     )

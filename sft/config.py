@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from common.errors import UserError
-from common.paths import REPO_ROOT
+from common.paths import REPO_ROOT, shown_path
 from prompts.sampling import SAMPLINGS
 from prompts.tasks import task_slug
 from sft.models import model_slug
@@ -251,6 +251,36 @@ def build_config(*layers: tuple[dict, str]) -> TrainConfig:
 
 # Keys written to config.yaml only when set, so that the runs trained before they existed keep their config.
 WRITTEN_WHEN_SET = ("run_name",)
+
+
+FILE_TASK_PREFIXES = ("csv:", "jsonl:", "domain:")
+
+
+def shown_model(model: str) -> str:
+    """A model as published: a Hub id or registry name as it is, a local folder by shown_path."""
+    return shown_path(model) if Path(model).expanduser().exists() else model
+
+
+def shareable_config(values: dict) -> dict:
+    """A run's config.yaml values as a model card or the paper shows them: the user's files and folders named
+    relative to the repository, or by their base name, never by an absolute path (common/paths.py shown_path).
+    The run folder's own config.yaml keeps the real paths, which resuming needs."""
+    shown = dict(values)
+    task = shown.get("task") or ""
+    prefix = next((p for p in FILE_TASK_PREFIXES if task.startswith(p)), None)
+    if prefix:
+        shown["task"] = prefix + shown_path(task.removeprefix(prefix))
+    options = dict(shown.get("task_options") or {})
+    for key in ("test_file", "val_file"):
+        if options.get(key):
+            options[key] = shown_path(options[key])
+    if "task_options" in shown:
+        shown["task_options"] = options
+    if shown.get("model"):
+        shown["model"] = shown_model(shown["model"])
+    if shown.get("output_dir"):
+        shown["output_dir"] = shown_path(shown["output_dir"])
+    return shown
 
 
 def to_yaml(config: TrainConfig) -> str:

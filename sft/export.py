@@ -2,6 +2,7 @@
 
     python -m sft.export results/runs/mushroom/smollm2-135m-instruct-lora --merge
     python -m sft.export results/runs/mushroom/smollm2-135m-instruct-lora --push-to-hub you/smollm2-mushroom
+    python -m sft.export results/runs/mushroom/smollm2-135m-instruct-lora --push-to-hub you/x --dry-run
 
 Training does the same when the config says `merge: true` or `push_to_hub: true` (with `hub_model_id`).
 
@@ -12,8 +13,11 @@ Training does the same when the config says `merge: true` or `push_to_hub: true`
   dequantized base), the adapter merged into it, saved as safetensors in the base's own dtype with the
   tokenizer and model card; `AutoModelForCausalLM.from_pretrained("merged")` loads it. The benchmark merges
   the same way, so merged/ scores as the run does.
-- Hub upload: merged/ if there is one, else the adapter (or a full fine-tune's model/), with its card. It
-  needs a network and a token (`huggingface-cli login` or HF_TOKEN); a failure is one clear error and the
+- Hub upload: merged/ if there is one, else the adapter (or a full fine-tune's model/), with its card: only
+  weights, configs, tokenizer files and the card (anything else in the folder stops the push with one line,
+  unless named with --include), and no absolute path of the user's files (sft/config.py shareable_config).
+  --dry-run lists the files and their sizes and sends nothing. It needs a network and a token
+  (`huggingface-cli login` or HF_TOKEN); a failure is one clear error and the
   run stays as it was.
 
 torch, transformers and peft load inside the functions: seconds to import, and --help must answer at once.
@@ -26,6 +30,7 @@ import json
 import os
 import shutil
 import tempfile
+from fnmatch import fnmatch
 from pathlib import Path
 
 import yaml
@@ -102,22 +107,77 @@ def upload_folder(run_dir: Path) -> Path:
     raise UserError(f"{run_dir}: no merged/, adapter/ or model/ folder to upload; is the run finished?")
 
 
+# What an upload may hold: weights, configs, the tokenizer and the card. Anything else found in the folder (a
+# data file, predictions, logs) is refused unless named with --include.
+UPLOADABLE = (
+    "*.safetensors",
+    "config.json",
+    "generation_config.json",
+    "adapter_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "tokenizer.model",
+    "spiece.model",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "vocab.txt",
+    "merges.txt",
+    "chat_template.jinja",
+    "chat_template.json",
+    "README.md",
+)
+
+
+def upload_files(folder: Path, include: tuple[str, ...] = ()) -> list[tuple[str, int]]:
+    """Every file the upload of `folder` sends, (path inside the folder, bytes); a file that is not weights,
+    config, tokenizer or card, and not named in `include`, stops it with one line naming each such file."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    names = [p.relative_to(folder).as_posix() for p in files]
+    refused = [n for n in names if n not in include and not any(fnmatch(Path(n).name, g) for g in UPLOADABLE)]
+    if refused:
+        raise UserError(
+            f"{folder}: not uploading {', '.join(refused)}: not weights, config, tokenizer or model card; move it "
+            f"out of the folder, or name it with --include to upload it anyway"
+        )
+    return [(name, path.stat().st_size) for name, path in zip(names, files, strict=True)]
+
+
+def describe_upload(folder: Path, repo_id: str, files: list[tuple[str, int]]) -> str:
+    lines = [f"would upload {folder} to https://huggingface.co/{repo_id} ({len(files)} files):"]
+    lines += [f"  {size:>13,}  {name}" for name, size in files]
+    lines.append(f"  {sum(size for _, size in files):>13,}  bytes in all")
+    return "\n".join(lines)
+
+
 def check_can_push() -> None:
     """Offline, a push cannot work: say so before hours of training rather than after."""
     if hub_offline():
         raise UserError("push_to_hub: HF_HUB_OFFLINE is set, so nothing can be uploaded; unset it, or push later")
 
 
-def push_to_hub(run_dir: Path, repo_id: str, model: ResolvedModel) -> str:
+def push_to_hub(
+    run_dir: Path, repo_id: str, model: ResolvedModel, dry_run: bool = False, include: tuple[str, ...] = ()
+) -> str | None:
     """Upload the run's merged model (else its adapter or model) with a card naming `repo_id`; returns the URL.
-    (export_run has checked that the Hub can be reached at all, before merging.)"""
+    The files are checked first (upload_files); `dry_run` lists them, with the card written as it would be
+    sent, and uploads nothing. (export_run has checked that the Hub can be reached at all, before merging.)"""
     folder = upload_folder(run_dir)
     write_model_card(run_dir, model, repo_id=repo_id)
+    files = upload_files(folder, include)
+    if dry_run:
+        print(describe_upload(folder, repo_id, files))
+        return None
     later = f"the run is saved; push it later: python -m sft.export {run_dir} --push-to-hub {repo_id}"
     try:
         api = HfApi()
         api.create_repo(repo_id, exist_ok=True)
-        api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=f"sftbench: {run_dir.name}")
+        api.upload_folder(
+            repo_id=repo_id,
+            folder_path=folder,
+            allow_patterns=[name for name, _ in files],  # exactly the files checked above
+            commit_message=f"sftbench: {run_dir.name}",
+        )
     except Exception as err:  # no network, no token, no permission: one message, not a traceback
         reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
         raise UserError(f"push_to_hub {repo_id}: {type(err).__name__}: {reason}; {later}") from None
@@ -125,9 +185,17 @@ def push_to_hub(run_dir: Path, repo_id: str, model: ResolvedModel) -> str:
     return f"https://huggingface.co/{repo_id}"
 
 
-def export_run(run_dir: Path, model: ResolvedModel, merge: bool = False, repo_id: str | None = None) -> None:
-    """What follows a finished training run: a portable adapter, its model card, merged/ and the upload if asked."""
-    if repo_id:
+def export_run(
+    run_dir: Path,
+    model: ResolvedModel,
+    merge: bool = False,
+    repo_id: str | None = None,
+    dry_run: bool = False,
+    include: tuple[str, ...] = (),
+) -> None:
+    """What follows a finished training run: a portable adapter, its model card, merged/ and the upload if asked
+    (with `dry_run`, the list of what it would send)."""
+    if repo_id and not dry_run:
         check_can_push()
     if (run_dir / "adapter").is_dir():
         make_adapter_portable(run_dir / "adapter", model)
@@ -135,7 +203,7 @@ def export_run(run_dir: Path, model: ResolvedModel, merge: bool = False, repo_id
     if merge:
         export_merged(run_dir, model)
     if repo_id:
-        push_to_hub(run_dir, repo_id, model)
+        push_to_hub(run_dir, repo_id, model, dry_run, include)
 
 
 def main(argv=None) -> int:
@@ -147,11 +215,34 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--merge", action="store_true", help="write merged/: base + adapter, safetensors")
     parser.add_argument("--push-to-hub", metavar="OWNER/NAME", help="upload merged/ (else the adapter) with its card")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --push-to-hub: list every file the upload would send, with its size (the model card written "
+        "as it would be sent), and upload nothing; needs no network",
+    )
+    parser.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="upload this file too although it is not weights, config, tokenizer or card (path inside the "
+        "uploaded folder; repeat for several)",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors")
     args = parser.parse_args(argv)
     if not (args.merge or args.push_to_hub):
         parser.error("nothing to do: give --merge and/or --push-to-hub OWNER/NAME")
-    export_run(args.run_dir, run_model(args.run_dir), merge=args.merge, repo_id=args.push_to_hub)
+    if args.dry_run and not args.push_to_hub:
+        parser.error("--dry-run lists what --push-to-hub would send: give --push-to-hub OWNER/NAME")
+    export_run(
+        args.run_dir,
+        run_model(args.run_dir),
+        merge=args.merge,
+        repo_id=args.push_to_hub,
+        dry_run=args.dry_run,
+        include=tuple(args.include),
+    )
     return 0
 
 

@@ -22,6 +22,7 @@ from prompts.build import build_task
 from prompts.format import prompt_text
 from prompts.tasks import get_task, task_kind, task_slug
 from sft import run_folders
+from sft.config import shareable_config, shown_model
 from sft.models import ResolvedModel, base_model_id, uses_classifier_head
 
 CARD = "README.md"
@@ -137,7 +138,9 @@ def build_model_card(run_dir: Path, weights_dir: Path, model: ResolvedModel, rep
         datasets=datasets,
         eval_results=_eval_results(results, task, meta) if results else None,
     )
-    base_text = f"[{base}](https://huggingface.co/{base})" if base else f"a local model (`{config['model']}`)"
+    base_text = (
+        f"[{base}](https://huggingface.co/{base})" if base else f"a local model (`{shown_model(config['model'])}`)"
+    )
     what = "a LoRA adapter" if adapter else "a merged model (base + LoRA)" if merged else "a model"
     lines = [
         f"# {name}",
@@ -219,7 +222,7 @@ def build_model_card(run_dir: Path, weights_dir: Path, model: ResolvedModel, rep
         f"(config.yaml of the run):",
         "",
         "```yaml",
-        yaml.safe_dump(config, sort_keys=False).strip(),
+        yaml.safe_dump(shareable_config(config), sort_keys=False).strip(),
         "```",
         "",
         "## How to use",

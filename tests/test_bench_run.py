@@ -196,3 +196,19 @@ def test_seeds_a_sweep_chosen_on_val_and_a_learning_curve_from_train_all_to_the_
     before = (results / "results.md").read_bytes()
     assert run_module("bench.report").returncode == 0
     assert (results / "results.md").read_bytes() == before
+
+
+def test_more_demonstrations_than_train_records_stop_the_bench_before_any_row(isolated_outputs, tmp_path):
+    data, experiment = notes_experiment(tmp_path, "epochs: 1")
+    experiment.write_text(
+        f"name: t\ntasks: [{{task: 'csv:{data}', text_column: text}}]\nfewshot: [0, 400]\n"
+        "runs:\n  - {model: smollm2-135m-instruct, method: lora}\n"
+    )
+    result = run_module("bench.run", "--experiment", str(experiment))
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("error: fewshot: 400 demonstrations asked for, but the train split has only")
+    )
+    assert not list((Path(os.environ["SFTBENCH_RESULTS"])).glob("*/rows/*.json"))  # nothing written

@@ -128,7 +128,11 @@ def test_your_own_test_and_val_files_are_kept(tmp_path, capsys):
     assert {s: sum(c.values()) for s, c in meta["counts"].items()} == {"train": 14, "val": 2, "test": 6}
     # 6 train texts are also in the test file (good and bad 0-2): dropped from train and counted, as is the repeat
     assert meta["overlap_dropped"] == {"train": 6, "val": 0} and meta["duplicates_dropped"] == 1
-    assert meta["split_origin"].startswith(f"your test file {test} (6 records); validation: its own validation split")
+    # the split's description is published (tables, model cards): the file's name, not its absolute path
+    assert meta["split_origin"].startswith(
+        f"your test file {test.name} (6 records); validation: its own validation split"
+    )
+    assert str(tmp_path) not in json.dumps(meta["split_origin"]) + meta["source"]
     assert (
         run_module(
             "prompts.build",

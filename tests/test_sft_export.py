@@ -153,3 +153,54 @@ def test_push_to_hub_offline_is_one_clear_error(lora_run, isolated_outputs):
     # asked for at training time, offline: refused before any training
     with pytest.raises(UserError, match="HF_HUB_OFFLINE is set"):
         train(build_config(({**vars(config), "push_to_hub": True, "hub_model_id": "a/b"}, "test")))
+
+
+def test_nothing_published_names_the_users_folder(isolated_outputs, tmp_path):
+    """A run on the user's own CSV and test file, in a folder whose path names a person and a client: the model
+    card, the files a push would upload, results.md/.csv/.tex and the paper never contain that path."""
+    folder = tmp_path / "home" / "alice-smith" / "client-acme" / "secret-project"
+    folder.mkdir(parents=True)
+    words = {"pos": ["great", "lovely", "superb", "fine"], "neg": ["awful", "dull", "poor", "bad"]}
+    rows = [f"a {w} review number {i},{label}\n" for label, ws in words.items() for w in ws for i in range(6)]
+    (folder / "reviews.csv").write_text("text,label\n" + "".join(rows[::2]))
+    (folder / "held_out.csv").write_text("text,label\n" + "".join(rows[1::2]))
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text(
+        f"name: t\ntasks: [{{task: 'csv:{folder}/reviews.csv', text_column: text,\n"
+        f"         test_file: '{folder}/held_out.csv'}}]\n"
+        "bench_limit: 0\nruns:\n  - {model: minilm-l6, method: full, overrides: {epochs: 1, batch_size: 8, "
+        "max_length: 32, eval_limit: 4, save_steps: 100}}\n"
+    )
+    for module, *args in (
+        ("sft.experiment", "--experiment", str(experiment)),
+        ("bench.run", "--experiment", str(experiment)),
+        ("bench.paper", "--no-pdf"),
+    ):
+        done = run_module(module, *args)
+        assert done.returncode == 0, done.stderr[-3000:]
+    results = isolated_outputs / "results"
+    run_dir = results / "runs" / "reviews" / "minilm-l6-full"
+    dry = run_module("sft.export", str(run_dir), "--push-to-hub", "someone/reviews", "--dry-run")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    listed = [line.split()[-1] for line in dry.stdout.splitlines()[1:-1]]
+    assert "README.md" in listed and "model.safetensors" in listed and "config.json" in listed
+    published = [run_dir / "model" / name for name in listed]
+    published += [results / name for name in ("results.md", "results.csv", "results.tex")]
+    published += [results / "report" / "report.tex"]
+    for path in published:
+        assert str(folder) not in path.read_text(errors="ignore"), path
+        assert "alice-smith" not in path.read_text(errors="ignore"), path
+    card = (run_dir / "model" / "README.md").read_text()
+    assert "csv file reviews.csv" in card and "task: csv:reviews.csv" in card and "test_file: held_out.csv" in card
+    # The run's own config keeps the real paths, which resuming needs.
+    assert f"{folder}/reviews.csv" in (run_dir / "config.yaml").read_text()
+    # Anything but weights, config, tokenizer and card stops the push, unless named.
+    (run_dir / "model" / "predictions.jsonl").write_text('{"id": 1}\n')
+    refused = run_module("sft.export", str(run_dir), "--push-to-hub", "someone/reviews", "--dry-run")
+    assert refused.returncode == 2 and "not uploading predictions.jsonl: not weights, config, tokenizer" in (
+        refused.stderr
+    )
+    named = run_module(
+        "sft.export", str(run_dir), "--push-to-hub", "someone/reviews", "--dry-run", "--include", "predictions.jsonl"
+    )
+    assert named.returncode == 0 and "predictions.jsonl" in named.stdout
