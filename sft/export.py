@@ -129,10 +129,16 @@ UPLOADABLE = (
 )
 
 
+# Written beside the weights by transformers' Trainer, and left out of an upload without a word: a pickle of the
+# training arguments, which holds this machine's paths.
+LEFT_OUT = ("training_args.bin",)
+
+
 def upload_files(folder: Path, include: tuple[str, ...] = ()) -> list[tuple[str, int]]:
     """Every file the upload of `folder` sends, (path inside the folder, bytes); a file that is not weights,
     config, tokenizer or card, and not named in `include`, stops it with one line naming each such file."""
     files = sorted(p for p in folder.rglob("*") if p.is_file())
+    files = [p for p in files if p.relative_to(folder).as_posix() not in LEFT_OUT or p.name in include]
     names = [p.relative_to(folder).as_posix() for p in files]
     refused = [n for n in names if n not in include and not any(fnmatch(Path(n).name, g) for g in UPLOADABLE)]
     if refused:
