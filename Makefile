@@ -39,10 +39,10 @@ bench: $(STAMP)  ## benchmark base + fine-tuned models of EXPERIMENT and baselin
 	$(PY) -m bench.run --experiment $(EXPERIMENT) $(ARGS)
 
 report: $(STAMP)  ## rebuild results.md/.csv/.tex and figures from results/ files only (no models run)
-	$(PY) -m bench.report
+	$(PY) -m bench.report --experiment $(EXPERIMENT)
 
 paper: $(STAMP)  ## results/report/: a paper-style report.tex (Overleaf-ready) and report.pdf where LaTeX is installed
-	$(PY) -m bench.paper
+	$(PY) -m bench.paper --experiment $(EXPERIMENT)
 
 speed: $(STAMP)  ## training and scoring speed vs the plain recipe: make speed ARGS="--device cuda"
 	$(PY) -m bench.speed $(ARGS)

@@ -29,6 +29,7 @@ from common.fileio import atomic_write_bytes, atomic_write_text
 from common.paths import results_dir
 from sft import run_folders
 from sft.config import shown_model
+from sft.experiment import load_experiment
 from sft.models import PACKAGED
 
 TITLE = "Fine-tuning small language models for classification: sftbench results"
@@ -363,8 +364,14 @@ def main(argv=None) -> int:
         prog="python -m bench.paper", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--no-pdf", action="store_true", help="write the LaTeX folder only")
+    parser.add_argument(
+        "--experiment",
+        help="an experiment with a results folder of its own (its `results:` key), e.g. study; default: results/",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors")
     args = parser.parse_args(argv)
+    if args.experiment:
+        load_experiment(args.experiment).use_results_folder()
     tex = build_paper()
     print(f"paper: {tex}")
     if not args.no_pdf and (pdf := compile_pdf(tex)):

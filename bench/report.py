@@ -40,6 +40,7 @@ from common.errors import run_cli
 from common.fileio import atomic_write_text
 from common.paths import results_dir
 from sft import run_folders
+from sft.experiment import load_experiment
 
 INTRO = (
     "# sftbench results\n\n"
@@ -248,8 +249,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument(
+        "--experiment",
+        help="an experiment with a results folder of its own (its `results:` key), e.g. study; default: results/",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors")
-    parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.experiment:
+        load_experiment(args.experiment).use_results_folder()
     print(f"report: {build_report()}")
     return 0
 

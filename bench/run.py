@@ -182,6 +182,7 @@ def main(argv=None) -> int:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors")
     args = parser.parse_args(argv)
     experiment = load_experiment(args.experiment, parse_overrides(args.overrides))
+    experiment.use_results_folder()
     options = BenchOptions(
         modes=parse_modes(args.modes) if args.modes else tuple(experiment.modes or MODES),
         limit=experiment.bench_limit if args.limit is None else args.limit,

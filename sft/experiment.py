@@ -26,6 +26,7 @@ here and on a GPU (sft/plan.py). Under `accelerate launch` every run trains on a
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ EXPERIMENT_KEYS = {
     "bench_limit",
     "fewshot",
     "modes",
+    "results",
     *GROUP_KEYS,
 }
 RUN_KEYS = {"model", "method", "tasks", "preset", "overrides", *GROUP_KEYS}
@@ -63,6 +65,13 @@ class Experiment:
     bench_limit: int | None = None  # benchmark the first N test records of each task (None: all)
     fewshot: list[int] = field(default_factory=lambda: [0])  # in-context demonstrations of the base rows
     modes: list[str] | None = None  # the generative modes bench measures (None: score and generate)
+    results: str | None = None  # a folder of its own under results/ (runs, rows, tables, report); None: results/
+
+    def use_results_folder(self) -> Path:
+        """Point results_dir() at the experiment's own folder (for this process and those it starts)."""
+        if self.results:
+            os.environ["SFTBENCH_RESULTS"] = str(results_dir() / self.results)
+        return results_dir()
 
     @property
     def configs(self) -> list[TrainConfig]:
@@ -148,7 +157,10 @@ def load_experiment(name_or_path: str, cli_overrides: dict | None = None) -> Exp
     modes = spec.get("modes")
     if modes is not None and (not isinstance(modes, list) or not set(modes) <= {"score", "generate"} or not modes):
         raise UserError(f"{path}: 'modes' must be a list of score and/or generate; got {modes!r}")
-    return Experiment(spec.get("name", path.stem), path, groups, spec.get("bench_limit"), fewshot, modes)
+    results = spec.get("results")
+    if results is not None and (not isinstance(results, str) or "/" in results or results in ("", ".", "..", "runs")):
+        raise UserError(f"{path}: 'results' must be a folder name under results/, e.g. study; got {results!r}")
+    return Experiment(spec.get("name", path.stem), path, groups, spec.get("bench_limit"), fewshot, modes, results)
 
 
 def train_group(group: RunGroup, force: bool, only: str | None) -> int:
@@ -194,7 +206,7 @@ def main(argv=None) -> int:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors")
     args = parser.parse_args(argv)
     experiment = load_experiment(args.experiment, parse_overrides(args.overrides))
-    root = results_dir()
+    root = experiment.use_results_folder()
     selected = [c for c in experiment.configs if not args.only or args.only in str(c.run_dir(root))]
     say(f"experiment '{experiment.name}' ({experiment.path}): {len(selected)} run(s)")
     for group in experiment.groups:
