@@ -67,7 +67,13 @@ def baseline_rows(slug: str, records: list[dict], labels: list[str], sizes: list
 
 
 def fine_tuned_rows(
-    slug: str, group: RunGroup, split_hash: str, row_modes: tuple[str, ...], all_settings: bool, first: int
+    slug: str,
+    group: RunGroup,
+    model: tuple[str, str],
+    split_hash: str,
+    row_modes: tuple[str, ...],
+    all_settings: bool,
+    first: int,
 ) -> list[Row]:
     """The group's benchmarked runs: every seed of its (chosen) setting; with `all_settings`, a sweep's other
     settings too, marked as not chosen."""
@@ -88,7 +94,7 @@ def fine_tuned_rows(
         extra = {**info, **({"seed": config.seed} if group.seeds else {})}
         if config in others:
             extra = {**extra, "not_chosen": True}
-        name, kind = model_slug(config.model), resolve_model(config.model).kind
+        name, kind = model  # every run of a group is of one model
         source = run_folders.fingerprint(run_dir)
         rows += [
             Row(
@@ -134,7 +140,7 @@ def plan_classification_rows(
             rows += base_rows(name, kind, row_modes, list(fewshot) if kind == "causal" else [0], slug, len(rows))
         if group.size is not None and group.size not in sizes:
             sizes.append(group.size)
-        rows += fine_tuned_rows(slug, group, split_hash, row_modes, all_settings, len(rows))
+        rows += fine_tuned_rows(slug, group, (name, kind), split_hash, row_modes, all_settings, len(rows))
     if with_baselines:
         rows += baseline_rows(slug, records, labels, [None, *sorted(sizes)], len(rows))
     return rows

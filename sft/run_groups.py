@@ -115,7 +115,7 @@ class RunGroup:
         return "-".join(parts) if len(parts) > 1 else None
 
     def config(self, settings: dict, seed: int) -> TrainConfig:
-        variant = {**settings, "seed": seed, "run_name": self.name(settings, seed)}
+        variant = {**settings, "seed": seed, "run_name": self.name(settings, seed) or self.base.run_name}
         if self.size is not None:
             variant["train_limit"] = self.size
         return build_config(*self.layers, (variant, f"{self.origin} (sweep, seeds, learning_curve)"))

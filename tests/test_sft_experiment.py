@@ -25,13 +25,25 @@ def test_committed_runs_are_what_the_experiments_train_now():
     """The committed table comes from the committed code: each committed run's config.yaml is what its
     experiment produces today (so a fresh clone's `make train-all` trains what the table shows), it was
     trained from a clean tree, and on the split the task builds today."""
-    committed, split_hashes = REPO / "results", {}
+    split_hashes = {}
+
+    def check(config, run_dir):
+        assert (run_dir / "config.yaml").read_text() == to_yaml(config), f"{run_dir}: trained by other code"
+        info = json.loads((run_dir / "run.json").read_text())
+        assert info["status"] == "finished" and not info["git_commit"].endswith("+dirty"), run_dir
+        if config.task not in split_hashes:
+            split_hashes[config.task] = build_task(get_task(config.task, **config.task_options))["split_hash"]
+        assert info["split_hash"] == split_hashes[config.task], f"{run_dir}: trained on another split"
+
     for name in ("default", "domain"):
         for config in load_experiment(name).configs:
-            run_dir = config.run_dir(committed)
-            assert (run_dir / "config.yaml").read_text() == to_yaml(config), f"{run_dir}: trained by other code"
-            info = json.loads((run_dir / "run.json").read_text())
-            assert info["status"] == "finished" and not info["git_commit"].endswith("+dirty"), run_dir
-            if config.task not in split_hashes:
-                split_hashes[config.task] = build_task(get_task(config.task, **config.task_options))["split_hash"]
-            assert info["split_hash"] == split_hashes[config.task], f"{run_dir}: trained on another split"
+            check(config, config.run_dir(REPO / "results"))
+    # The study keeps its results in results/study/: every run committed there is one the study trains today.
+    study = load_experiment("study")
+    root = REPO / "results" / study.results
+    planned = {c.run_dir(root): c for group in study.groups for c in group.to_train(root) + group.planned()}
+    committed = sorted(p.parent for p in root.glob("runs/*/*/config.yaml"))
+    assert committed, "no study runs committed"
+    for run_dir in committed:
+        assert run_dir in planned, f"{run_dir}: not a run of configs/experiments/study.yaml"
+        check(planned[run_dir], run_dir)
