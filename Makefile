@@ -1,11 +1,13 @@
 # sftbench: `make train-all && make bench` on a fresh clone; `make test` for the test suite.
 # Every target depends on the install stamp, so no separate set-up step is needed.
-# Override on the command line: make train-all EXPERIMENT=full ARGS="lr=1e-4"
+# Every target runs `sftbench COMMAND` (sftbench --help); override on the command line:
+#   make train-all EXPERIMENT=full ARGS="lr=1e-4"     (the same as: sftbench train-all --experiment full lr=1e-4)
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.sftbench-installed
+SFTBENCH := $(VENV)/bin/sftbench
 EXPERIMENT ?= default
 ARGS ?=
 TASKS ?= --all
@@ -24,30 +26,30 @@ $(STAMP): requirements.txt scripts/install.sh pyproject.toml
 	@touch $@
 
 data: $(STAMP)  ## extract the offline tasks and write data/<task>/{train,val,test}.jsonl + meta.json
-	$(PY) -m prompts.build $(TASKS)
+	$(SFTBENCH) data $(TASKS)
 
 plan: $(STAMP)  ## per run of EXPERIMENT: examples, tokens, steps, estimated time here and on a T4 (trains nothing)
-	$(PY) -m sft.experiment --experiment $(EXPERIMENT) --plan $(ARGS)
+	$(SFTBENCH) plan --experiment $(EXPERIMENT) $(ARGS)
 
 train-all: $(STAMP)  ## train every unfinished run of EXPERIMENT (default: configs/experiments/default.yaml)
-	$(PY) -m sft.experiment --experiment $(EXPERIMENT) $(ARGS)
+	$(SFTBENCH) train-all --experiment $(EXPERIMENT) $(ARGS)
 
 train: $(STAMP)  ## one run: make train ARGS="task=mushroom model=smollm2-135m-instruct method=lora preset=cpu-fast"
-	$(PY) -m sft.train $(ARGS)
+	$(SFTBENCH) train $(ARGS)
 
 bench: $(STAMP)  ## benchmark base + fine-tuned models of EXPERIMENT and baselines; writes results/results.md
-	$(PY) -m bench.run --experiment $(EXPERIMENT) $(ARGS)
+	$(SFTBENCH) bench --experiment $(EXPERIMENT) $(ARGS)
 
 report: $(STAMP)  ## rebuild results.md/.csv/.tex and figures from results/ files only (no models run)
-	$(PY) -m bench.report --experiment $(EXPERIMENT)
+	$(SFTBENCH) report --experiment $(EXPERIMENT)
 
 paper: $(STAMP)  ## results/report/: a paper-style report.tex (Overleaf-ready) and report.pdf where LaTeX is installed
-	$(PY) -m bench.paper --experiment $(EXPERIMENT)
+	$(SFTBENCH) paper --experiment $(EXPERIMENT)
 
 speed: $(STAMP)  ## training and scoring speed vs the plain recipe: make speed ARGS="--device cuda"
-	$(PY) -m bench.speed $(ARGS)
+	$(SFTBENCH) speed $(ARGS)
 
-lint: $(STAMP)  ## ruff (style) and import-linter (the layers: bench -> sft -> prompts -> common, no cycles)
+lint: $(STAMP)  ## ruff (style) and import-linter (the layers: sftbench -> bench -> sft -> prompts -> sftbench_common)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports

@@ -1,6 +1,6 @@
 """A minimal client for an OpenAI-compatible `/completions` endpoint (a local Ollama or llama.cpp server).
 
-    python -m bench.run --experiment domain --api-base http://127.0.0.1:11434/v1 --api-model smollm2:135m
+    sftbench bench --experiment domain --api-base http://127.0.0.1:11434/v1 --api-model smollm2:135m
 
 Off by default. Plain urllib, greedy (temperature 0); the key, if the server wants one, comes from an
 environment variable, never from a file that could be committed.
@@ -13,7 +13,7 @@ import os
 import urllib.error
 import urllib.request
 
-from common.errors import UserError
+from sftbench_common.errors import UserError
 
 
 def complete(

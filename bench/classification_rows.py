@@ -20,13 +20,16 @@ from bench.generative import ModelCache, generate_answers, parse_label
 from bench.measure import PeakMemory
 from bench.rows import Row, fingerprint, trained_runs
 from bench.statistics import classification_intervals
-from common.hardware import pick_precision
-from common.paths import results_dir
 from prompts.sampling import select_train_records
 from sft import run_folders
 from sft.label_scoring import score_labels
 from sft.models import model_slug, resolve_model, uses_classifier_head
 from sft.run_groups import RunGroup
+from sftbench_common.hardware import pick_precision
+from sftbench_common.logs import get_logger
+from sftbench_common.paths import results_dir
+
+log = get_logger(__name__)
 
 METRICS_MODULE = str(Path(__file__).parent / "metrics" / "classification")
 MODES = ("score", "generate")
@@ -80,7 +83,9 @@ def fine_tuned_rows(
     root = results_dir()
     configs = group.chosen_configs(root)
     if configs is None:
-        print(f"  {slug}: {group.stem}: the sweep's grid is not finished, so no setting is chosen yet; not benchmarked")
+        log.info(
+            f"  {slug}: {group.stem}: the sweep's grid is not finished, so no setting is chosen yet; not benchmarked"
+        )
         return []
     info = group.describe(root)
     others = []

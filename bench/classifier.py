@@ -1,26 +1,24 @@
 """Predictions of sequence classifiers (encoders and lora-head runs): argmax over the head.
 
-    python -m bench.classifier results/runs/mushroom/minilm-l6-full --split test
+    sftbench evaluate results/runs/mushroom/minilm-l6-full --split test
 
 A base encoder's head is untrained (random): scoring it is the honest "before" row.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from pathlib import Path
 
 import yaml
 
-from common.errors import UserError, run_cli
-from common.hardware import pick_precision, torch_dtype
 from prompts.build import build_task, load_split
 from prompts.tasks import get_task, task_slug
 from sft import run_folders
 from sft.models import load_classifier, resolve_model
 from sft.train_classifier import classifier_text
+from sftbench_common.errors import UserError, moved_to
+from sftbench_common.hardware import pick_precision, torch_dtype
 
 BASE_HEAD_SEED = 42  # a base encoder's untrained head: seeded, so its row is reproducible
 BASE_MAX_LENGTH = 256
@@ -115,19 +113,5 @@ def evaluate_run(run_dir: Path, split: str = "test") -> dict:
     }
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.classifier", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("run_dir", type=Path, nargs="+", help="finished classifier run folder(s)")
-    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
-    parser.add_argument("--debug", action="store_true")
-    args = parser.parse_args(argv)
-    for run_dir in args.run_dir:
-        result = evaluate_run(run_dir, args.split)
-        print(json.dumps({k: v for k, v in result.items() if k != "predicted"}))
-    return 0
-
-
 if __name__ == "__main__":
-    run_cli(main)
+    moved_to("sftbench evaluate")

@@ -31,7 +31,11 @@ def block_nll(model, block_ids: list[list[int]], batch_size: int = 4, progress: 
     per_block = []
     with torch.inference_mode():
         for start in tqdm(
-            range(0, len(block_ids), batch_size), desc="perplexity", unit="batch", disable=not progress, leave=False
+            range(0, len(block_ids), batch_size),
+            desc="perplexity",
+            unit="batch",
+            disable=None if progress else True,
+            leave=False,
         ):
             input_ids = torch.tensor(block_ids[start : start + batch_size], device=device)
             logits = model(input_ids=input_ids).logits[:, :-1].float()

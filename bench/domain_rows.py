@@ -22,11 +22,11 @@ from bench.generative import ModelCache
 from bench.measure import PeakMemory
 from bench.rows import Row, fingerprint, trained_runs
 from bench.statistics import perplexity_interval
-from common.hardware import pick_precision
 from prompts.domain import blocks
 from sft import run_folders
 from sft.config import TrainConfig
 from sft.models import load_tokenizer, model_slug, resolve_model
+from sftbench_common.hardware import pick_precision
 
 SAMPLES = 3
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common.fileio import atomic_write_bytes, read_jsonl
 from sft import run_folders
+from sftbench_common.fileio import atomic_write_bytes, read_jsonl
 
 
 def _pyplot():

@@ -15,11 +15,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from common.errors import UserError
-from common.hardware import pick_precision, torch_dtype
 from sft.export import merge_adapter
 from sft.label_scoring import prompt_batches
 from sft.models import load_causal_lm, load_tokenizer, resolve_model
+from sftbench_common.errors import UserError
+from sftbench_common.hardware import pick_precision, torch_dtype
 
 INVALID = "<invalid>"
 
@@ -89,7 +89,7 @@ def load_for_inference(model_name: str, run_dir: Path | None = None, dtype=None)
         model = load_causal_lm(resolved)
     elif (run_dir / "adapter").is_dir():
         # Merged into full-precision weights (a QLoRA adapter too), then cast: one plain model to run, as
-        # `python -m sft.export --merge` saves it.
+        # `sftbench export --merge` saves it.
         model = merge_adapter(resolved, run_dir / "adapter")
     elif (run_dir / "model").is_dir():
         from transformers import AutoModelForCausalLM

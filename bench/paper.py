@@ -1,7 +1,7 @@
-"""A paper-style report from results/ files alone: `make paper` (`python -m bench.paper`).
+"""A paper-style report from results/ files alone: `make paper` (`sftbench paper`).
 
-    python -m bench.paper                 # writes results/report/, compiles report.pdf where LaTeX is installed
-    python -m bench.paper --no-pdf        # the LaTeX folder only
+    sftbench paper                 # writes results/report/, compiles report.pdf where LaTeX is installed
+    sftbench paper --no-pdf        # the LaTeX folder only
 
 results/report/ compiles unchanged on Overleaf (article class, booktabs, graphicx; two columns):
     report.tex            title, abstract, setup, data, one results table per task, figures, samples,
@@ -14,7 +14,6 @@ report.tex depends on the time it was built, so building it twice gives the same
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,13 +23,15 @@ import yaml
 from bench.report import load_rows, paired_tests
 from bench.seeds import table_lines
 from bench.tables import COLUMNS, cell, flat, latex_escape, latex_table, method_text
-from common.errors import run_cli
-from common.fileio import atomic_write_bytes, atomic_write_text
-from common.paths import results_dir
 from sft import run_folders
 from sft.config import shown_model
-from sft.experiment import load_experiment
 from sft.models import PACKAGED
+from sftbench_common.errors import moved_to
+from sftbench_common.fileio import atomic_write_bytes, atomic_write_text
+from sftbench_common.logs import get_logger
+from sftbench_common.paths import results_dir
+
+log = get_logger(__name__)
 
 TITLE = "Fine-tuning small language models for classification: sftbench results"
 COMMANDS = ("make train-all", "make bench", "make paper")
@@ -347,7 +348,7 @@ def compile_pdf(tex: Path) -> Path | None:
     elif shutil.which("pdflatex"):
         command = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name]
     else:
-        print(
+        log.info(
             "LaTeX is not installed: upload results/report/ to Overleaf as it is, or install it "
             "(Debian/Ubuntu/Colab: apt-get install texlive-latex-recommended latexmk) and run `make paper` again"
         )
@@ -359,25 +360,5 @@ def compile_pdf(tex: Path) -> Path | None:
     return tex.with_suffix(".pdf")
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.paper", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--no-pdf", action="store_true", help="write the LaTeX folder only")
-    parser.add_argument(
-        "--experiment",
-        help="an experiment with a results folder of its own (its `results:` key), e.g. study; default: results/",
-    )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors")
-    args = parser.parse_args(argv)
-    if args.experiment:
-        load_experiment(args.experiment).use_results_folder()
-    tex = build_paper()
-    print(f"paper: {tex}")
-    if not args.no_pdf and (pdf := compile_pdf(tex)):
-        print(f"paper: {pdf}")
-    return 0
-
-
 if __name__ == "__main__":
-    run_cli(main)
+    moved_to("sftbench paper")

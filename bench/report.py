@@ -1,6 +1,6 @@
 """Rebuild every table and figure from the files `bench.run` wrote, without running any model.
 
-    python -m bench.report          # `make report`
+    sftbench report          # `make report`
 
 Reads results/<task>/rows/*.json (one per benchmarked model, state and mode) and results/runs/*/ (loss
 logs), and writes:
@@ -16,7 +16,6 @@ that were retrained or are unfinished are left out (and `make bench` measures th
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -36,16 +35,18 @@ from bench.tables import (
     per_class_records,
     state_text,
 )
-from common.errors import run_cli
-from common.fileio import atomic_write_text
-from common.paths import results_dir
 from sft import run_folders
-from sft.experiment import load_experiment
+from sftbench_common.errors import moved_to
+from sftbench_common.fileio import atomic_write_text
+from sftbench_common.logs import get_logger
+from sftbench_common.paths import results_dir
+
+log = get_logger(__name__)
 
 INTRO = (
     "# sftbench results\n\n"
-    "Rebuilt from `results/<task>/rows/*.json` by `make report` (`python -m bench.report`); the rows come from "
-    "`make bench` (`python -m bench.run`). Every row of a task is measured on the same n test records. `score`: "
+    "Rebuilt from `results/<task>/rows/*.json` by `make report` (`sftbench report`); the rows come from "
+    "`make bench` (`sftbench bench`). Every row of a task is measured on the same n test records. `score`: "
     "labels ranked by log-likelihood; `generate`: greedy answer, then a parser (Invalid = no single label "
     "named); `head`: classifier argmax. Brackets hold a 95% interval: Wilson for accuracy, a seeded bootstrap over "
     "the test records for the F1 scores and macro-recall (CSV and LaTeX: the `_low`/`_high` columns). `p vs base` "
@@ -245,21 +246,5 @@ def build_report(root: Path | None = None) -> Path:
     return root / "results.md"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--experiment",
-        help="an experiment with a results folder of its own (its `results:` key), e.g. study; default: results/",
-    )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors")
-    args = parser.parse_args(argv)
-    if args.experiment:
-        load_experiment(args.experiment).use_results_folder()
-    print(f"report: {build_report()}")
-    return 0
-
-
 if __name__ == "__main__":
-    run_cli(main)
+    moved_to("sftbench report")

@@ -21,10 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from common.fileio import atomic_write_json, atomic_write_jsonl
-from common.paths import results_dir
 from sft import run_folders
 from sft.config import TrainConfig, to_yaml
+from sftbench_common.fileio import atomic_write_json, atomic_write_jsonl
+from sftbench_common.logs import get_logger
+from sftbench_common.paths import results_dir
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -75,12 +78,12 @@ def trained_runs(slug: str, configs: list[TrainConfig], split_hash: str) -> list
         state = run_folders.state(run_dir, to_yaml(config), split_hash)
         if state in ("new", "interrupted", "stale"):
             why = "trained on an older split of the task" if state == "stale" else state
-            print(f"  {slug}: {run_dir.name} is {why}, not benchmarked (run `make train-all` first)")
+            log.info(f"  {slug}: {run_dir.name} is {why}, not benchmarked (run `make train-all` first)")
             found.append((config, None, {}))
             continue
         overrides = run_folders.overrides(run_dir, to_yaml(config)) if state == "changed" else {}
         if overrides:
-            print(f"  {slug}: {run_dir.name} was trained with {format_overrides(overrides)}; benchmarking that run")
+            log.info(f"  {slug}: {run_dir.name} was trained with {format_overrides(overrides)}; benchmarking that run")
         found.append((config, run_dir, overrides))
     return found
 
@@ -98,7 +101,9 @@ def set_aside_stale_rows(out: Path, split_hash: str) -> int:
         (out / "rows" / "stale").mkdir(parents=True, exist_ok=True)
         os.replace(path, out / "rows" / "stale" / path.name)
     if stale:
-        print(f"  {len(stale)} row(s) were measured on an older split of the task: moved to {out / 'rows' / 'stale'}")
+        log.info(
+            f"  {len(stale)} row(s) were measured on an older split of the task: moved to {out / 'rows' / 'stale'}"
+        )
     return len(stale)
 
 
@@ -127,10 +132,10 @@ def run_rows(rows: list[Row], job: RowJob, out: Path, meta: dict, force: bool = 
         inputs_print = job.inputs_fingerprint(row)
         name = f"{row.label} ({row.mode})"
         if not force and already_done(row_path, inputs_print, row.source):
-            print(f"  [done] {name}")
+            log.info(f"  [done] {name}")
             keep_place(row_path, row.order)
             continue
-        print(f"  [....] {name}", flush=True)
+        log.info(f"  [....] {name}")
         result = job.compute(row)
         atomic_write_jsonl(out / "predictions" / f"{row.row_id}.jsonl", result.pop("predictions"))
         atomic_write_json(
@@ -156,6 +161,6 @@ def run_rows(rows: list[Row], job: RowJob, out: Path, meta: dict, force: bool = 
                 **result,
             },
         )
-        print(f"  [ ok ] {name}: {job.describe(result)}", flush=True)
+        log.info(f"  [ ok ] {name}: {job.describe(result)}")
         computed += 1
     return computed

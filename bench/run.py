@@ -1,8 +1,8 @@
 """Benchmark every model of an experiment, base and fine-tuned, on each task's held-out test split.
 
-    python -m bench.run --experiment default          # `make bench`
-    python -m bench.run --experiment default --only mushroom --modes score
-    python -m bench.run --experiment full --limit 0   # the whole test split
+    sftbench bench --experiment default          # `make bench`
+    sftbench bench --experiment default --tasks mushroom --modes score
+    sftbench bench --experiment full --limit 0   # the whole test split
 
 Classification tasks (bench/classification_rows.py): every generative model in `score` mode (labels
 ranked by log-likelihood) and `generate` mode (greedy answer + parser), as the base model and as each
@@ -22,24 +22,23 @@ files alone.
 
 from __future__ import annotations
 
-import argparse
-import time
 from dataclasses import dataclass
 
 from bench.classification_rows import MODES, ClassificationJob, plan_classification_rows
 from bench.domain_rows import DomainJob, plan_domain_rows
-from bench.report import build_report
 from bench.rows import run_rows
-from common.errors import UserError, run_cli
-from common.hardware import device_name
-from common.paths import results_dir
 from prompts.build import build_task, load_split
 from prompts.fewshot import choose_demonstrations
 from prompts.tasks import get_task, task_kind, task_slug
-from sft.config import parse_overrides
-from sft.experiment import Experiment, load_experiment
+from sft.experiment import Experiment
 from sft.models import resolve_model
 from sft.run_groups import RunGroup
+from sftbench_common.errors import UserError, moved_to
+from sftbench_common.hardware import device_name
+from sftbench_common.logs import get_logger
+from sftbench_common.paths import results_dir
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -87,7 +86,7 @@ def classification_job(slug: str, meta: dict, groups: list[RunGroup], options: B
         fewshot,
         options.all_settings,
     )
-    print(f"{slug}: {len(rows)} row(s) on {len(records)} of {len(test)} test records ({meta['split_origin']})")
+    log.info(f"{slug}: {len(rows)} row(s) on {len(records)} of {len(test)} test records ({meta['split_origin']})")
     return job, rows
 
 
@@ -105,7 +104,7 @@ def domain_job(slug: str, meta: dict, groups: list[RunGroup], options: BenchOpti
         options.api_model,
     )
     rows = plan_domain_rows(slug, configs, meta["split_hash"], options.api_base, options.api_model)
-    print(f"{slug}: {len(rows)} row(s) on the test documents ({len(texts)})")
+    log.info(f"{slug}: {len(rows)} row(s) on the test documents ({len(texts)})")
     return job, rows
 
 
@@ -147,61 +146,5 @@ def parse_modes(text: str) -> tuple[str, ...]:
     return modes
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "overrides",
-        nargs="*",
-        metavar="key=value",
-        help="the same TrainConfig overrides `make train-all ARGS=...` trained with, e.g. lr=1e-4",
-    )
-    parser.add_argument("--experiment", default="default", help="name under configs/experiments/ or a YAML path")
-    parser.add_argument("--only", help="benchmark only these tasks (comma-separated)")
-    parser.add_argument(
-        "--modes", help="generative modes: score,generate (default: the experiment's `modes`, else both)"
-    )
-    parser.add_argument(
-        "--limit", type=int, default=None, help="first N test records (default: the experiment's bench_limit; 0 = all)"
-    )
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    parser.add_argument("--no-baselines", action="store_true", help="skip the classical baselines")
-    parser.add_argument("--force", action="store_true", help="recompute rows that are already there")
-    parser.add_argument(
-        "--all-settings",
-        action="store_true",
-        help="also measure on test the sweep settings that were not chosen on val (marked 'not chosen'; the "
-        "chosen row is what a report should quote)",
-    )
-    domain = parser.add_argument_group("domain-text tasks (perplexity, BLEU/chrF of continuations)")
-    domain.add_argument("--prompts", type=int, default=32, help="held-out prompts to continue (default 32)")
-    domain.add_argument("--api-base", help="also score an OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1")
-    domain.add_argument("--api-model", default="default", help="model name sent to --api-base")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors")
-    args = parser.parse_args(argv)
-    experiment = load_experiment(args.experiment, parse_overrides(args.overrides))
-    experiment.use_results_folder()
-    options = BenchOptions(
-        modes=parse_modes(args.modes) if args.modes else tuple(experiment.modes or MODES),
-        limit=experiment.bench_limit if args.limit is None else args.limit,
-        batch_size=args.batch_size,
-        device=args.device,
-        baselines=not args.no_baselines,
-        force=args.force,
-        prompts=args.prompts,
-        api_base=args.api_base,
-        api_model=args.api_model,
-        all_settings=args.all_settings,
-    )
-    only = {t.strip() for t in args.only.split(",")} if args.only else None
-    started = time.time()
-    computed = bench_experiment(experiment, options, only)
-    report = build_report()
-    print(f"bench '{experiment.name}': {computed} row(s) computed in {time.time() - started:.0f} s; report: {report}")
-    return 0
-
-
 if __name__ == "__main__":
-    run_cli(main)
+    moved_to("sftbench bench")

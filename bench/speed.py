@@ -1,12 +1,12 @@
 """How much faster the toolkit trains and scores than the plain recipe, measured in one process.
 
-    python -m bench.speed                       # `make speed`: SmolLM2 on mushroom and tweets, this machine
-    python -m bench.speed --tasks tweets --device cuda --steps 20 --batch-size 16
+    sftbench speed                       # `make speed`: SmolLM2 on mushroom and tweets, this machine
+    sftbench speed --tasks tweets --device cuda --steps 20 --batch-size 16
 
 Training, per task: the same LoRA (r 16, all-linear, no dropout), data, batch order, seed and optimizer steps:
   plain recipe  HF Trainer, fp32, every example padded to --max-length, full-vocabulary logits at every
                 position (the model's own loss over labels masked to the completion)
-  toolkit       sft.train's SFTTrainer as it was before share_prefix: precision from common/hardware.py (bf16
+  toolkit       sft.train's SFTTrainer as it was before share_prefix: precision from sftbench_common/hardware.py (bf16
                 where the hardware has it), dynamic padding, LM head only at the answer tokens
                 (sft/speedups.py), SDPA attention
   eager         the same with attention=auto (eager on CPU: sft/models.py)
@@ -27,16 +27,12 @@ torch, datasets, peft and transformers load inside the functions (2-8 s to impor
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import tempfile
 import time
 from pathlib import Path
 
 from bench.generative import generate_answers, load_for_inference, parse_label
-from common.errors import run_cli
-from common.hardware import device_name, pick_precision, torch_dtype
-from common.paths import results_dir
 from prompts.build import build_task, load_meta, load_split
 from prompts.format import has_chat_template, prompt_text
 from prompts.tasks import get_task
@@ -46,6 +42,12 @@ from sft.label_scoring import completion_texts, prompt_ids, score_labels, shared
 from sft.models import load_tokenizer, model_slug, resolve_model
 from sft.train import build_sft_trainer
 from sft.trainer_args import lora_config
+from sftbench_common.errors import moved_to
+from sftbench_common.hardware import device_name, pick_precision, torch_dtype
+from sftbench_common.logs import get_logger
+from sftbench_common.paths import results_dir
+
+log = get_logger(__name__)
 
 
 def step_timer():
@@ -215,10 +217,10 @@ def train_four_ways(args, task: str, resolved, device: str) -> dict:
     counted = [h["num_tokens"] for h in log if "num_tokens" in h and "loss" in h]
     timed_tokens = counted[-1] - counted[0]
     examples = args.steps * args.batch_size
-    print(f"  {task}: {timed_tokens / args.steps:.0f} real tokens a step")
+    log.info(f"  {task}: {timed_tokens / args.steps:.0f} real tokens a step")
     for name, result in results.items():
         result["tokens_per_s"] = timed_tokens / result["seconds"]
-        print(
+        log.info(
             f"  {task:9s} {name:13s} train: {result['seconds'] / args.steps:6.2f} s/step, "
             f"{examples / result['seconds']:6.2f} examples/s, {result['tokens_per_s']:6.0f} tokens/s, "
             f"last-step loss {result['train_loss']:.4f}, held-out completion loss {result['heldout']:.4f}"
@@ -226,33 +228,20 @@ def train_four_ways(args, task: str, resolved, device: str) -> dict:
     return results
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.speed", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--model", default="smollm2-135m-instruct")
-    parser.add_argument("--tasks", nargs="+", default=["mushroom", "tweets"], help="training is timed on each")
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    parser.add_argument("--steps", type=int, default=6, help="timed optimizer steps (after one warm-up step)")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-length", type=int, default=256, help="the plain recipe pads every example to this")
-    parser.add_argument("--score-examples", type=int, default=48)
-    parser.add_argument("--heldout", type=int, default=32, help="val records for the loss after training")
-    parser.add_argument("--debug", action="store_true")
-    args = parser.parse_args(argv)
-
+def measure_speed(args) -> None:
+    """`sftbench speed`: `args` holds model, tasks, device, steps, batch_size, max_length, score_examples, heldout."""
     import torch
 
     device = device_name(args.device)
     resolved = resolve_model(args.model)
-    print(
+    log.info(
         f"speed: {args.model} on {', '.join(args.tasks)}, device {device}, toolkit precision "
         f"{pick_precision(device=device)}, {args.steps} timed steps of batch {args.batch_size} after 1 warm-up step"
     )
     trained = {task: train_four_ways(args, task, resolved, device) for task in args.tasks}
     for task, results in trained.items():
         seconds = {name: r["seconds"] for name, r in results.items()}
-        print(
+        log.info(
             f"{task}: train speedup of the shared prefix vs the toolkit before it "
             f"{seconds['toolkit'] / seconds['shared prefix']:.2f}x (eager attention "
             f"{seconds['toolkit'] / seconds['eager']:.2f}x, then sharing the prefix "
@@ -273,11 +262,11 @@ def main(argv=None) -> int:
     if run_folders.is_finished(run_dir) and run_folders.has_weights(run_dir):
         model, _ = load_for_inference(args.model, run_dir, dtype=torch.float32)
         model = model.to(device)
-        print(f"  scoring with the fine-tuned run {run_dir}")
+        log.info(f"  scoring with the fine-tuned run {run_dir}")
     else:
         model = shared_trainer.model.merge_and_unload().float().eval().to(device)
         model.requires_grad_(True)  # see bench/generative.py: keeps the LM-head matmul on the fast path
-        print("  scoring with the model trained above (no finished run of the default experiment)")
+        log.info("  scoring with the model trained above (no finished run of the default experiment)")
     records = load_split(task, "test")[: args.score_examples]
     gold = [r["output"] for r in records]
     started = time.perf_counter()
@@ -292,14 +281,14 @@ def main(argv=None) -> int:
     scores = score_labels(model, tokenizer, records, labels, batch_size=16, progress=False)
     score_seconds = time.perf_counter() - started
     score_accuracy = sum(max(s, key=s.get) == g for s, g in zip(scores, gold)) / len(records)
-    print(
+    log.info(
         f"  plain    score: {len(records) / plain_seconds:6.2f} examples/s (generate + parse), "
         f"accuracy {plain_accuracy:.3f}"
     )
-    print(
+    log.info(
         f"  toolkit  score: {len(records) / score_seconds:6.2f} examples/s (score mode), accuracy {score_accuracy:.3f}"
     )
-    print(f"score speedup vs per-example generate: {plain_seconds / score_seconds:.1f}x")
+    log.info(f"score speedup vs per-example generate: {plain_seconds / score_seconds:.1f}x")
 
     # ---- model FLOP utilisation of the toolkit's training
     body = sum(p.numel() for n, p in model.named_parameters() if "embed" not in n and "lm_head" not in n)
@@ -308,7 +297,7 @@ def main(argv=None) -> int:
     # would overstate the FLOP/s the hardware delivers.
     achieved = 4 * body * results["eager"]["tokens_per_s"]
     peak = matmul_peak(device, torch_dtype(precision))
-    print(
+    log.info(
         f"training FLOP/s ({task}, eager, no sharing): {achieved / 1e9:.0f} GFLOP/s achieved "
         f"(4 x {body / 1e6:.0f}M params x tokens/s) vs "
         f"{peak / 1e9:.0f} GFLOP/s {precision} matmul peak: MFU {100 * achieved / peak:.0f}%"
@@ -319,12 +308,11 @@ def main(argv=None) -> int:
     shared = shared_prefix_length(prompts)
     own_tokens = sum(len(p) - shared for p in prompts) / len(prompts)
     ceiling = peak / (2 * body * own_tokens)
-    print(
+    log.info(
         f"score ceiling: {own_tokens:.0f} own prompt tokens per example ({shared} shared tokens run once); at the "
         f"matmul peak at most {ceiling:.1f} examples/s, {ceiling * plain_seconds / len(records):.1f}x the plain path"
     )
-    return 0
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    moved_to("sftbench speed")

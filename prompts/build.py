@@ -1,9 +1,9 @@
 """Build a task's records and its fixed split: data/<task>/{train,val,test}.jsonl + meta.json.
 
-    python -m prompts.build --task mushroom
-    python -m prompts.build --all                       # every offline task
-    python -m prompts.build --task csv:my.csv --text-column review --label-column sentiment
-    python -m prompts.build --task django-docs        # domain text (documents, for perplexity; prompts/domain.py)
+    sftbench data mushroom
+    sftbench data --all                       # every offline task
+    sftbench data csv:my.csv task_options.text_column=review task_options.label_column=sentiment
+    sftbench data django-docs        # domain text (documents, for perplexity; prompts/domain.py)
 
 A split is keyed by everything that shapes it (the source's checksum, the task's options, labels and
 question, the seed, the ratios, the record format): a task whose meta.json holds the same key is not
@@ -12,19 +12,21 @@ rebuilt; any change rebuilds it and says what changed (--force rebuilds anyway).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 from collections import Counter
 from pathlib import Path
 
-from common.errors import UserError, run_cli
-from common.fileio import atomic_write_json, atomic_write_jsonl, read_jsonl
-from common.paths import data_dir
 from prompts.domain import DOMAIN_FORMAT, DOMAIN_RATIOS, DomainTask, clean_corpus, shared_between, split_documents
 from prompts.examples import Task
 from prompts.split import SPLITS, stratified_slice, stratified_split
-from prompts.tasks import DOMAIN_TASKS, OFFLINE_TASKS, get_task, task_names
+from prompts.tasks import get_task
+from sftbench_common.errors import UserError, moved_to
+from sftbench_common.fileio import atomic_write_json, atomic_write_jsonl, read_jsonl
+from sftbench_common.logs import get_logger
+from sftbench_common.paths import data_dir
+
+log = get_logger(__name__)
 
 DEFAULT_SEED = 42
 DEFAULT_RATIOS = {"classification": (0.8, 0.1, 0.1), "domain": DOMAIN_RATIOS}
@@ -179,7 +181,7 @@ def build_task(
             return meta
         # the same split, described as this version describes it (no absolute path of the user's file)
     elif changed and (out / "meta.json").is_file():
-        print(f"{task.name}: rebuilding the split ({', '.join(changed)} changed)")
+        log.info(f"{task.name}: rebuilding the split ({', '.join(changed)} changed)")
     splits, described = SPLITTERS[task.kind](task, loaded, seed, ratios)
     for name in SPLITS:
         atomic_write_jsonl(out / f"{name}.jsonl", splits[name])
@@ -204,8 +206,7 @@ def load_split(task_name: str, split: str, data_root: Path | None = None) -> lis
     path = (data_root or data_dir()) / task_name / f"{split}.jsonl"
     if not (path.parent / "meta.json").is_file():
         raise UserError(
-            f"{path.parent}: task '{task_name}' is not built; run `python -m prompts.build "
-            f"--task {task_name}` (or `make data`)"
+            f"{path.parent}: task '{task_name}' is not built; run `sftbench data --task {task_name}` (or `make data`)"
         )
     return read_jsonl(path)
 
@@ -255,66 +256,38 @@ def summary_line(task_name: str, meta: dict, out: Path) -> str:
     return f"{written}\n  split: {meta['split_origin']}"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m prompts.build", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--task",
-        action="append",
-        default=[],
-        help=f"task name ({', '.join(task_names())}) or csv:PATH / jsonl:PATH; repeatable",
-    )
-    parser.add_argument("--all", action="store_true", help="build every offline task (domain corpora included)")
-    parser.add_argument("--out", type=Path, default=None, help="output root (default: data/ or $SFTBENCH_DATA)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument(
-        "--ratios", default=None, help="train,val,test fractions (default 0.8,0.1,0.1; domain text 0.85,0.05,0.1)"
-    )
-    parser.add_argument("--force", action="store_true", help="rebuild even if the split is up to date")
-    group = parser.add_argument_group("user files (csv:/jsonl: tasks)")
-    group.add_argument("--label-column", help="column holding the label (default: label)")
-    group.add_argument("--text-column", help="column holding the text")
-    group.add_argument("--feature-columns", help="comma-separated columns rendered as 'Column: value.'")
-    group.add_argument("--id-column", help="column holding a unique id (default: the line number)")
-    group.add_argument("--labels", help="comma-separated declared label set; other labels are an error")
-    group.add_argument("--question", help="what the model is asked, e.g. 'Is this review positive?'")
-    group.add_argument("--name", help="folder name for the task (default: the file's stem)")
-    group.add_argument("--test-file", help="your own test file (same columns): kept as the test split, not re-split")
-    group.add_argument("--val-file", help="your own validation file (with --test-file; default: 10%% of train)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors")
-    args = parser.parse_args(argv)
-    ratios = None
-    if args.ratios:
-        try:
-            ratios = tuple(float(x) for x in args.ratios.split(","))
-        except ValueError:
-            raise UserError(f"--ratios: expected three numbers like 0.8,0.1,0.1, got '{args.ratios}'") from None
-    names = [*OFFLINE_TASKS, *DOMAIN_TASKS] if args.all else args.task
-    if not names:
-        parser.error("give --task NAME (repeatable) or --all")
-    file_options = {
-        key: value
-        for key in (
-            "label_column",
-            "text_column",
-            "feature_columns",
-            "id_column",
-            "labels",
-            "question",
-            "name",
-            "test_file",
-            "val_file",
-        )
-        if (value := getattr(args, key)) is not None
-    }
+FILE_OPTIONS = (
+    "label_column",
+    "text_column",
+    "feature_columns",
+    "id_column",
+    "labels",
+    "question",
+    "name",
+    "test_file",
+    "val_file",
+)
+
+
+def build_tasks(
+    names: list[str],
+    file_options: dict,
+    out: Path | None = None,
+    seed: int = DEFAULT_SEED,
+    ratios: tuple[float, float, float] | None = None,
+    force: bool = False,
+) -> None:
+    """Build each task's split (`sftbench data`), logging where it went and its counts. `file_options` (the
+    task_options of a csv:/jsonl:/hub: task) apply to those tasks only."""
+    unknown = set(file_options) - set(FILE_OPTIONS)
+    if unknown:
+        raise UserError(f"unknown task option(s) {sorted(unknown)}; valid: {', '.join(FILE_OPTIONS)}")
     for name in names:
         task = get_task(name, **(file_options if name.startswith(("csv:", "jsonl:", "hub:")) else {}))
-        meta = build_task(task, args.out, seed=args.seed, ratios=ratios, force=args.force)
-        print(summary_line(task.name, meta, (args.out or data_dir()) / task.name))
-        print(format_counts(meta))
-    return 0
+        meta = build_task(task, out, seed=seed, ratios=ratios, force=force)
+        log.info(summary_line(task.name, meta, (out or data_dir()) / task.name))
+        log.info(format_counts(meta))
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    moved_to("sftbench data")

@@ -1,8 +1,8 @@
 """Domain text for causal-LM fine-tuning: a corpus of documents, cleaned, deduplicated, split by document.
 
-    python -m prompts.build --task django-docs          # the offline default: Django's documentation
-    python -m prompts.build --task domain:path/to/manual/   # any folder of .txt/.md/.rst files
-    python -m prompts.build --task domain:corpus.jsonl      # or a JSONL file with a `text` column
+    sftbench data django-docs          # the offline default: Django's documentation
+    sftbench data domain:path/to/manual/   # any folder of .txt/.md/.rst files
+    sftbench data domain:corpus.jsonl      # or a JSONL file with a `text` column
 
 Each document is cleaned (reST directives, roles and heading underlines, Markdown links and fences,
 whitespace), paragraphs repeated across the corpus are kept once (boilerplate would otherwise sit in
@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.errors import UserError, located
-from common.fileio import iter_jsonl, read_text, sha256_bytes
-from common.paths import shown_path
 from prompts.sources import download
+from sftbench_common.errors import UserError, located
+from sftbench_common.fileio import iter_jsonl, read_text, sha256_bytes
+from sftbench_common.paths import shown_path
 
 DOMAIN_RATIOS = (0.85, 0.05, 0.10)
 DOMAIN_FORMAT = "domain-2"  # bump when cleaning changes, so existing data/ is rebuilt

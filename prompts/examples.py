@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from common.errors import UserError
+from sftbench_common.errors import UserError
 
 
 @dataclass(frozen=True)

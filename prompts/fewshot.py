@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
-from common.errors import UserError
+from sftbench_common.errors import UserError
 
 SEED = 1234  # not the training seed: the same demonstrations whatever the runs were trained with
 MAX_INPUT_TOKENS = 256  # a demonstration's input is shortened to this, as training shortens long inputs

@@ -1,7 +1,7 @@
 """Any classification dataset on the Hugging Face Hub: `hub:OWNER/NAME` (needs a network once).
 
-    python -m prompts.build --task hub:dair-ai/emotion
-    python -m sft.train task=hub:SetFit/sst2 task_options.text_column=text task_options.label_column=label
+    sftbench data hub:dair-ai/emotion
+    sftbench train task=hub:SetFit/sst2 task_options.text_column=text task_options.label_column=label
 
 Options: `config` (the dataset's configuration), `text_column` or `feature_columns`, `label_column`,
 `label_names` (our names for a ClassLabel's ids), `question`, `name`. Label names come from the
@@ -20,9 +20,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.errors import UserError
-from common.fileio import sha256_bytes
 from prompts.examples import Example, Task, render_features
+from sftbench_common.errors import UserError
+from sftbench_common.fileio import sha256_bytes
 
 SPLIT_NAMES = {"train": ("train",), "val": ("validation", "valid", "dev", "val"), "test": ("test",)}
 
@@ -78,7 +78,7 @@ def _load_splits(dataset: str, options: HubOptions, mirror_name: str | None) -> 
         raise UserError(
             f"dataset '{dataset}' is read from the Hugging Face Hub, which is unreachable or does not "
             f"have it ({type(err).__name__}); run it with a network, or use an offline task "
-            f"(`python -m prompts.build --help` lists them)"
+            f"(`sftbench data --help` lists them)"
         ) from None
     if isinstance(loaded, datasets.Dataset):
         return {"all": loaded}

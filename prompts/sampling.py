@@ -16,7 +16,7 @@ import heapq
 import random
 from collections import Counter, defaultdict
 
-from common.errors import UserError
+from sftbench_common.errors import UserError
 
 SAMPLINGS = ("first", "leaf-topup")
 

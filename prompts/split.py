@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
-from common.errors import UserError
 from prompts.examples import Example
+from sftbench_common.errors import UserError
 
 SPLITS = ("train", "val", "test")
 

@@ -17,13 +17,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from common.errors import UserError
-from common.fileio import sha256_bytes
 from prompts import mushroom, sources
 from prompts.domain import DOMAIN_TASKS, DomainTask, domain_task
 from prompts.examples import Example, Task
 from prompts.hub import HUB_TASKS, hub_task
 from prompts.user_files import file_task
+from sftbench_common.errors import UserError
+from sftbench_common.fileio import sha256_bytes
 
 TASK_KINDS = ("classification", "domain")
 

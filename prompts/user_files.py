@@ -12,10 +12,10 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.errors import UserError, located
-from common.fileio import iter_jsonl, read_text, sha256_bytes
-from common.paths import shown_path
 from prompts.examples import Example, Task, render_features
+from sftbench_common.errors import UserError, located
+from sftbench_common.fileio import iter_jsonl, read_text, sha256_bytes
+from sftbench_common.paths import shown_path
 
 
 @dataclass

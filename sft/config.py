@@ -13,11 +13,11 @@ from pathlib import Path
 
 import yaml
 
-from common.errors import UserError
-from common.paths import REPO_ROOT, shown_path
 from prompts.sampling import SAMPLINGS
 from prompts.tasks import task_slug
 from sft.models import model_slug
+from sftbench_common.errors import UserError
+from sftbench_common.paths import REPO_ROOT, shown_path
 
 PRESETS_DIR = REPO_ROOT / "configs" / "presets"
 METHODS = ("lora", "qlora", "full", "lora-head")
@@ -73,6 +73,8 @@ class TrainConfig:
     hub_model_id: str | None = None  # OWNER/NAME of the Hub repository push_to_hub uploads to
     # any other SFTConfig / TrainingArguments field, merged over what the toolkit sets (sft/trainer_args.py)
     trainer_args: dict = field(default_factory=dict)
+    # any other peft LoraConfig field (use_dora, use_rslora, layers_to_transform, modules_to_save, ...)
+    lora_args: dict = field(default_factory=dict)
 
     def run_dir(self, results_root: Path) -> Path:
         if self.output_dir:
@@ -123,6 +125,9 @@ OTHER_NAMES = {
 KNOWN_NAMES = {**{hf: key for key, hf in {**TRAINER_ARGUMENTS, **SFT_ARGUMENTS}.items()}, **OTHER_NAMES}
 
 
+MAPPING_KEYS = ("task_options", "trainer_args", "lora_args")  # set key by key: trainer_args.KEY=VALUE
+
+
 def suggest_key(key: str) -> str | None:
     close = difflib.get_close_matches(key, [*FIELDS, *KNOWN_NAMES], n=1, cutoff=0.6)
     return KNOWN_NAMES.get(close[0], close[0]) if close else None
@@ -140,7 +145,7 @@ def _check_keys(values: dict, origin: str) -> None:
                 close = suggest_key(key)
             hint = f"; did you mean '{close}'?" if close else ""
             raise UserError(f"{origin}: unknown config key '{key}'{hint}")
-        if key in ("task_options", "trainer_args") and not isinstance(values[key], dict):
+        if key in MAPPING_KEYS and not isinstance(values[key], dict):
             raise UserError(f"{origin}: '{key}' must be a mapping of key: value, got {values[key]!r}")
 
 
@@ -226,7 +231,7 @@ def build_config(*layers: tuple[dict, str]) -> TrainConfig:
     for values, origin in layers:
         for key, value in values.items():
             value = _typed(key, value, origin)
-            if key in ("task_options", "trainer_args"):
+            if key in MAPPING_KEYS:
                 merged[key] = {**merged.get(key, {}), **value}
             else:
                 merged[key] = value
@@ -250,7 +255,7 @@ def build_config(*layers: tuple[dict, str]) -> TrainConfig:
 
 
 # Keys written to config.yaml only when set, so that the runs trained before they existed keep their config.
-WRITTEN_WHEN_SET = ("run_name",)
+WRITTEN_WHEN_SET = ("run_name", "lora_args")
 
 
 FILE_TASK_PREFIXES = ("csv:", "jsonl:", "domain:")
@@ -263,7 +268,7 @@ def shown_model(model: str) -> str:
 
 def shareable_config(values: dict) -> dict:
     """A run's config.yaml values as a model card or the paper shows them: the user's files and folders named
-    relative to the repository, or by their base name, never by an absolute path (common/paths.py shown_path).
+    relative to the repository, or by their base name, never by an absolute path (sftbench_common/paths.py shown_path).
     The run folder's own config.yaml keeps the real paths, which resuming needs."""
     shown = dict(values)
     task = shown.get("task") or ""
@@ -284,5 +289,5 @@ def shareable_config(values: dict) -> dict:
 
 
 def to_yaml(config: TrainConfig) -> str:
-    values = {k: v for k, v in dataclasses.asdict(config).items() if v is not None or k not in WRITTEN_WHEN_SET}
+    values = {k: v for k, v in dataclasses.asdict(config).items() if k not in WRITTEN_WHEN_SET or v not in (None, {})}
     return yaml.safe_dump(values, sort_keys=False)

@@ -25,21 +25,20 @@ here and on a GPU (sft/plan.py). Under `accelerate launch` every run trains on a
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.errors import UserError, run_cli
-from common.paths import REPO_ROOT, results_dir
 from prompts.fewshot import check_shots
 from prompts.tasks import task_slug
 from sft import run_folders
-from sft.config import TrainConfig, parse_overrides, read_yaml, to_yaml
-from sft.plan import GPUS, print_plan
+from sft.config import TrainConfig, read_yaml, to_yaml
 from sft.run_groups import GROUP_KEYS, RunGroup, check_seeds, check_sizes, check_sweep, settings_text
-from sft.train import say, train
+from sft.train import train
+from sftbench_common.errors import UserError, moved_to
+from sftbench_common.logs import get_logger
+from sftbench_common.paths import REPO_ROOT, results_dir
 
 EXPERIMENT_KEYS = {
     "name",
@@ -55,6 +54,8 @@ EXPERIMENT_KEYS = {
     *GROUP_KEYS,
 }
 RUN_KEYS = {"model", "method", "tasks", "preset", "overrides", *GROUP_KEYS}
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -163,73 +164,54 @@ def load_experiment(name_or_path: str, cli_overrides: dict | None = None) -> Exp
     return Experiment(spec.get("name", path.stem), path, groups, spec.get("bench_limit"), fewshot, modes, results)
 
 
-def train_group(group: RunGroup, force: bool, only: str | None) -> int:
+def train_group(group: RunGroup, force: bool, only: str | None, tasks: set[str] | None = None) -> int:
     """Train the group's runs: a sweep's grid first, then its chosen setting at the other seeds. Returns how many
     runs it went through (finished ones are skipped inside `train`)."""
     root, done = results_dir(), set()
     while True:
-        pending = [
-            c
-            for c in group.to_train(root)
-            if c.run_dir(root) not in done and (not only or only in str(c.run_dir(root)))
-        ]
+        pending = [c for c in group.to_train(root) if c.run_dir(root) not in done and selected(c, root, only, tasks)]
         if not pending:
             return len(done)
         for config in pending:
             train(config, force=force)
             done.add(config.run_dir(root))
         if group.swept and (choice := group.choice(root)) is not None:
-            say(f"{group.stem}: chosen on val: {settings_text(choice[0])} (among {len(group.settings)} settings)")
+            log.info(f"{group.stem}: chosen on val: {settings_text(choice[0])} (among {len(group.settings)} settings)")
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m sft.experiment", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="TrainConfig overrides for every run")
-    parser.add_argument("--experiment", default="default", help="name under configs/experiments/ or a YAML path")
-    parser.add_argument("--only", help="train only runs whose folder path contains this text, e.g. mushroom/smollm2")
-    parser.add_argument("--force", action="store_true", help="retrain finished runs from scratch")
-    parser.add_argument("--list", action="store_true", help="list the runs and their status, train nothing")
-    parser.add_argument(
-        "--plan",
-        action="store_true",
-        help="per run: training examples, tokens, optimizer steps and the estimated time on this machine (from "
-        "a few measured steps) and on --gpu (from its documented throughput); trains nothing",
-    )
-    parser.add_argument("--gpu", default="T4", choices=sorted(GPUS), help="the GPU --plan estimates for (default T4)")
-    parser.add_argument(
-        "--no-measure",
-        action="store_true",
-        help="--plan without timing steps here (the models still load, to count tokens)",
-    )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors")
-    args = parser.parse_args(argv)
-    experiment = load_experiment(args.experiment, parse_overrides(args.overrides))
-    root = experiment.use_results_folder()
-    selected = [c for c in experiment.configs if not args.only or args.only in str(c.run_dir(root))]
-    say(f"experiment '{experiment.name}' ({experiment.path}): {len(selected)} run(s)")
+def selected(config: TrainConfig, root: Path, only: str | None, tasks: set[str] | None) -> bool:
+    """Whether `--only TEXT` (a piece of the run folder's path) and `--tasks a,b` keep this run."""
+    return (not only or only in str(config.run_dir(root))) and (not tasks or task_slug(config.task) in tasks)
+
+
+def list_runs(experiment: Experiment, only: str | None = None, tasks: set[str] | None = None) -> list[TrainConfig]:
+    """Log every run the experiment (or its --only/--tasks part) has, with its status; returns the runs."""
+    root = results_dir()
+    chosen = [c for c in experiment.configs if selected(c, root, only, tasks)]
+    log.info(f"experiment '{experiment.name}' ({experiment.path}): {len(chosen)} run(s)")
     for group in experiment.groups:
         for config in group.to_train(root):
-            if not args.only or args.only in str(config.run_dir(root)):
+            if selected(config, root, only, tasks):
                 run_dir = config.run_dir(root)
                 shown = run_dir.relative_to(root.parent) if run_dir.is_relative_to(root.parent) else run_dir
-                say(f"  [{run_folders.state(run_dir, to_yaml(config)):>11}] {shown}")
+                log.info(f"  [{run_folders.state(run_dir, to_yaml(config)):>11}] {shown}")
         if group.swept and group.choice(root) is None and len(group.run_seeds) > 1:
-            say(f"  [after grid ] {group.stem}: the setting chosen on val, at seeds {group.run_seeds[1:]}")
-    if args.list:
-        return 0
-    if args.plan:
-        print_plan(selected, gpu=args.gpu, measure=not args.no_measure)
-        return 0
+            log.info(f"  [after grid ] {group.stem}: the setting chosen on val, at seeds {group.run_seeds[1:]}")
+    return chosen
+
+
+def train_experiment(
+    experiment: Experiment, force: bool = False, only: str | None = None, tasks: set[str] | None = None
+) -> int:
+    """Train every unfinished run of the experiment (or its --only/--tasks part); returns how many it went through."""
     started = time.time()
-    trained = sum(train_group(group, args.force, args.only) for group in experiment.groups)
-    say(
+    trained = sum(train_group(group, force, only, tasks) for group in experiment.groups)
+    log.info(
         f"experiment '{experiment.name}': all {trained} run(s) finished in {time.time() - started:.0f} s; "
-        f"results under {root / 'runs'}"
+        f"results under {results_dir() / 'runs'}"
     )
-    return 0
+    return trained
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    moved_to("sftbench train-all")

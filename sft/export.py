@@ -1,8 +1,8 @@
 """Take a finished run elsewhere: a portable adapter, a merged model, an upload to the Hugging Face Hub.
 
-    python -m sft.export results/runs/mushroom/smollm2-135m-instruct-lora --merge
-    python -m sft.export results/runs/mushroom/smollm2-135m-instruct-lora --push-to-hub you/smollm2-mushroom
-    python -m sft.export results/runs/mushroom/smollm2-135m-instruct-lora --push-to-hub you/x --dry-run
+    sftbench export results/runs/mushroom/smollm2-135m-instruct-lora --merge
+    sftbench export results/runs/mushroom/smollm2-135m-instruct-lora --push-to-hub you/smollm2-mushroom
+    sftbench export results/runs/mushroom/smollm2-135m-instruct-lora --push-to-hub you/x --dry-run
 
 Training does the same when the config says `merge: true` or `push_to_hub: true` (with `hub_model_id`).
 
@@ -25,7 +25,6 @@ torch, transformers and peft load inside the functions: seconds to import, and -
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -36,11 +35,14 @@ from pathlib import Path
 import yaml
 from huggingface_hub import HfApi
 
-from common.errors import UserError, run_cli
-from common.fileio import atomic_write_json
 from sft import run_folders
 from sft.model_card import write_model_card
 from sft.models import ResolvedModel, base_model_id, hub_offline, load_causal_lm, load_tokenizer, resolve_model
+from sftbench_common.errors import UserError, moved_to
+from sftbench_common.fileio import atomic_write_json
+from sftbench_common.logs import get_logger
+
+log = get_logger(__name__)
 
 
 def make_adapter_portable(adapter_dir: Path, model: ResolvedModel) -> None:
@@ -96,7 +98,7 @@ def export_merged(run_dir: Path, model: ResolvedModel | None = None) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     write_model_card(run_dir, model)
-    print(f"merged model: {target} (base + adapter, safetensors, {merged.dtype})")
+    log.info(f"merged model: {target} (base + adapter, safetensors, {merged.dtype})")
     return target
 
 
@@ -172,9 +174,9 @@ def push_to_hub(
     write_model_card(run_dir, model, repo_id=repo_id)
     files = upload_files(folder, include)
     if dry_run:
-        print(describe_upload(folder, repo_id, files))
+        log.info(describe_upload(folder, repo_id, files))
         return None
-    later = f"the run is saved; push it later: python -m sft.export {run_dir} --push-to-hub {repo_id}"
+    later = f"the run is saved; push it later: sftbench export {run_dir} --push-to-hub {repo_id}"
     try:
         api = HfApi()
         api.create_repo(repo_id, exist_ok=True)
@@ -187,7 +189,7 @@ def push_to_hub(
     except Exception as err:  # no network, no token, no permission: one message, not a traceback
         reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
         raise UserError(f"push_to_hub {repo_id}: {type(err).__name__}: {reason}; {later}") from None
-    print(f"pushed {folder.name}/ to https://huggingface.co/{repo_id}")
+    log.info(f"pushed {folder.name}/ to https://huggingface.co/{repo_id}")
     return f"https://huggingface.co/{repo_id}"
 
 
@@ -212,45 +214,5 @@ def export_run(
         push_to_hub(run_dir, repo_id, model, dry_run, include)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m sft.export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "run_dir", type=Path, help="a finished run, e.g. results/runs/mushroom/smollm2-135m-instruct-lora"
-    )
-    parser.add_argument("--merge", action="store_true", help="write merged/: base + adapter, safetensors")
-    parser.add_argument("--push-to-hub", metavar="OWNER/NAME", help="upload merged/ (else the adapter) with its card")
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="with --push-to-hub: list every file the upload would send, with its size (the model card written "
-        "as it would be sent), and upload nothing; needs no network",
-    )
-    parser.add_argument(
-        "--include",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="upload this file too although it is not weights, config, tokenizer or card (path inside the "
-        "uploaded folder; repeat for several)",
-    )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors")
-    args = parser.parse_args(argv)
-    if not (args.merge or args.push_to_hub):
-        parser.error("nothing to do: give --merge and/or --push-to-hub OWNER/NAME")
-    if args.dry_run and not args.push_to_hub:
-        parser.error("--dry-run lists what --push-to-hub would send: give --push-to-hub OWNER/NAME")
-    export_run(
-        args.run_dir,
-        run_model(args.run_dir),
-        merge=args.merge,
-        repo_id=args.push_to_hub,
-        dry_run=args.dry_run,
-        include=tuple(args.include),
-    )
-    return 0
-
-
 if __name__ == "__main__":
-    run_cli(main)
+    moved_to("sftbench export")

@@ -16,9 +16,9 @@ import time
 
 from tqdm.auto import tqdm
 
-from common import processes
 from prompts.fewshot import MAX_INPUT_TOKENS
 from prompts.format import has_chat_template, prompt_completion, prompt_text, shorten_input
+from sftbench_common import processes
 
 
 def completion_texts(tokenizer, labels: list[str]) -> dict[str, str]:
@@ -91,7 +91,9 @@ def prompt_batches(
                 input_ids=torch.tensor([prompts[0][:shared]], device=device), use_cache=True, logits_to_keep=1
             ).past_key_values
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    for start in tqdm(range(0, len(order), batch_size), desc=desc, disable=not progress, unit="batch", leave=False):
+    for start in tqdm(
+        range(0, len(order), batch_size), desc=desc, disable=None if progress else True, unit="batch", leave=False
+    ):
         batch = order[start : start + batch_size]
         input_ids, attention, positions = (
             t.to(device) for t in left_pad([prompts[i][shared:] for i in batch], tokenizer.pad_token_id)

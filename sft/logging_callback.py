@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common.fileio import append_jsonl
+from sftbench_common.fileio import append_jsonl
 
 
 def jsonl_log_callback(path: Path):

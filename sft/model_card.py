@@ -17,13 +17,13 @@ from pathlib import Path
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from common.fileio import atomic_write_json, atomic_write_text, read_jsonl
 from prompts.build import build_task
 from prompts.format import prompt_text
 from prompts.tasks import get_task, task_kind, task_slug
 from sft import run_folders
 from sft.config import shareable_config, shown_model
 from sft.models import ResolvedModel, base_model_id, uses_classifier_head
+from sftbench_common.fileio import atomic_write_json, atomic_write_text, read_jsonl
 
 CARD = "README.md"
 TEST_RESULTS = "test_results.json"
@@ -186,7 +186,7 @@ def build_model_card(run_dir: Path, weights_dir: Path, model: ResolvedModel, rep
     lines += ["## Evaluation", ""]
     if results and domain:
         lines += [
-            f"On the task's held-out documents, scored by `python -m bench.run`: perplexity over n test blocks of "
+            f"On the task's held-out documents, scored by `sftbench bench`: perplexity over n test blocks of "
             f"{config['max_length']} tokens (lower is better), with a 95% bootstrap interval over the blocks:",
             "",
             _evaluation_table(results),
@@ -194,7 +194,7 @@ def build_model_card(run_dir: Path, weights_dir: Path, model: ResolvedModel, rep
         ]
     elif results:
         lines += [
-            "On the task's test split, scored by `python -m bench.run` (score: labels ranked by log-likelihood; "
+            "On the task's test split, scored by `sftbench bench` (score: labels ranked by log-likelihood; "
             "generate: greedy answer, parsed; head: the classifier; intervals: Wilson for accuracy, bootstrap "
             "otherwise; p: exact McNemar against the base model on the same records):",
             "",
@@ -202,7 +202,7 @@ def build_model_card(run_dir: Path, weights_dir: Path, model: ResolvedModel, rep
             "",
         ]
     else:
-        lines += ["Not benchmarked yet: `python -m bench.run` adds the test metrics here.", ""]
+        lines += ["Not benchmarked yet: `sftbench bench` adds the test metrics here.", ""]
     label_eval = _label_eval(run_dir, run.get("best_step"))
     if label_eval:
         which = "the best evaluation, whose weights these are" if run.get("best_step") else "the last evaluation"

@@ -19,7 +19,6 @@ import importlib.util
 import json
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +26,12 @@ from pathlib import Path
 from huggingface_hub import snapshot_download
 from huggingface_hub.errors import LocalEntryNotFoundError
 
-from common.errors import UserError
-from common.hardware import device_name
-from common.paths import cache_dir
+from sftbench_common.errors import UserError
+from sftbench_common.hardware import device_name
+from sftbench_common.logs import get_logger
+from sftbench_common.paths import cache_dir
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def _convert_gguf(spec: PackagedModel, target: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf_path = _gguf_source(spec)
-    print(f"converting {gguf_path.name} to safetensors in {target} (once)", file=sys.stderr)
+    log.info(f"converting {gguf_path.name} to safetensors in {target} (once)")
     model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
     tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
     # The weights are plain floats now; drop the GGUF quantizer so save_pretrained and Trainer accept them.

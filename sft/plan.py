@@ -1,4 +1,4 @@
-"""What an experiment will cost before it runs: `python -m sft.experiment --experiment colab --plan`.
+"""What an experiment will cost before it runs: `sftbench plan --experiment colab`.
 
 Per run: the training examples, their tokens (as the trainer sees them: built by the run's own trainer, so
 chat template, shortening and max_length are included), the optimizer steps and evaluations, and two time
@@ -23,13 +23,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from common.errors import UserError
-from common.hardware import pick_precision
 from prompts.tasks import task_kind
 from sft.config import TrainConfig
 from sft.models import ResolvedModel, resolve_model, uses_classifier_head
 from sft.train import build_lm_trainer, build_sft_trainer
 from sft.train_classifier import build_classifier_trainer
+from sftbench_common.errors import UserError
+from sftbench_common.hardware import pick_precision
+from sftbench_common.logs import get_logger
+
+log = get_logger(__name__)
 
 # Dense fp16/bf16 tensor-core peak, TFLOP/s (NVIDIA datasheets; the "with sparsity" figures are twice these).
 GPUS = {"T4": 65.0, "L4": 121.0, "A100": 312.0, "H100": 989.0}
@@ -224,7 +227,7 @@ def plan_table(plans: list[RunPlan], gpu: str, precision: str) -> str:
 def print_plan(configs: list[TrainConfig], gpu: str = "T4", measure: bool = True) -> list[RunPlan]:
     plans = []
     for index, config in enumerate(configs, start=1):
-        print(f"planning {index}/{len(configs)}: {config.task} {config.model} {config.method}", flush=True)
+        log.info(f"planning {index}/{len(configs)}: {config.task} {config.model} {config.method}")
         plans.append(plan_run(config, measure))
     print()
     # the runs' own precision: auto picks this machine's, an override (precision=fp32) is what ran

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from common.fileio import atomic_write_json, atomic_write_jsonl, atomic_write_text, read_jsonl
-from common.paths import REPO_ROOT
+from sftbench_common.fileio import atomic_write_json, atomic_write_jsonl, atomic_write_text, read_jsonl
+from sftbench_common.paths import REPO_ROOT
 
 # Settings that change what happens around training, not the weights it produces: a finished run that differs
 # from the config only in these is not trained again (and bench does not list them as overrides).

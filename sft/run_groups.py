@@ -21,10 +21,10 @@ import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.errors import UserError
 from sft import run_folders
 from sft.config import FIELDS, TrainConfig, build_config, suggest_key
 from sft.models import model_slug
+from sftbench_common.errors import UserError
 
 GROUP_KEYS = ("seeds", "sweep", "learning_curve")  # experiment keys that expand an entry into several runs
 SHORT_NAMES = {"train_limit": "n", "lora_r": "r", "lora_alpha": "alpha", "batch_size": "bs", "epochs": "ep"}

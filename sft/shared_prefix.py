@@ -24,7 +24,9 @@ from __future__ import annotations
 import functools
 import types
 
-from common import processes
+from sftbench_common.logs import get_logger
+
+log = get_logger(__name__)
 
 MIN_SHARED_TOKENS = 8  # below this the extra forward call costs more than the tokens it saves
 
@@ -110,8 +112,8 @@ def add_shared_prefix(model) -> None:
 
 
 def say_once(owner, message: str) -> None:
-    if not getattr(owner, "_said", False) and processes.is_main_process():
-        print(message)
+    if not getattr(owner, "_said", False):
+        log.info(message)
     owner._said = True
 
 

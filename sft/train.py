@@ -1,11 +1,11 @@
 """Fine-tune a model on a task's Alpaca records: the training recipe, top to bottom.
 
-    python -m sft.train task=mushroom model=smollm2-135m-instruct method=lora preset=cpu-fast
-    python -m sft.train --config configs/examples/tweets-qlora.yaml lr=1e-4 epochs=2
-    python -m sft.train task=mushroom eval_steps=16 save_steps=16 report_to=tensorboard \
+    sftbench train task=mushroom model=smollm2-135m-instruct method=lora preset=cpu-fast
+    sftbench train --config configs/examples/tweets-qlora.yaml lr=1e-4 epochs=2
+    sftbench train task=mushroom eval_steps=16 save_steps=16 report_to=tensorboard \
         trainer_args.metric_for_best_model=label_accuracy trainer_args.load_best_model_at_end=true merge=true
-    accelerate launch --config_file accelerate_config.yaml -m sft.train --config ...
-    accelerate launch --config_file configs/accelerate/ddp.yaml -m sft.train ...   # 2 processes, DDP
+    accelerate launch --config_file accelerate_config.yaml -m sftbench train --config ...
+    accelerate launch --config_file configs/accelerate/ddp.yaml -m sftbench train ...   # 2 processes, DDP
 
 Generative models train with TRL's SFTTrainer on prompt/completion pairs, so the loss covers only the
 answer (the label and EOS); on a domain corpus (task=django-docs, domain:PATH) they train on blocks of
@@ -25,16 +25,11 @@ datasets, trl and peft load inside the functions that use them: 6-8 s to import,
 
 from __future__ import annotations
 
-import argparse
 import gc
 import shutil
 import time
 from pathlib import Path
 
-from common import processes
-from common.errors import UserError, run_cli
-from common.hardware import describe_hardware, device_name, pick_precision, torch_dtype
-from common.paths import results_dir
 from prompts.build import build_task, load_split
 from prompts.domain import blocks
 from prompts.format import input_token_budget, prompt_completion, shorten_input
@@ -63,6 +58,13 @@ from sft.trainer_args import (
     tensorboard_logs_in,
     training_arguments,
 )
+from sftbench_common import processes
+from sftbench_common.errors import UserError, moved_to
+from sftbench_common.hardware import describe_hardware, device_name, pick_precision, torch_dtype
+from sftbench_common.logs import get_logger
+from sftbench_common.paths import results_dir
+
+log = get_logger(__name__)
 
 
 def check_method(config: TrainConfig, model: ResolvedModel) -> None:
@@ -228,20 +230,15 @@ def prepare_run_folder(run_dir: Path, force: bool, checkpoint: Path | None) -> N
         shutil.rmtree(run_dir)
     elif checkpoint is not None:
         run_folders.trim_log(run_dir / "train_log.jsonl", int(checkpoint.name.split("-")[-1]))
-        print(f"resuming {run_dir} from {checkpoint.name}")
+        log.info(f"resuming {run_dir} from {checkpoint.name}")
     else:
         (run_dir / "train_log.jsonl").unlink(missing_ok=True)
 
 
-def say(message: str) -> None:
-    """Print once, from the main process, however many processes run this."""
-    if processes.is_main_process():
-        print(message)
-
-
 def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Path:
     """Train one run (or skip it if finished); returns its run folder. Under several processes (accelerate
-    launch, torchrun) every process trains and the main one alone writes the run's files (common/processes.py)."""
+    launch, torchrun) every process trains and the main one alone writes the run's files
+    (sftbench_common/processes.py)."""
     run_dir = config.run_dir(results_dir())
     config_yaml = to_yaml(config)
     on_cpu = device_name() == "cpu"
@@ -253,19 +250,23 @@ def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Pat
     check_method(config, model)
     state = run_folders.state(run_dir, config_yaml, split_hash)
     if state == "finished" and not run_folders.has_weights(run_dir):
-        say(f"{run_dir}: finished, but its weights are not here (git keeps only the run's record); training it again")
+        log.info(
+            f"{run_dir}: finished, but its weights are not here (git keeps only the run's record); training it again"
+        )
         force = True
     elif state == "finished" and not force:
-        say(f"already finished: {run_dir} (use --force to train again)")
+        log.info(f"already finished: {run_dir} (use --force to train again)")
         if (config.merge or config.push_to_hub) and processes.is_main_process():
             export_run(run_dir, model, merge=config.merge, repo_id=config.hub_model_id if config.push_to_hub else None)
         processes.wait_for_everyone(on_cpu)
         return run_dir
     elif state == "changed":
-        say(f"{run_dir}: finished with a different config.yaml; training it again with the new one")
+        log.info(f"{run_dir}: finished with a different config.yaml; training it again with the new one")
         force = True
     elif state == "stale":
-        say(f"{run_dir}: finished on an older split of the task (the data or its options changed); training it again")
+        log.info(
+            f"{run_dir}: finished on an older split of the task (the data or its options changed); training it again"
+        )
         force = True
     check_training_arguments(
         config, run_dir, pick_precision(config.precision), sft=not uses_classifier_head(model.kind, config.method)
@@ -291,7 +292,7 @@ def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Pat
             processes=processes.world_size(),
             **results,
         )
-        print(
+        log.info(
             f"run finished: {run_dir}  ({results['weights']}/ with README.md, config.yaml, train_log.jsonl, run.json)"
         )
         export_run(run_dir, model, merge=config.merge, repo_id=config.hub_model_id if config.push_to_hub else None)
@@ -300,38 +301,14 @@ def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Pat
     return run_dir
 
 
-def config_from_args(args) -> TrainConfig:
+def config_from(overrides: list[str], config_file: Path | None = None) -> TrainConfig:
+    """The run's config: defaults, then a preset, then `config_file`, then the command line's key=value pairs."""
     layers = []
-    if args.config:
-        layers.append((read_yaml(args.config), str(args.config)))
-    layers.append((parse_overrides(args.overrides), "command line"))
+    if config_file:
+        layers.append((read_yaml(config_file), str(config_file)))
+    layers.append((parse_overrides(overrides), "command line"))
     return build_config(*layers)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m sft.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "overrides",
-        nargs="*",
-        metavar="key=value",
-        help="any TrainConfig key, e.g. lr=1e-4 epochs=2 lora_r=8 task_options.text_column=review; any "
-        "SFTConfig / TrainingArguments field as trainer_args.KEY=VALUE, e.g. trainer_args.adam_beta2=0.95",
-    )
-    parser.add_argument("--config", type=Path, help="YAML file of TrainConfig keys")
-    parser.add_argument("--resume", action="store_true", help="require resuming from the last checkpoint")
-    parser.add_argument("--force", action="store_true", help="discard an existing run and train from scratch")
-    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors")
-    args = parser.parse_args(argv)
-    config = config_from_args(args)
-    if args.print_config:
-        print(to_yaml(config), end="")
-        return 0
-    train(config, force=args.force, resume=args.resume)
-    return 0
-
-
 if __name__ == "__main__":
-    run_cli(main)
+    moved_to("sftbench train")

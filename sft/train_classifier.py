@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common.hardware import pick_precision, torch_dtype
 from prompts.format import user_message
 from sft import run_folders
 from sft.config import TrainConfig
@@ -24,6 +23,7 @@ from sft.label_scoring import label_metrics
 from sft.logging_callback import jsonl_log_callback
 from sft.models import ResolvedModel, load_classifier, load_tokenizer
 from sft.trainer_args import lora_config, tensorboard_logs_in, training_arguments
+from sftbench_common.hardware import pick_precision, torch_dtype
 
 # Attention projections that LoRA adapts per architecture when the config leaves the default.
 LORA_TARGETS = {

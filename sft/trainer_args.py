@@ -12,14 +12,15 @@ peft, trl and transformers load inside the functions: 6-8 s to import, and --hel
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import importlib.util
 import os
 from pathlib import Path
 
-from common.errors import UserError
-from common.hardware import device_name, torch_dtype
 from sft.config import SFT_ARGUMENTS, TRAINER_ARGUMENTS, TrainConfig, trainer_fields
+from sftbench_common.errors import UserError
+from sftbench_common.hardware import device_name, torch_dtype
 
 # trainer_args keys with a home elsewhere: one place for each setting, so config.yaml says what ran.
 OWNED_ELSEWHERE = {
@@ -131,18 +132,32 @@ def check_training_arguments(config: TrainConfig, run_dir: Path, precision: str,
     """Build the arguments once before anything is written, so a bad setting fails first."""
     check_trackers(config.report_to)
     training_arguments(config, run_dir, precision, has_eval=True, sft=sft)
+    if config.lora_args:
+        lora_config(config)
 
 
 def lora_config(config: TrainConfig, task_type: str = "CAUSAL_LM", target_modules=None):
+    """The adapter: lora_r / lora_alpha / lora_dropout / lora_target_modules, then any other LoraConfig field
+    from `lora_args` (lora_args.use_dora=true, lora_args.layers_to_transform=[20,21,22,23])."""
     from peft import LoraConfig
 
-    return LoraConfig(
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=target_modules or config.lora_target_modules,
-        task_type=task_type,
-    )
+    fields = {f.name for f in dataclasses.fields(LoraConfig)}
+    for key in config.lora_args:
+        if key not in fields:
+            close = difflib.get_close_matches(key, sorted(fields), n=1)
+            hint = f"; did you mean 'lora_args.{close[0]}'?" if close else ""
+            raise UserError(f"lora_args.{key}: not a peft LoraConfig field{hint}")
+    settings = {
+        "r": config.lora_r,
+        "lora_alpha": config.lora_alpha,
+        "lora_dropout": config.lora_dropout,
+        "target_modules": target_modules or config.lora_target_modules,
+        "task_type": task_type,
+    }
+    try:
+        return LoraConfig(**{**settings, **config.lora_args})
+    except (TypeError, ValueError) as err:
+        raise UserError(f"lora_args / lora_* settings: peft's LoraConfig refuses them: {err}") from None
 
 
 def quantization_config(precision: str):

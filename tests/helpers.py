@@ -32,10 +32,10 @@ def notes_experiment(folder: Path, overrides: str) -> tuple[Path, Path]:
     return data, experiment
 
 
-def run_module(module: str, *args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run `python -m module args` as a user would, returning its exit code and output."""
+def run_sftbench(command: str, *args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run `sftbench command args` as a user would (as `python -m sftbench`), returning its exit code and output."""
     return subprocess.run(
-        [sys.executable, "-m", module, *args],
+        [sys.executable, "-m", "sftbench", command, *args],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -10,9 +10,9 @@ import torch
 from bench.api_client import complete
 from bench.domain import block_nll, perplexity_metrics
 from bench.generative import load_for_inference
-from common.errors import UserError
 from prompts.domain import blocks, clean_text
-from tests.helpers import RST, run_module, write_manual
+from sftbench_common.errors import UserError
+from tests.helpers import RST, run_sftbench, write_manual
 
 
 def test_perplexity_equals_a_direct_computation():
@@ -88,12 +88,12 @@ def test_domain_lora_lowers_test_perplexity_and_reports_it(isolated_outputs, api
         "  - {model: smollm2-135m-instruct, method: lora, overrides: {max_length: 64, train_limit: 48, eval_limit: 4,"
         " batch_size: 8, epochs: 2, lr: 1.0e-3, logging_steps: 2, save_steps: 100, lora_dropout: 0.0}}\n"
     )
-    trained = run_module("sft.experiment", "--experiment", str(experiment))
+    trained = run_sftbench("train-all", "--experiment", str(experiment))
     assert trained.returncode == 0, trained.stderr[-3000:]
     run_dir = isolated_outputs / "results" / "runs" / "manual" / "smollm2-135m-instruct-lora"
     losses = [r["loss"] for r in map(json.loads, (run_dir / "train_log.jsonl").read_text().splitlines()) if "loss" in r]
     assert losses[-1] < 0.7 * losses[0], losses
-    benched = run_module(
+    benched = run_sftbench(
         "bench.run", "--experiment", str(experiment), "--prompts", "3", "--api-base", api_server, "--api-model", "tiny"
     )
     assert benched.returncode == 0, benched.stderr[-3000:]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import notes_experiment, run_module
+from tests.helpers import notes_experiment, run_sftbench
 
 
 def test_paper_from_a_small_experiment(isolated_outputs, tmp_path):
@@ -17,14 +17,14 @@ def test_paper_from_a_small_experiment(isolated_outputs, tmp_path):
         tmp_path,
         "epochs: 2, batch_size: 8, lr: 0.0003, max_length: 32, eval_limit: 4, save_steps: 100, logging_steps: 2",
     )
-    for module in ("sft.experiment", "bench.run"):
-        done = run_module(module, "--experiment", str(experiment))
+    for command in ("train-all", "bench"):
+        done = run_sftbench(command, "--experiment", str(experiment))
         assert done.returncode == 0, done.stderr[-3000:]
     results = Path(os.environ["SFTBENCH_RESULTS"])
-    first = run_module("bench.paper", "--no-pdf")
+    first = run_sftbench("paper", "--no-pdf")
     assert first.returncode == 0, first.stderr[-3000:]
     tex = (results / "report" / "report.tex").read_bytes()
-    assert run_module("bench.paper", "--no-pdf").returncode == 0
+    assert run_sftbench("paper", "--no-pdf").returncode == 0
     assert (results / "report" / "report.tex").read_bytes() == tex  # numbers from files only, nothing time-stamped
     text = tex.decode()
     tuned = json.loads((results / "notes" / "rows" / "minilm-l6-full.head.json").read_text())
@@ -40,7 +40,7 @@ def test_paper_from_a_small_experiment(isolated_outputs, tmp_path):
         if os.environ.get("CI"):
             pytest.fail("LaTeX is missing in CI: `make install` installs texlive-latex-recommended and latexmk as root")
         pytest.skip("LaTeX is not installed here (make install installs it where it runs as root)")
-    compiled = run_module("bench.paper")
+    compiled = run_sftbench("paper")
     assert compiled.returncode == 0, compiled.stdout[-3000:] + compiled.stderr[-3000:]
     pdf_text = subprocess.run(
         ["pdftotext", "-layout", str(results / "report" / "report.pdf"), "-"],

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.helpers import REPO, notes_experiment, run_module
+from tests.helpers import REPO, notes_experiment, run_sftbench
 
 
 def test_bench_run_and_report_rebuild_byte_for_byte(isolated_outputs, tmp_path):
@@ -18,7 +18,7 @@ def test_bench_run_and_report_rebuild_byte_for_byte(isolated_outputs, tmp_path):
         "name: t\ntasks: [mushroom]\nbench_limit: 12\nfewshot: [0, 2]\n"
         "runs:\n  - {model: smollm2-135m-instruct, method: lora}\n"
     )
-    result = run_module("bench.run", "--experiment", str(experiment), "--batch-size", "6")
+    result = run_sftbench("bench", "--experiment", str(experiment), "--batch-size", "6")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "not benchmarked" in result.stdout  # the untrained run is named, not silently counted
     results = Path(os.environ["SFTBENCH_RESULTS"])
@@ -79,16 +79,16 @@ def test_bench_run_and_report_rebuild_byte_for_byte(isolated_outputs, tmp_path):
     tree = results / "mushroom" / "rows" / "baseline.one-hot-decision-tree.json"
     planned = json.loads(tree.read_text())["order"]
     tree.write_text(json.dumps({**json.loads(tree.read_text()), "order": 99}))
-    again = run_module("bench.run", "--experiment", str(experiment))
+    again = run_sftbench("bench", "--experiment", str(experiment))
     assert again.returncode == 0 and "0 row(s) computed" in again.stdout
     assert json.loads(tree.read_text())["order"] == planned
     # other demonstrations are another measurement: 4 shots are computed, the 2-shot rows stay as they were
     experiment.write_text(experiment.read_text().replace("fewshot: [0, 2]", "fewshot: [0, 2, 4]"))
-    more = run_module("bench.run", "--experiment", str(experiment), "--modes", "score", "--no-baselines")
+    more = run_sftbench("bench", "--experiment", str(experiment), "--modes", "score", "--no-baselines")
     assert more.returncode == 0 and "1 row(s) computed" in more.stdout, more.stdout[-2000:]
     before = (results / "results.md").read_bytes()
     (results / "results.md").unlink()
-    assert run_module("bench.report").returncode == 0
+    assert run_sftbench("report").returncode == 0
     assert (results / "results.md").read_bytes() == before
 
 
@@ -100,7 +100,7 @@ def test_killed_bench_publishes_no_partial_table_and_resumes(isolated_outputs, t
     results = Path(os.environ["SFTBENCH_RESULTS"])
     rows = results / "mushroom" / "rows"
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.run", "--experiment", str(experiment)],
+        [sys.executable, "-m", "sftbench", "bench", "--experiment", str(experiment)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -114,7 +114,7 @@ def test_killed_bench_publishes_no_partial_table_and_resumes(isolated_outputs, t
     assert 1 <= len(finished) < 4, finished
     assert not (results / "results.md").exists()  # no table from a half-done benchmark
     assert all(json.loads(p.read_text())["metrics"] for p in rows.glob("*.json"))  # whole files only
-    again = run_module("bench.run", "--experiment", str(experiment))
+    again = run_sftbench("bench", "--experiment", str(experiment))
     assert again.returncode == 0, again.stderr[-2000:]
     assert f"{4 - len(finished)} row(s) computed" in again.stdout
     main_table = [line for line in (results / "results.md").read_text().splitlines() if "%" in line]  # Invalid
@@ -127,19 +127,19 @@ def test_a_run_trained_with_overrides_is_benchmarked_and_a_stale_one_is_not(isol
     data, experiment = notes_experiment(
         tmp_path, "epochs: 1, batch_size: 8, max_length: 32, eval_limit: 4, save_steps: 100, logging_steps: 2"
     )
-    trained = run_module("sft.experiment", "--experiment", str(experiment), "lr=0.0003")
+    trained = run_sftbench("train-all", "--experiment", str(experiment), "lr=0.0003")
     assert trained.returncode == 0, trained.stderr[-3000:]
-    benched = run_module("bench.run", "--experiment", str(experiment), "--no-baselines")
+    benched = run_sftbench("bench", "--experiment", str(experiment), "--no-baselines")
     assert benched.returncode == 0, benched.stderr[-3000:]
     assert "minilm-l6-full was trained with lr=0.0003; benchmarking that run" in benched.stdout
     results = Path(os.environ["SFTBENCH_RESULTS"])
     row = json.loads((results / "notes" / "rows" / "minilm-l6-full.head.json").read_text())
     assert row["overrides"] == {"lr": 0.0003} and row["examples"] == row["test_size"] == 4
     assert "| minilm-l6 | fine-tuned | full (lr=0.0003) | head |" in (results / "results.md").read_text()
-    again = run_module("bench.run", "--experiment", str(experiment), "--no-baselines", "lr=0.0003")
+    again = run_sftbench("bench", "--experiment", str(experiment), "--no-baselines", "lr=0.0003")
     assert again.returncode == 0 and "0 row(s) computed" in again.stdout and "was trained with" not in again.stdout
     data.write_text(data.read_text() + "".join(f"one more {w} note,pos\n" for w in ("good", "nice", "neat")))
-    stale = run_module("bench.run", "--experiment", str(experiment), "--no-baselines", "lr=0.0003")
+    stale = run_sftbench("bench", "--experiment", str(experiment), "--no-baselines", "lr=0.0003")
     assert stale.returncode == 0, stale.stderr[-3000:]
     assert "minilm-l6-full is trained on an older split of the task, not benchmarked" in stale.stdout
     assert "| minilm-l6 | fine-tuned |" not in (results / "results.md").read_text()  # no stale row mixed in
@@ -158,9 +158,9 @@ def test_seeds_a_sweep_chosen_on_val_and_a_learning_curve_from_train_all_to_the_
         f"     overrides: {{{settings}}}}}\n"
         f"  - {{model: minilm-l6, method: full, seeds: [1, 2], learning_curve: [12, 24], overrides: {{{settings}}}}}\n"
     )
-    listed = run_module("sft.experiment", "--experiment", str(experiment), "--list")
+    listed = run_sftbench("train-all", "--experiment", str(experiment), "--list")
     assert "the setting chosen on val, at seeds [2]" in listed.stdout, listed.stdout
-    trained = run_module("sft.experiment", "--experiment", str(experiment))
+    trained = run_sftbench("train-all", "--experiment", str(experiment))
     assert trained.returncode == 0, trained.stderr[-3000:]
     runs = Path(os.environ["SFTBENCH_RESULTS"]) / "runs" / "notes"
     val = {p.name: json.loads((p / "run.json").read_text())["val_metrics"] for p in runs.iterdir()}
@@ -169,7 +169,7 @@ def test_seeds_a_sweep_chosen_on_val_and_a_learning_curve_from_train_all_to_the_
     chosen = max(grid, key=lambda lr: (grid[lr]["eval_label_accuracy"], -grid[lr]["eval_loss"]))
     assert f"chosen on val: lr={chosen} (among 2 settings)" in trained.stdout
     assert f"minilm-l6-full-lr{chosen}-seed2" in val
-    benched = run_module("bench.run", "--experiment", str(experiment))
+    benched = run_sftbench("bench", "--experiment", str(experiment))
     assert benched.returncode == 0, benched.stderr[-3000:]
     results = Path(os.environ["SFTBENCH_RESULTS"])
     rows = {p.stem: json.loads(p.read_text()) for p in (results / "notes" / "rows").glob("*.json")}
@@ -189,11 +189,11 @@ def test_seeds_a_sweep_chosen_on_val_and_a_learning_curve_from_train_all_to_the_
     for figure in ("learning_curve.png", "sweep.png"):
         assert (results / "notes" / "figures" / figure).read_bytes()[:4] == b"\x89PNG"
     # Asked for explicitly, the other setting is measured too, and marked as not chosen.
-    every = run_module("bench.run", "--experiment", str(experiment), "--all-settings")
+    every = run_sftbench("bench", "--experiment", str(experiment), "--all-settings")
     assert every.returncode == 0 and "1 row(s) computed" in every.stdout, every.stdout[-2000:]
     assert f"lr={other}: not chosen on val" in (results / "results.md").read_text()
     before = (results / "results.md").read_bytes()
-    assert run_module("bench.report").returncode == 0
+    assert run_sftbench("report").returncode == 0
     assert (results / "results.md").read_bytes() == before
 
 
@@ -203,7 +203,7 @@ def test_more_demonstrations_than_train_records_stop_the_bench_before_any_row(is
         f"name: t\ntasks: [{{task: 'csv:{data}', text_column: text}}]\nfewshot: [0, 400]\n"
         "runs:\n  - {model: smollm2-135m-instruct, method: lora}\n"
     )
-    result = run_module("bench.run", "--experiment", str(experiment))
+    result = run_sftbench("bench", "--experiment", str(experiment))
     assert result.returncode == 2, result.stderr[-2000:]
     assert (
         result.stderr.strip()

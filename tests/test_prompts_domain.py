@@ -4,10 +4,10 @@ import re
 
 import pytest
 
-from common.errors import UserError
 from prompts.build import build_task, load_split
 from prompts.domain import Document, clean_text, shared_between, split_documents
 from prompts.tasks import get_task
+from sftbench_common.errors import UserError
 from tests.helpers import RST, write_manual
 
 

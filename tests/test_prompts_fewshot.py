@@ -4,10 +4,10 @@ from collections import Counter
 
 import pytest
 
-from common.errors import UserError
 from prompts.build import build_task, load_split
 from prompts.fewshot import check_shots, choose_demonstrations
 from prompts.tasks import get_task
+from sftbench_common.errors import UserError
 
 
 @pytest.mark.parametrize("task", ["mushroom", "tweets"])

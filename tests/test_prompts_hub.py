@@ -6,9 +6,9 @@ from pathlib import Path
 import datasets
 import pytest
 
-from common.errors import UserError
 from prompts.build import build_task, load_split
 from prompts.tasks import get_task
+from sftbench_common.errors import UserError
 
 
 def test_hub_task_reads_hub_layout(monkeypatch, isolated_outputs):

@@ -2,10 +2,10 @@
 
 import pytest
 
-from common.errors import UserError
 from prompts.build import build_task, load_split
 from prompts.sampling import select_train_records
 from prompts.tasks import get_task
+from sftbench_common.errors import UserError
 
 
 def test_leaf_topup_sampling_covers_rare_rules():

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from common.errors import UserError
 from prompts.build import build_task
 from prompts.tasks import get_task
-from tests.helpers import run_module
+from sftbench_common.errors import UserError
+from tests.helpers import run_sftbench
 
 
 def write(path, text, mode="w"):
@@ -101,18 +101,18 @@ def test_unknown_task_suggests_a_name():
 
 def test_cli_bad_input_exits_2_without_traceback(tmp_path):
     path = write(tmp_path / "reviews.csv", csv_rows())
-    done = run_module("prompts.build", "--task", f"csv:{path}", "--text-column", "review", "--label-column", "y")
+    done = run_sftbench("data", f"csv:{path}", "task_options.text_column=review", "task_options.label_column=y")
     assert done.returncode == 2
     assert done.stderr.strip() == f"error: {path}:2: field 'y': missing (present: id, label, review, stars)"
     assert "Traceback" not in done.stderr
 
 
 def test_cli_prints_where_and_counts(tmp_path):
-    done = run_module("prompts.build", "--task", "mushroom", "--out", str(tmp_path))
+    done = run_sftbench("data", "mushroom", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert f"mushroom: 8124 records -> {tmp_path}/mushroom/" in done.stdout
     assert "train         3366       3132    6498" in done.stdout
-    done = run_module("prompts.build", "--task", "nope")
+    done = run_sftbench("data", "nope")
     assert done.returncode == 2 and done.stderr.startswith("error: unknown task 'nope'")
 
 
@@ -134,16 +134,12 @@ def test_your_own_test_and_val_files_are_kept(tmp_path, capsys):
     )
     assert str(tmp_path) not in json.dumps(meta["split_origin"]) + meta["source"]
     assert (
-        run_module(
-            "prompts.build",
-            "--task",
+        run_sftbench(
+            "data",
             f"csv:{train}",
-            "--text-column",
-            "review",
-            "--test-file",
-            str(test),
-            "--val-file",
-            str(val),
+            "task_options.text_column=review",
+            f"task_options.test_file={test}",
+            f"task_options.val_file={val}",
         ).stdout.count("also in a held-out split dropped from train")
         == 1
     )

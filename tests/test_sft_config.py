@@ -2,8 +2,8 @@
 
 import pytest
 
-from common.errors import UserError
 from sft.config import build_config, parse_overrides, read_yaml
+from sftbench_common.errors import UserError
 
 
 def test_layers_and_preset():

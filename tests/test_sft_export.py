@@ -13,13 +13,13 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from bench.generative import load_for_inference
 from bench.report import build_report
 from bench.run import BenchOptions, bench_task
-from common.errors import UserError
 from sft.config import build_config
 from sft.label_scoring import score_labels
 from sft.models import resolve_model
 from sft.run_groups import RunGroup
 from sft.train import train
-from tests.helpers import mushroom_records, run_module
+from sftbench_common.errors import UserError
+from tests.helpers import mushroom_records, run_sftbench
 
 pytestmark = pytest.mark.slow
 LABELS = ["edible", "poisonous"]
@@ -136,10 +136,10 @@ def test_qlora_run_merges_into_a_plain_model(isolated_outputs):
 
 def test_push_to_hub_offline_is_one_clear_error(lora_run, isolated_outputs):
     config, run_dir = lora_run
-    offline = run_module("sft.export", str(run_dir), "--push-to-hub", "someone/smollm2-mushroom")
+    offline = run_sftbench("export", str(run_dir), "--push-to-hub", "someone/smollm2-mushroom")
     assert offline.returncode == 2 and "HF_HUB_OFFLINE is set" in offline.stderr
     assert "Traceback" not in offline.stderr
-    unreachable = run_module(
+    unreachable = run_sftbench(
         "sft.export",
         str(run_dir),
         "--push-to-hub",
@@ -172,15 +172,15 @@ def test_nothing_published_names_the_users_folder(isolated_outputs, tmp_path):
         "max_length: 32, eval_limit: 4, save_steps: 100}}\n"
     )
     for module, *args in (
-        ("sft.experiment", "--experiment", str(experiment)),
-        ("bench.run", "--experiment", str(experiment)),
-        ("bench.paper", "--no-pdf"),
+        ("train-all", "--experiment", str(experiment)),
+        ("bench", "--experiment", str(experiment)),
+        ("paper", "--no-pdf"),
     ):
-        done = run_module(module, *args)
+        done = run_sftbench(module, *args)
         assert done.returncode == 0, done.stderr[-3000:]
     results = isolated_outputs / "results"
     run_dir = results / "runs" / "reviews" / "minilm-l6-full"
-    dry = run_module("sft.export", str(run_dir), "--push-to-hub", "someone/reviews", "--dry-run")
+    dry = run_sftbench("export", str(run_dir), "--push-to-hub", "someone/reviews", "--dry-run")
     assert dry.returncode == 0, dry.stderr[-3000:]
     listed = [line.split()[-1] for line in dry.stdout.splitlines()[1:-1]]
     assert "README.md" in listed and "model.safetensors" in listed and "config.json" in listed
@@ -196,11 +196,11 @@ def test_nothing_published_names_the_users_folder(isolated_outputs, tmp_path):
     assert f"{folder}/reviews.csv" in (run_dir / "config.yaml").read_text()
     # Anything but weights, config, tokenizer and card stops the push, unless named.
     (run_dir / "model" / "predictions.jsonl").write_text('{"id": 1}\n')
-    refused = run_module("sft.export", str(run_dir), "--push-to-hub", "someone/reviews", "--dry-run")
+    refused = run_sftbench("export", str(run_dir), "--push-to-hub", "someone/reviews", "--dry-run")
     assert refused.returncode == 2 and "not uploading predictions.jsonl: not weights, config, tokenizer" in (
         refused.stderr
     )
-    named = run_module(
+    named = run_sftbench(
         "sft.export", str(run_dir), "--push-to-hub", "someone/reviews", "--dry-run", "--include", "predictions.jsonl"
     )
     assert named.returncode == 0 and "predictions.jsonl" in named.stdout

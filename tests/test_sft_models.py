@@ -5,9 +5,9 @@ import time
 import pytest
 from transformers import AutoModelForSequenceClassification
 
-from common.errors import UserError
 from sft.models import load_causal_lm, load_tokenizer, model_slug, resolve_model
-from tests.helpers import run_module
+from sftbench_common.errors import UserError
+from tests.helpers import run_sftbench
 
 
 def test_packaged_models_load_offline_and_second_time_from_cache():
@@ -32,9 +32,9 @@ def test_packaged_encoder():
 def test_unknown_model_offline_is_one_clear_error():
     with pytest.raises(UserError, match=r"model 'gpt2' is not packaged .* not in the Hugging Face cache"):
         resolve_model("gpt2")
-    done = run_module("sft.train", "model=no-such/model-xyz", "--print-config")
+    done = run_sftbench("train", "model=no-such/model-xyz", "--print-config")
     assert done.returncode == 0  # printing the config needs no model
-    done = run_module("sft.train", "model=no-such/model-xyz", "train_limit=4", "eval_limit=2")
+    done = run_sftbench("train", "model=no-such/model-xyz", "train_limit=4", "eval_limit=2")
     assert done.returncode == 2
     assert done.stderr.startswith("error: model 'no-such/model-xyz' is not packaged")
     assert "Traceback" not in done.stderr

@@ -8,7 +8,7 @@ import pytest
 
 from sft.config import build_config
 from sft.plan import GPUS, KNOWN_PARAMETERS, optimizer_steps, plan_run, plan_table
-from tests.helpers import run_module
+from tests.helpers import run_sftbench
 
 pytestmark = pytest.mark.slow
 
@@ -67,7 +67,7 @@ def test_a_hub_model_offline_is_counted_with_a_stand_in():
 
 
 def test_plan_command_prints_the_table_and_trains_nothing(isolated_outputs):
-    done = run_module("sft.experiment", "--experiment", "smoke", "--plan", "--no-measure")
+    done = run_sftbench("plan", "--experiment", "smoke", "--no-measure")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "| mushroom/smollm2-135m-instruct-lora | 32 |" in done.stdout
     assert "| mushroom/minilm-l6-full | 64 |" in done.stdout

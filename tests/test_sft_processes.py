@@ -11,9 +11,9 @@ import pytest
 from accelerate.commands.config.config_args import load_config_from_file
 
 from bench.generative import load_for_inference
-from common import processes
 from prompts.build import load_split
 from sft.label_scoring import best_labels, score_labels
+from sftbench_common import processes
 from tests.helpers import REPO
 
 ARGS = [
@@ -38,7 +38,8 @@ def launch(*args: str, config: str = "ddp") -> subprocess.CompletedProcess:
         "--num_processes",
         "2",
         "-m",
-        "sft.train",
+        "sftbench",
+        "train",
         *args,
     ]
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from common.errors import UserError
 from sft.config import to_yaml
 from sft.experiment import load_experiment
 from sft.run_groups import RunGroup
+from sftbench_common.errors import UserError
 
 
 def write_experiment(folder, run: str, top: str = "") -> str:

@@ -13,13 +13,13 @@ from safetensors.torch import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from bench.generative import load_for_inference
-from common.hardware import torch_dtype
 from prompts.build import build_task, load_split
 from prompts.tasks import get_task
 from sft.config import build_config
 from sft.label_scoring import best_labels, label_metrics, score_labels
 from sft.models import resolve_model
 from sft.train import build_sft_trainer, train
+from sftbench_common.hardware import torch_dtype
 from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
@@ -108,7 +108,7 @@ def test_killed_run_resumes_from_its_checkpoint(isolated_outputs):
         "max_length=256",
         "lora_dropout=0",  # trains on the shared-prefix path, which must resume like the plain one
     ]
-    command = [sys.executable, "-m", "sft.train", *args]
+    command = [sys.executable, "-m", "sftbench", "train", *args]
     run_dir = isolated_outputs / "results" / "runs" / "mushroom" / "smollm2-135m-instruct-lora"
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300

@@ -5,12 +5,12 @@ import json
 import pytest
 
 from bench.classifier import evaluate_run
-from common.errors import UserError
 from prompts.build import load_meta
 from sft.config import build_config
 from sft.models import resolve_model
 from sft.train import train
 from sft.train_classifier import build_classifier_trainer
+from sftbench_common.errors import UserError
 
 pytestmark = pytest.mark.slow
 

@@ -1,14 +1,15 @@
-"""Any SFTConfig / TrainingArguments setting through `trainer_args`, checked, merged over the toolkit's own."""
+"""Any SFTConfig / TrainingArguments setting through `trainer_args`, and any LoraConfig field through `lora_args`,
+checked, merged over the toolkit's own."""
 
 import importlib.util
 from pathlib import Path
 
 import pytest
 
-from common.errors import UserError
-from sft.config import build_config, parse_overrides
-from sft.train import main as train_main
-from sft.trainer_args import check_trackers, training_arguments
+from sft.config import build_config, parse_overrides, to_yaml
+from sft.trainer_args import check_trackers, lora_config, training_arguments
+from sftbench.cli import cli
+from sftbench_common.errors import UserError
 
 
 def config_from(*pairs, **values):
@@ -83,7 +84,24 @@ def test_trackers_are_checked_before_training(isolated_outputs):
                 check_trackers(["tensorboard", tracker])
     # through the command line: refused before a run folder exists
     with pytest.raises(UserError, match="unknown tracker"):
-        train_main(["task=mushroom", "report_to=tensorbord", "train_limit=8"])
+        cli.main(["--debug", "train", "task=mushroom", "report_to=tensorbord", "train_limit=8"])
     with pytest.raises(UserError, match="refuses these settings"):
-        train_main(["task=mushroom", "train_limit=8", "trainer_args.load_best_model_at_end=true"])
+        cli.main(["--debug", "train", "task=mushroom", "train_limit=8", "trainer_args.load_best_model_at_end=true"])
     assert not Path(isolated_outputs / "results" / "runs").exists()
+
+
+def test_lora_args_reach_loraconfig_and_a_typo_is_named():
+    config = config_from(
+        "lora_args.use_rslora=true", "lora_args.layers_to_transform=[28,29]", "lora_target_modules=[q_proj,v_proj]"
+    )
+    adapter = lora_config(config)
+    assert adapter.use_rslora is True and adapter.layers_to_transform == [28, 29]
+    assert adapter.target_modules == {"q_proj", "v_proj"} and adapter.r == 16
+    with pytest.raises(UserError, match=r"LoraConfig refuses them: `layers_to_transform` cannot be used"):
+        lora_config(config_from("lora_args.layers_to_transform=[28,29]"))  # with target_modules all-linear
+    assert "lora_args:" in to_yaml(config)  # written to the run's config.yaml when set...
+    assert "lora_args" not in to_yaml(config_from())  # ...and not otherwise, so earlier runs keep their config
+    with pytest.raises(UserError, match=r"lora_args.use_rslorra: not a peft LoraConfig field; did you mean "):
+        lora_config(config_from("lora_args.use_rslorra=true"))
+    with pytest.raises(UserError, match=r"'lora_args' must be a mapping"):
+        config_from(lora_args="use_dora")

@@ -1,4 +1,4 @@
-"""One kind of error for bad user input, and the CLI wrapper that reports it in one line.
+"""One kind of error for bad user input, and how a command reports it in one line.
 
 Anything raised as `UserError` is the user's to fix (a file, a line, a field, a name): it is printed
 as `error: ...` with exit code 2 and no traceback. Everything else is a bug and keeps its traceback.
@@ -6,8 +6,8 @@ as `error: ...` with exit code 2 and no traceback. Everything else is a bug and 
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable, Sequence
 
 EXIT_BAD_INPUT = 2
 
@@ -26,12 +26,20 @@ def located(path, line: int | None = None, field: str | None = None) -> str:
     return where
 
 
-def run_cli(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> None:
-    """Run `main(argv)`; a UserError becomes one line on stderr and exit code 2 (unless --debug)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
+def moved_to(command: str) -> None:
+    """What `python -m MODULE` says now that one command, `sftbench`, runs every job."""
+    sys.exit(
+        f"this entry point moved: run `{command} ...` (or `python -m sftbench {command.split()[-1]} ...`); "
+        f"`{command} --help` explains"
+    )
+
+
+@contextlib.contextmanager
+def errors_reported(debug: bool = False):
+    """Around a command: a UserError becomes one line on stderr and exit code 2 (its traceback with --debug);
+    Ctrl-C says how to resume."""
     try:
-        code = main(args)
+        yield
     except UserError as err:
         if debug:
             raise
@@ -40,4 +48,3 @@ def run_cli(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[s
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
         sys.exit(130)
-    sys.exit(code or 0)

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from common.errors import UserError, located
+from sftbench_common.errors import UserError, located
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

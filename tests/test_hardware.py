@@ -1,6 +1,6 @@
 """Precision per machine: the CPU's bf16 flags decide, an explicit request or SFTBENCH_CPU_BF16 overrides."""
 
-from common.hardware import cpu_flags_have_bf16, describe_hardware, pick_precision
+from sftbench_common.hardware import cpu_flags_have_bf16, describe_hardware, pick_precision
 
 
 def test_the_cpu_flags_decide_unless_overridden(monkeypatch):

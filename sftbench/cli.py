@@ -1,0 +1,410 @@
+"""`sftbench`: one command for every job, from data to the paper.
+
+Every subcommand takes the same overrides: `key=value` for any config key (sft/config.py TrainConfig),
+`task_options.KEY=VALUE` for a user file's columns, `trainer_args.KEY=VALUE` for any SFTConfig /
+TrainingArguments field, `lora_args.KEY=VALUE` for any LoraConfig field; flags (`--experiment`, `--force`)
+for what is not a config key. `-q` / `-v` / `--debug` work before or after the subcommand.
+
+The heavy libraries (torch, transformers, datasets) load inside each command, after its options are read,
+so `sftbench --help` answers at once and the logging set-up reaches them before they start.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import click
+
+from sftbench_common.errors import UserError, errors_reported
+from sftbench_common.logs import NORMAL, QUIET, VERBOSE, setup_logging
+
+SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
+EXPERIMENT_HELP = "an experiment: a name under configs/experiments/ (default, study, full, ...) or a YAML path"
+
+
+def verbosity(quiet: bool, verbose: bool) -> int:
+    return QUIET if quiet else VERBOSE if verbose else NORMAL
+
+
+class Job(click.Command):
+    """A subcommand: -q/-v/--debug are its options too, logging is set up before it runs, and a UserError
+    becomes one `error: ...` line with exit code 2."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params += [
+            click.Option(["-q", "--quiet"], is_flag=True, help="warnings and errors only"),
+            click.Option(["-v", "--verbose"], is_flag=True, help="also debug lines and the libraries' own warnings"),
+            click.Option(["--debug"], is_flag=True, help="show the traceback of an input error"),
+        ]
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return super().get_short_help_str(limit=88)
+
+    def invoke(self, ctx):
+        group = ctx.obj or {}
+        quiet = ctx.params.pop("quiet") or group.get("quiet", False)
+        verbose = ctx.params.pop("verbose") or group.get("verbose", False)
+        debug = ctx.params.pop("debug") or group.get("debug", False)
+        setup_logging(verbosity(quiet, verbose))
+        with errors_reported(debug):
+            return super().invoke(ctx)
+
+
+class Jobs(click.Group):
+    command_class = Job
+
+    def list_commands(self, ctx):
+        return list(self.commands)  # in the order of the work, not alphabetical
+
+    def resolve_command(self, ctx, args):
+        """An unknown subcommand gets the nearest one as a suggestion."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError:
+            close = difflib.get_close_matches(args[0], self.list_commands(ctx), n=1) if args else []
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise click.UsageError(f"no command '{args[0]}'{hint} (sftbench --help lists them)", ctx) from None
+
+
+@click.group(cls=Jobs, context_settings=SETTINGS)
+@click.option("-q", "--quiet", is_flag=True, help="warnings and errors only")
+@click.option("-v", "--verbose", is_flag=True, help="also debug lines and the libraries' own warnings")
+@click.option("--debug", is_flag=True, help="show the traceback of an input error")
+@click.version_option(package_name="sftbench")
+@click.pass_context
+def cli(ctx, quiet, verbose, debug):
+    """Fine-tune small language models on classification data and benchmark them, base and fine-tuned.
+
+    \b
+    The two commands of a whole study (offline, CPU or GPU):
+      sftbench train-all                 train every unfinished run of configs/experiments/default.yaml
+      sftbench bench                     score every model on the test records; writes results/results.md
+    \b
+    One run, your own data, more:
+      sftbench data csv:reviews.csv task_options.text_column=review
+      sftbench train task=csv:reviews.csv task_options.text_column=review model=smollm2-135m-instruct method=lora
+      sftbench train-all --experiment study --plan
+      sftbench paper --experiment study
+    \b
+    Overrides are the same everywhere: key=value (any config key: sftbench train --help),
+    task_options.KEY=VALUE, trainer_args.KEY=VALUE, lora_args.KEY=VALUE. `sftbench COMMAND --help` explains each.
+    """
+    ctx.obj = {"quiet": quiet, "verbose": verbose, "debug": debug}
+
+
+overrides_argument = click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
+experiment_option = click.option("--experiment", "-e", default="default", show_default=True, help=EXPERIMENT_HELP)
+tasks_option = click.option("--tasks", help="only these tasks, comma-separated (e.g. mushroom,tweets)")
+
+
+def task_set(text: str | None) -> set[str] | None:
+    return {t.strip() for t in text.split(",") if t.strip()} if text else None
+
+
+def load(experiment_name: str, overrides: tuple[str, ...] = ()):
+    """The experiment with the command line's overrides, its results folder in use."""
+    from sft.config import parse_overrides
+    from sft.experiment import load_experiment
+
+    experiment = load_experiment(experiment_name, parse_overrides(list(overrides)))
+    experiment.use_results_folder()
+    return experiment
+
+
+@cli.command()
+@click.argument("items", nargs=-1, metavar="[TASK]... [task_options.KEY=VALUE]...")
+@click.option("--all", "all_tasks", is_flag=True, help="every offline task, domain-text corpora included")
+@click.option("--out", type=click.Path(path_type=Path), help="output root (default: data/ or $SFTBENCH_DATA)")
+@click.option("--seed", type=int, default=None, help="the split's seed (default 42)")
+@click.option("--ratios", help="train,val,test fractions (default 0.8,0.1,0.1; domain text 0.85,0.05,0.1)")
+@click.option("--force", is_flag=True, help="rebuild even if the split is up to date")
+def data(items, all_tasks, out, seed, ratios, force):
+    """Build tasks' splits: data/<task>/{train,val,test}.jsonl and meta.json.
+
+    TASK is a task name (mushroom, tweets, news, movie-reviews, django-docs, ...), csv:PATH, jsonl:PATH,
+    hub:DATASET or domain:PATH; also accepted as task=TASK. A user file's columns and options go as
+    task_options.KEY=VALUE: text_column, feature_columns (comma-separated), label_column (default label),
+    id_column, labels (the declared label set), question, name, test_file, val_file.
+
+    \b
+    Examples:
+      sftbench data mushroom tweets
+      sftbench data csv:reviews.csv task_options.text_column=review task_options.labels=pos,neg
+      sftbench data --all
+    Training and benchmarking build what they need themselves; this command shows the counts first.
+    """
+    from prompts.build import DEFAULT_SEED, build_tasks
+    from prompts.tasks import DOMAIN_TASKS, OFFLINE_TASKS
+    from sft.config import parse_overrides
+
+    names = [item for item in items if "=" not in item]
+    values = parse_overrides([item for item in items if "=" in item])
+    task = values.pop("task", None)
+    options = values.pop("task_options", {})
+    if values:
+        raise UserError(f"sftbench data takes TASK and task_options.KEY=VALUE; not {', '.join(values)}")
+    names += [task] if task else []
+    names = [*OFFLINE_TASKS, *DOMAIN_TASKS] if all_tasks else names
+    if not names:
+        raise click.UsageError("name a task (e.g. sftbench data mushroom) or give --all")
+    split_ratios = None
+    if ratios:
+        try:
+            split_ratios = tuple(float(x) for x in ratios.split(","))
+        except ValueError:
+            raise UserError(f"--ratios: expected three numbers like 0.8,0.1,0.1, got '{ratios}'") from None
+    build_tasks(names, options, out, DEFAULT_SEED if seed is None else seed, split_ratios, force)
+
+
+@cli.command()
+@overrides_argument
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="a YAML file of config keys")
+@click.option("--resume", is_flag=True, help="require resuming from the last checkpoint")
+@click.option("--force", is_flag=True, help="discard an existing run and train from scratch")
+@click.option("--print-config", is_flag=True, help="print the resolved config (every key) and exit")
+def train(overrides, config_file, resume, force, print_config):
+    """Train one run: a task, a model and a method, into results/runs/<task>/<model>-<method>/.
+
+    \b
+    Config keys (all of them, with defaults: sftbench train --print-config; the file: sft/config.py):
+      task=mushroom | tweets | news | movie-reviews | csv:PATH | jsonl:PATH | domain:PATH | hub:DATASET
+      model=smollm2-135m-instruct | gemma-3-270m | minilm-l6 | a Hugging Face id | a local folder
+      method=lora | qlora | full | lora-head        preset=cpu-fast | lora-3ep | ... (configs/presets/)
+      epochs, lr, batch_size, grad_accum, max_length, train_limit, seed, precision=auto|bf16|fp16|fp32,
+      lora_r, lora_alpha, lora_dropout, eval_steps, save_steps, report_to, merge, push_to_hub, ...
+      trainer_args.KEY=VALUE (any SFTConfig / TrainingArguments field), lora_args.KEY=VALUE (any
+      LoraConfig field, e.g. lora_args.use_dora=true), task_options.KEY=VALUE (a user file's columns)
+    \b
+    Examples:
+      sftbench train task=mushroom model=smollm2-135m-instruct method=lora preset=cpu-fast
+      sftbench train --config configs/examples/tweets-qlora.yaml lr=1e-4 epochs=2
+      accelerate launch --config_file configs/accelerate/ddp.yaml -m sftbench train task=tweets
+    A finished run is skipped (--force trains it again); an interrupted one resumes from its last checkpoint.
+    """
+    from sft.config import to_yaml
+    from sft.train import config_from
+    from sft.train import train as train_run
+
+    config = config_from(list(overrides), config_file)
+    if print_config:
+        click.echo(to_yaml(config), nl=False)
+        return
+    train_run(config, force=force, resume=resume)
+
+
+def train_all_command(name: str, doc: str):
+    @cli.command(name, help=doc)
+    @overrides_argument
+    @experiment_option
+    @click.option("--only", help="only runs whose folder path contains this text, e.g. mushroom/smollm2")
+    @tasks_option
+    @click.option("--force", is_flag=True, help="retrain finished runs from scratch")
+    @click.option("--list", "list_only", is_flag=True, help="list the runs and their status; train nothing")
+    @click.option("--plan", is_flag=True, help="estimate each run's time instead of training (as sftbench plan)")
+    def command(overrides, experiment, only, tasks, force, list_only, plan):
+        from sft.experiment import list_runs, train_experiment
+        from sft.plan import print_plan
+
+        loaded = load(experiment, overrides)
+        runs = list_runs(loaded, only, task_set(tasks))
+        if plan:
+            print_plan(runs)
+        elif not list_only:
+            train_experiment(loaded, force, only, task_set(tasks))
+
+    return command
+
+
+TRAIN_ALL_HELP = """Train every unfinished run of an experiment (configs/experiments/<name>.yaml).
+
+    An experiment lists tasks x models x methods, with seeds, sweeps chosen on validation and learning
+    curves (see configs/experiments/study.yaml). Finished runs are skipped, interrupted ones resume, so
+    running it again after a crash just continues. KEY=VALUE overrides apply to every run.
+
+    \b
+    Examples:
+      sftbench train-all                                  # the default experiment, about 15 min on a laptop CPU
+      sftbench train-all --experiment study --list        # its runs and their status
+      sftbench train-all --experiment full lr=1e-4 --tasks mushroom
+      accelerate launch -m sftbench train-all --experiment colab
+    """
+train_all_command("train-all", TRAIN_ALL_HELP)
+train_all_command("experiment", "The same as train-all.\n\n" + TRAIN_ALL_HELP)
+
+
+@cli.command()
+@overrides_argument
+@experiment_option
+@click.option("--only", help="only runs whose folder path contains this text")
+@tasks_option
+@click.option("--gpu", default="T4", show_default=True, help="the GPU to estimate for (T4, L4, A100, H100, ...)")
+@click.option("--no-measure", is_flag=True, help="do not time steps here (the models still load, to count tokens)")
+def plan(overrides, experiment, only, tasks, gpu, no_measure):
+    """Estimate an experiment's time per run, here and on a GPU; trains nothing.
+
+    Per run: examples, tokens, optimizer steps and the estimated time.
+
+    The time here comes from a few measured steps; the GPU's from its documented throughput.
+
+    \b
+    Example:
+      sftbench plan --experiment study --gpu L4
+    """
+    from sft.experiment import list_runs
+    from sft.plan import GPUS, print_plan
+
+    if gpu not in GPUS:
+        raise UserError(f"--gpu: unknown GPU '{gpu}'; known: {', '.join(sorted(GPUS))}")
+    runs = list_runs(load(experiment, overrides), only, task_set(tasks))
+    print_plan(runs, gpu=gpu, measure=not no_measure)
+
+
+@cli.command()
+@overrides_argument
+@experiment_option
+@tasks_option
+@click.option("--modes", help="generative modes: score,generate (default: the experiment's `modes`, else both)")
+@click.option("--limit", type=int, help="first N test records (default: the experiment's bench_limit; 0 = all)")
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
+@click.option("--no-baselines", is_flag=True, help="skip the classical baselines")
+@click.option("--force", is_flag=True, help="recompute rows that are already there")
+@click.option("--all-settings", is_flag=True, help="also measure a sweep's settings not chosen on val (marked so)")
+@click.option("--prompts", type=int, default=32, show_default=True, help="domain text: held-out prompts to continue")
+@click.option("--api-base", help="domain text: also score an OpenAI-compatible endpoint (http://127.0.0.1:11434/v1)")
+@click.option("--api-model", default="default", show_default=True, help="the model name sent to --api-base")
+def bench(overrides, experiment, tasks, modes, limit, batch_size, device, no_baselines, force, all_settings, **domain):
+    """Benchmark every model of an experiment, base and fine-tuned, and the baselines.
+
+    Writes one row file per model and mode under results/<task>/rows/, then the table: results/results.md,
+    .csv and .tex, confusion heatmaps and loss curves. Rows already measured on the same split and weights
+    are kept, so a second bench only computes what changed. KEY=VALUE: the overrides the runs were trained
+    with (sftbench train-all lr=1e-4 -> sftbench bench lr=1e-4).
+
+    \b
+    Examples:
+      sftbench bench
+      sftbench bench --experiment study --tasks tweets --modes score
+    """
+    from bench.report import build_report
+    from bench.run import MODES, BenchOptions, bench_experiment, parse_modes
+    from sftbench_common.logs import get_logger
+
+    loaded = load(experiment, overrides)
+    options = BenchOptions(
+        modes=parse_modes(modes) if modes else tuple(loaded.modes or MODES),
+        limit=loaded.bench_limit if limit is None else limit,
+        batch_size=batch_size,
+        device=device,
+        baselines=not no_baselines,
+        force=force,
+        all_settings=all_settings,
+        **domain,
+    )
+    started = time.time()
+    computed = bench_experiment(loaded, options, task_set(tasks))
+    report = build_report()
+    get_logger(__name__).info(
+        f"bench '{loaded.name}': {computed} row(s) computed in {time.time() - started:.0f} s; report: {report}"
+    )
+
+
+@cli.command()
+@experiment_option
+def report(experiment):
+    """Rebuild the tables and figures from the files under results/ (no model runs).
+
+    results.md / .csv / .tex, the figures and the model cards come from the row files, run.json and
+    train_log.jsonl; the same files give the same bytes.
+    """
+    from bench.report import build_report
+    from sftbench_common.logs import get_logger
+
+    load(experiment)
+    get_logger(__name__).info(f"report: {build_report()}")
+
+
+@cli.command()
+@experiment_option
+@click.option("--no-pdf", is_flag=True, help="write the LaTeX folder only")
+def paper(experiment, no_pdf):
+    """A paper-style report: results/report/report.tex, and its PDF where LaTeX is installed.
+
+    Its tables and figures come from the same files as `sftbench report`.
+    """
+    from bench.paper import build_paper, compile_pdf
+    from sftbench_common.logs import get_logger
+
+    log = get_logger(__name__)
+    load(experiment)
+    tex = build_paper()
+    log.info(f"paper: {tex}")
+    if not no_pdf and (pdf := compile_pdf(tex)):
+        log.info(f"paper: {pdf}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--merge", is_flag=True, help="write merged/: base + adapter in one safetensors model")
+@click.option("--push-to-hub", metavar="OWNER/NAME", help="upload merged/ (else the adapter) with its model card")
+@click.option("--dry-run", is_flag=True, help="with --push-to-hub: list every file and its size; upload nothing")
+@click.option("--include", multiple=True, metavar="FILE", help="upload this file too (repeatable)")
+def export(run_dir, merge, push_to_hub, dry_run, include):
+    """Merge a finished LoRA run into one model, upload it to the Hugging Face Hub.
+
+    Only weights, configs, tokenizer and the model card are uploaded; anything else in the folder stops the
+    upload unless named with --include.
+
+    \b
+    Example:
+      sftbench export results/runs/mushroom/smollm2-135m-instruct-lora --merge --push-to-hub me/mushroom-lora
+    """
+    from sft.export import export_run, run_model
+
+    if not (merge or push_to_hub):
+        raise click.UsageError("nothing to do: give --merge and/or --push-to-hub OWNER/NAME")
+    if dry_run and not push_to_hub:
+        raise click.UsageError("--dry-run lists what --push-to-hub would send: give --push-to-hub OWNER/NAME")
+    export_run(run_dir, run_model(run_dir), merge=merge, repo_id=push_to_hub, dry_run=dry_run, include=include)
+
+
+@cli.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="RUN_DIR...")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
+def evaluate(run_dirs, split):
+    """Accuracy of finished classifier runs (encoders, lora-head) on a split, one JSON line each."""
+    from bench.classifier import evaluate_run
+
+    for run_dir in run_dirs:
+        result = evaluate_run(run_dir, split)
+        click.echo(json.dumps({k: v for k, v in result.items() if k != "predicted"}))
+
+
+@cli.command()
+@click.option("--model", default="smollm2-135m-instruct", show_default=True)
+@click.option("--tasks", default="mushroom,tweets", show_default=True, help="training is timed on each")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
+@click.option("--steps", type=int, default=6, show_default=True, help="timed optimizer steps (after one warm-up)")
+@click.option("--batch-size", type=int, default=8, show_default=True)
+@click.option("--max-length", type=int, default=256, show_default=True, help="the plain recipe pads to this")
+@click.option("--score-examples", type=int, default=48, show_default=True)
+@click.option("--heldout", type=int, default=32, show_default=True, help="val records for the loss after training")
+def speed(**options):
+    """Training and scoring speed against the plain recipe, as ratios measured in one process.
+
+    Plain HF Trainer vs the toolkit's paths (SDPA, eager attention, shared prefix) over the same steps and
+    data, then each model's held-out loss, so a speed-up that changed what is learned shows.
+    """
+    from bench.speed import measure_speed
+
+    options["tasks"] = sorted(task_set(options["tasks"]), key=options["tasks"].index)
+    measure_speed(SimpleNamespace(**options))
+
+
+def main() -> None:
+    cli(prog_name="sftbench")
