@@ -14,7 +14,7 @@ TASKS ?= --all
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install data plan train-all train bench report paper speed lint test clean-results
+.PHONY: help install data plan train-all train bench report paper speed docs repository lint test clean-results
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,6 +48,12 @@ paper: $(STAMP)  ## results/report/: a paper-style report.tex (Overleaf-ready) a
 
 speed: $(STAMP)  ## training and scoring speed vs the plain recipe: make speed ARGS="--device cuda"
 	$(SFTBENCH) speed $(ARGS)
+
+docs: $(STAMP)  ## the user's guide as a site in site/ (mkdocs build --strict); `mkdocs serve` to read it live
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
+repository:  ## set where this repository lives: make repository URL=https://github.com/you/sftbench
+	$(PYTHON) scripts/set_repository.py $(URL)
 
 lint: $(STAMP)  ## ruff (style) and import-linter (the layers: sftbench -> bench -> sft -> prompts -> sftbench_common)
 	$(VENV)/bin/ruff check .

@@ -377,7 +377,7 @@ def export(run_dir, merge, push_to_hub, dry_run, include):
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="RUN_DIR...")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
 def evaluate(run_dirs, split):
-    """Accuracy of finished classifier runs (encoders, lora-head) on a split, one JSON line each."""
+    """Accuracy of finished classifier runs (encoders, lora-head) on a split, as JSON lines."""
     from bench.classifier import evaluate_run
 
     for run_dir in run_dirs:

@@ -1,0 +1,89 @@
+"""The guide: the docs site builds in strict mode (and a broken link or a page left out of the navigation fails
+it), the README stays a short guide with no history in it, and the repository's address agrees everywhere."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.helpers import REPO
+
+MKDOCS = Path(sys.executable).parent / "mkdocs"
+
+
+def build(root: Path, site: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [MKDOCS, "build", "--strict", "--site-dir", str(site)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+
+
+def test_the_docs_site_builds_strictly_and_a_broken_link_fails_it(tmp_path):
+    done = build(REPO, tmp_path / "site")
+    assert done.returncode == 0, done.stderr[-3000:]
+    for page in ("index", "data", "training", "benchmark", "results", "report", "colab", "architecture"):
+        assert (tmp_path / "site" / ("" if page == "index" else page) / "index.html").is_file(), page
+    # the same build on a copy with a broken link, then with a page missing from the navigation: both fail
+    for name, change in (
+        ("broken link", lambda docs: (docs / "data.md").open("a").write("\nSee [the page](no-such-page.md).\n")),
+        ("page not in nav", lambda docs: (docs / "orphan.md").write_text("# Orphan\n")),
+        ("missing anchor", lambda docs: (docs / "data.md").open("a").write("\nSee [x](training.md#no-such-part).\n")),
+    ):
+        copy = tmp_path / name.replace(" ", "-")
+        shutil.copytree(REPO / "docs", copy / "docs")
+        shutil.copy(REPO / "mkdocs.yml", copy / "mkdocs.yml")
+        change(copy / "docs")
+        failed = build(copy, copy / "site")
+        assert failed.returncode != 0, name
+        named = {"broken link": "no-such-page.md", "page not in nav": "orphan.md", "missing anchor": "no-such-part"}
+        assert "WARNING" in failed.stderr and named[name] in failed.stderr, failed.stderr[-2000:]
+
+
+def test_the_readme_is_a_short_guide_without_history():
+    text = (REPO / "README.md").read_text()
+    assert len(text.splitlines()) <= 250
+    assert not re.findall(r"\b20\d\d-\d\d-\d\d\b", text), "dates belong in docs/experiment-log.md"
+    assert not re.findall(r"\bissue \d+", text, flags=re.I)
+    assert not re.findall(r"`[0-9a-f]{7,40}`", text), "commit hashes belong in docs/experiment-log.md"
+    assert "python -m sft." not in text and "python -m bench." not in text and "python -m prompts." not in text
+    # every relative link and image points at a file that exists
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+        if not target.startswith("http"):
+            assert (REPO / target).exists(), target
+
+
+def test_the_readmes_command_list_is_the_commands_own():
+    shown = (REPO / "README.md").read_text().split("$ sftbench --help\n", 1)[1].split("```", 1)[0]
+    done = subprocess.run(
+        [sys.executable, "-m", "sftbench", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    assert done.returncode == 0
+    assert shown.strip() == done.stdout[done.stdout.index("Commands:") :].strip()
+
+
+def test_the_repository_address_is_set_in_one_place():
+    done = subprocess.run(
+        [sys.executable, "scripts/set_repository.py", "--check"], cwd=REPO, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout
+    # and the check can fail: a copy that disagrees is named
+    copy = REPO / "mkdocs.yml"
+    original = copy.read_text()
+    try:
+        copy.write_text(original.replace("repo_url: ", "repo_url: https://example.org/elsewhere#"))
+        done = subprocess.run(
+            [sys.executable, "scripts/set_repository.py", "--check"], cwd=REPO, capture_output=True, text=True
+        )
+        assert done.returncode == 1 and "mkdocs.yml" in done.stdout
+    finally:
+        copy.write_text(original)
