@@ -18,13 +18,14 @@ from bench.baselines import baselines_for
 from bench.classifier import load_head_model, predict_labels
 from bench.generative import ModelCache, generate_answers, parse_label
 from bench.measure import PeakMemory
-from bench.rows import Row, fingerprint, trained_runs
+from bench.rows import Row, trained_runs
 from bench.statistics import classification_intervals
 from prompts.sampling import select_train_records
 from sft import run_folders
 from sft.label_scoring import score_labels
 from sft.models import model_slug, resolve_model, uses_classifier_head
 from sft.run_groups import RunGroup
+from sftbench_common.fileio import content_hash
 from sftbench_common.hardware import pick_precision
 from sftbench_common.logs import get_logger
 from sftbench_common.paths import results_dir
@@ -171,12 +172,12 @@ class ClassificationJob:
         self.device, self.batch_size = device, batch_size
         self.demonstrations = demonstrations or {}  # k -> the k in-context records of the k-shot rows
         self.models = ModelCache(device)
-        self.records_print = fingerprint([meta["split_hash"], [r["id"] for r in records]])
+        self.records_print = content_hash([meta["split_hash"], [r["id"] for r in records]])
 
     def inputs_fingerprint(self, row: Row) -> str:
         shots = row.extra.get("shots")
         if shots:  # other demonstrations: another measurement
-            return fingerprint([self.records_print, [r["id"] for r in self.demonstrations[shots]]])
+            return content_hash([self.records_print, [r["id"] for r in self.demonstrations[shots]]])
         return self.records_print
 
     def train_subset(self, row: Row) -> list[dict]:

@@ -20,12 +20,13 @@ from bench.domain import (
 )
 from bench.generative import ModelCache
 from bench.measure import PeakMemory
-from bench.rows import Row, fingerprint, trained_runs
+from bench.rows import Row, trained_runs
 from bench.statistics import perplexity_interval
 from prompts.domain import blocks
 from sft import run_folders
 from sft.config import TrainConfig
 from sft.models import load_tokenizer, model_slug, resolve_model
+from sftbench_common.fileio import content_hash
 from sftbench_common.hardware import pick_precision
 
 SAMPLES = 3
@@ -109,7 +110,7 @@ class DomainJob:
 
     def inputs_fingerprint(self, row: Row) -> str:
         test_blocks, _, prompts = self.inputs(row)
-        return fingerprint([test_blocks, [p["prompt_ids"] for p in prompts]])
+        return content_hash([test_blocks, [p["prompt_ids"] for p in prompts]])
 
     def context(self, row: Row) -> dict:
         test_blocks, total_blocks, prompts = self.inputs(row)

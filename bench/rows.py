@@ -14,7 +14,6 @@ A task kind plugs in a job (bench/classification_rows.py, bench/domain_rows.py) 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -64,10 +63,6 @@ class RowJob(Protocol):
     def describe(self, result: dict) -> str: ...
 
 
-def fingerprint(obj) -> str:
-    return hashlib.sha256(json.dumps(obj).encode()).hexdigest()[:16]
-
-
 def trained_runs(slug: str, configs: list[TrainConfig], split_hash: str) -> list[tuple[TrainConfig, Path | None, dict]]:
     """Each config with its finished run's folder and the settings that run was trained with beyond the
     experiment's (a run's own config.yaml is the truth: trained with overrides, it is still benchmarked).
@@ -75,7 +70,7 @@ def trained_runs(slug: str, configs: list[TrainConfig], split_hash: str) -> list
     found = []
     for config in configs:
         run_dir = config.run_dir(results_dir())
-        state = run_folders.state(run_dir, to_yaml(config), split_hash)
+        state = run_folders.status(run_dir, to_yaml(config), split_hash)
         if state in ("new", "interrupted", "stale"):
             why = "trained on an older split of the task" if state == "stale" else state
             log.info(f"  {slug}: {run_dir.name} is {why}, not benchmarked (run `make train-all` first)")

@@ -38,7 +38,7 @@ from prompts.format import has_chat_template, prompt_text
 from prompts.tasks import get_task
 from sft import run_folders
 from sft.config import build_config
-from sft.label_scoring import completion_texts, prompt_ids, score_labels, shared_prefix_length
+from sft.label_scoring import common_prefix_length, completion_texts, prompt_ids, score_labels
 from sft.models import load_tokenizer, model_slug, resolve_model
 from sft.train import build_sft_trainer
 from sft.trainer_args import lora_config
@@ -305,7 +305,7 @@ def measure_speed(args) -> None:
     # The ceiling of score mode here: even at the matmul peak, every token a prompt does not share with the
     # others has to go through the model once (2 x params FLOPs).
     prompts = prompt_ids(tokenizer, records)
-    shared = shared_prefix_length(prompts)
+    shared = common_prefix_length(prompts)
     own_tokens = sum(len(p) - shared for p in prompts) / len(prompts)
     ceiling = peak / (2 * body * own_tokens)
     log.info(

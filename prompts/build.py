@@ -12,7 +12,6 @@ rebuilt; any change rebuilds it and says what changed (--force rebuilds anyway).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -22,7 +21,7 @@ from prompts.examples import Task
 from prompts.split import SPLITS, stratified_slice, stratified_split
 from prompts.tasks import get_task
 from sftbench_common.errors import UserError, moved_to
-from sftbench_common.fileio import atomic_write_json, atomic_write_jsonl, read_jsonl
+from sftbench_common.fileio import atomic_write_json, atomic_write_jsonl, content_hash, read_jsonl
 from sftbench_common.logs import get_logger
 from sftbench_common.paths import data_dir
 
@@ -149,7 +148,7 @@ def split_key(task: Task | DomainTask, checksum: str, seed: int, ratios) -> dict
 
 def split_hash(key: dict) -> str:
     """A short name for a split key: runs and benchmark rows record it, so a stale one is never mixed in."""
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return content_hash(key)
 
 
 def stale_fields(out: Path, key: dict) -> list[str] | None:
@@ -206,7 +205,7 @@ def load_split(task_name: str, split: str, data_root: Path | None = None) -> lis
     path = (data_root or data_dir()) / task_name / f"{split}.jsonl"
     if not (path.parent / "meta.json").is_file():
         raise UserError(
-            f"{path.parent}: task '{task_name}' is not built; run `sftbench data --task {task_name}` (or `make data`)"
+            f"{path.parent}: task '{task_name}' is not built; run `sftbench data {task_name}` (or `make data`)"
         )
     return read_jsonl(path)
 

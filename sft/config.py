@@ -49,7 +49,7 @@ class TrainConfig:
     optim: str = "adamw_torch"
     max_grad_norm: float = 1.0
     max_length: int = 512  # tokens; long inputs are shortened so the answer always fits
-    precision: str = "auto"  # auto | bf16 | fp16 | fp32 (auto: see sft/hardware.py)
+    precision: str = "auto"  # auto | bf16 | fp16 | fp32 (auto: see sftbench_common/hardware.py)
     gradient_checkpointing: bool = False
     padding_free: bool = False  # TRL padding-free batches (needs flash attention on GPU)
     compact_lm_head: bool = True  # CPU: vocabulary projection only at answer tokens (sft/speedups.py)

@@ -194,7 +194,7 @@ def list_runs(experiment: Experiment, only: str | None = None, tasks: set[str] |
             if selected(config, root, only, tasks):
                 run_dir = config.run_dir(root)
                 shown = run_dir.relative_to(root.parent) if run_dir.is_relative_to(root.parent) else run_dir
-                log.info(f"  [{run_folders.state(run_dir, to_yaml(config)):>11}] {shown}")
+                log.info(f"  [{run_folders.status(run_dir, to_yaml(config)):>11}] {shown}")
         if group.swept and group.choice(root) is None and len(group.run_seeds) > 1:
             log.info(f"  [after grid ] {group.stem}: the setting chosen on val, at seeds {group.run_seeds[1:]}")
     return chosen

@@ -6,7 +6,7 @@ exactly as trained) after the exact training prompt (prompts/format.py). The tex
 once, each prompt's own text once; that KV cache is then shared by all the candidate labels, and logits are
 computed only where a label token is scored. Every answer is a valid label by construction.
 
-torch, trl and scikit-learn load inside the functions: seconds to import, and --help must answer at once.
+torch and scikit-learn load inside the functions: seconds to import, and --help must answer at once.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def left_pad(sequences: list[list[int]], pad_id: int):
     return input_ids, attention, positions
 
 
-def shared_prefix_length(sequences: list[list[int]]) -> int:
+def common_prefix_length(sequences: list[list[int]]) -> int:
     """Leading tokens every sequence has in common, leaving each at least its last token to run."""
     first, shortest = sequences[0], min(map(len, sequences))
     length = 0
@@ -83,7 +83,7 @@ def prompt_batches(
 
     device = next(model.parameters()).device
     prompts = prompt_ids(tokenizer, records, demonstrations)
-    shared = shared_prefix_length(prompts) if prompts else 0
+    shared = common_prefix_length(prompts) if prompts else 0
     prefix_cache = None
     if shared:
         with torch.inference_mode():
@@ -191,42 +191,46 @@ def label_metrics(predicted: list[str], gold: list[str], labels: list[str]) -> d
     }
 
 
-def sft_trainer_scoring_labels(records: list[dict], labels: list[str], batch_size: int):
-    """SFTTrainer whose every evaluation also scores `records` (the val split) in `score` mode and reports
-    `eval_label_accuracy`, `eval_macro_f1` and the seconds it took (`eval_label_seconds`) beside eval_loss:
-    token accuracy can read 99% where the answers are right 90% of the time. The metrics join eval_loss in
-    one log line (trackers, train_log.jsonl) and can choose the best checkpoint
-    (`trainer_args: {metric_for_best_model: label_accuracy, load_best_model_at_end: true}`)."""
-    from trl import SFTTrainer
+class LabelScoringMixin:
+    """Mixed into TRL's SFTTrainer (sft/train.py `sft_trainer_class`): every evaluation also scores
+    `label_records` (the val split) in `score` mode and reports `eval_label_accuracy`, `eval_macro_f1` and the
+    seconds it took (`eval_label_seconds`) beside eval_loss: token accuracy can read 99% where the answers are
+    right 90% of the time. The metrics join eval_loss in one log line (trackers, train_log.jsonl) and can
+    choose the best checkpoint (`trainer_args: {metric_for_best_model: label_accuracy,
+    load_best_model_at_end: true}`)."""
 
-    gold = [r["output"] for r in records]
+    def __init__(self, *args, label_records: list[dict], labels: list[str], label_batch_size: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.label_records, self.labels, self.label_batch_size = label_records, labels, label_batch_size
 
-    class LabelScoringSFTTrainer(SFTTrainer):
-        def evaluation_loop(self, *args, metric_key_prefix: str = "eval", **kwargs):
-            output = super().evaluation_loop(*args, metric_key_prefix=metric_key_prefix, **kwargs)
-            started = time.perf_counter()
-            was_training = self.model.training
-            head = self.model.get_output_embeddings().weight
-            head_trains = head.requires_grad
-            # A frozen LM head makes torch multiply a 3-D activation by it as a batched matmul: measured 1.8x
-            # slower scoring here (bench/generative.py, load_for_inference, says the same). Scoring runs under
-            # inference_mode, so the flag builds no graph; it is put back before training goes on.
-            head.requires_grad_(True)
-            self.model.eval()
-            own = processes.shard(len(records))  # under several processes, each scores its share
-            try:
-                with self.autocast_smart_context_manager():
-                    scores = score_labels(
-                        self.model, self.processing_class, [records[i] for i in own], labels, batch_size, False
-                    )
-            finally:
-                head.requires_grad_(head_trains)
-                self.model.train(was_training)
-            answers = dict(processes.gather(list(zip(own, best_labels(scores))), cpu=self.args.use_cpu))
-            predicted = [answers[i] for i in range(len(records))]
-            for name, value in label_metrics(predicted, gold, labels).items():
-                output.metrics[f"{metric_key_prefix}_{name}"] = value
-            output.metrics[f"{metric_key_prefix}_label_seconds"] = round(time.perf_counter() - started, 2)
-            return output
-
-    return LabelScoringSFTTrainer
+    def evaluation_loop(self, *args, metric_key_prefix: str = "eval", **kwargs):
+        output = super().evaluation_loop(*args, metric_key_prefix=metric_key_prefix, **kwargs)
+        records, started = self.label_records, time.perf_counter()
+        was_training = self.model.training
+        head = self.model.get_output_embeddings().weight
+        head_trains = head.requires_grad
+        # A frozen LM head makes torch multiply a 3-D activation by it as a batched matmul: measured 1.8x
+        # slower scoring here (bench/generative.py, load_for_inference, says the same). Scoring runs under
+        # inference_mode, so the flag builds no graph; it is put back before training goes on.
+        head.requires_grad_(True)
+        self.model.eval()
+        own = processes.shard(len(records))  # under several processes, each scores its share
+        try:
+            with self.autocast_smart_context_manager():
+                scores = score_labels(
+                    self.model,
+                    self.processing_class,
+                    [records[i] for i in own],
+                    self.labels,
+                    self.label_batch_size,
+                    False,
+                )
+        finally:
+            head.requires_grad_(head_trains)
+            self.model.train(was_training)
+        answers = dict(processes.gather(list(zip(own, best_labels(scores))), cpu=self.args.use_cpu))
+        predicted = [answers[i] for i in range(len(records))]
+        for name, value in label_metrics(predicted, [r["output"] for r in records], self.labels).items():
+            output.metrics[f"{metric_key_prefix}_{name}"] = value
+        output.metrics[f"{metric_key_prefix}_label_seconds"] = round(time.perf_counter() - started, 2)
+        return output

@@ -23,11 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from prompts.tasks import task_kind
 from sft.config import TrainConfig
-from sft.models import ResolvedModel, resolve_model, uses_classifier_head
-from sft.train import build_lm_trainer, build_sft_trainer
-from sft.train_classifier import build_classifier_trainer
+from sft.models import ResolvedModel, resolve_model
+from sft.train import build_trainer
 from sftbench_common.errors import UserError
 from sftbench_common.hardware import pick_precision
 from sftbench_common.logs import get_logger
@@ -89,15 +87,6 @@ def evaluation_count(config: TrainConfig, steps: int, has_eval: bool) -> int:
         return math.ceil(config.epochs)
     # and one at the end when the last step is not an evaluation step (sft/run_folders.py final_evaluation)
     return steps // config.eval_steps + int(steps % config.eval_steps > 0)
-
-
-def build_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path):
-    """The trainer `sft.train` would build for this run."""
-    if uses_classifier_head(model.kind, config.method):
-        return build_classifier_trainer(config, model, run_dir)
-    if task_kind(config.task) == "domain":
-        return build_lm_trainer(config, model, run_dir)
-    return build_sft_trainer(config, model, run_dir)
 
 
 def model_size(model: ResolvedModel) -> int:

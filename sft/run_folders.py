@@ -15,7 +15,6 @@ A run counts only once run.json says "finished"; anything else is an interrupted
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import subprocess
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from sftbench_common.fileio import atomic_write_json, atomic_write_jsonl, atomic_write_text, read_jsonl
+from sftbench_common.fileio import atomic_write_json, atomic_write_jsonl, atomic_write_text, read_jsonl, short_hash
 from sftbench_common.paths import REPO_ROOT
 
 # Settings that change what happens around training, not the weights it produces: a finished run that differs
@@ -78,7 +77,7 @@ def has_weights(run_dir: Path) -> bool:
     return any((Path(run_dir) / name).is_dir() for name in ("adapter", "model"))
 
 
-def state(run_dir: Path, config_yaml: str, split_hash: str | None = None) -> str:
+def status(run_dir: Path, config_yaml: str, split_hash: str | None = None) -> str:
     """new | interrupted | finished | changed (finished with another config than `config_yaml`) | stale
     (finished, but on another split of the task than `split_hash`, when one is given)."""
     if not run_dir.exists():
@@ -178,7 +177,7 @@ def fingerprint(run_dir: Path | None) -> str | None:
     if run_dir is None:
         return None
     info = read_run(run_dir)
-    return hashlib.sha256(((run_dir / "config.yaml").read_text() + str(info.get("finished"))).encode()).hexdigest()[:16]
+    return short_hash((run_dir / "config.yaml").read_text() + str(info.get("finished")))
 
 
 def display_path(run_dir: Path | None) -> str | None:

@@ -117,32 +117,31 @@ def say_once(owner, message: str) -> None:
     owner._said = True
 
 
-def sharing_prefix(trainer_class):
-    """`trainer_class` (an SFTTrainer) whose every training and evaluation batch runs its shared prefix once."""
-    from peft import PeftModel
+class SharedPrefixMixin:
+    """Mixed into TRL's SFTTrainer (sft/train.py `sft_trainer_class`): every training and evaluation batch runs
+    its shared prefix once."""
 
-    class SharedPrefixTrainer(trainer_class):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            lm = self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
-            add_shared_prefix(lm)
-            self.prefix_off_in_training = reason_not_to_share(lm, self.args)
-            if self.prefix_off_in_training:
-                say_once(self, f"share_prefix: off in training: {self.prefix_off_in_training}")
+    def __init__(self, *args, **kwargs):
+        from peft import PeftModel
 
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            length = 0
-            if not (model.training and self.prefix_off_in_training) and "attention_mask" in inputs:
-                length = shared_prefix_length(inputs["input_ids"], inputs["attention_mask"], inputs["labels"])
-                if model.training and not self.prefix_off_in_training:
-                    say_once(
-                        self,
-                        f"share_prefix: each batch's common prompt prefix ({length} tokens in the first) runs once"
-                        if length
-                        else "share_prefix: the first batch shares no prompt prefix; its rows run the plain way",
-                    )
-            if length:
-                inputs = {**inputs, "shared_prefix_length": length}
-            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        super().__init__(*args, **kwargs)
+        lm = self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
+        add_shared_prefix(lm)
+        self.prefix_off_in_training = reason_not_to_share(lm, self.args)
+        if self.prefix_off_in_training:
+            say_once(self, f"share_prefix: off in training: {self.prefix_off_in_training}")
 
-    return SharedPrefixTrainer
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        length = 0
+        if not (model.training and self.prefix_off_in_training) and "attention_mask" in inputs:
+            length = shared_prefix_length(inputs["input_ids"], inputs["attention_mask"], inputs["labels"])
+            if model.training and not self.prefix_off_in_training:
+                say_once(
+                    self,
+                    f"share_prefix: each batch's common prompt prefix ({length} tokens in the first) runs once"
+                    if length
+                    else "share_prefix: the first batch shares no prompt prefix; its rows run the plain way",
+                )
+        if length:
+            inputs = {**inputs, "shared_prefix_length": length}
+        return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)

@@ -38,7 +38,7 @@ from sft import run_folders
 from sft.config import TrainConfig, build_config, parse_overrides, read_yaml, to_yaml
 from sft.data import prepare_data
 from sft.export import check_can_push, export_run
-from sft.label_scoring import sft_trainer_scoring_labels
+from sft.label_scoring import LabelScoringMixin
 from sft.logging_callback import jsonl_log_callback
 from sft.models import (
     ResolvedModel,
@@ -48,9 +48,9 @@ from sft.models import (
     resolve_model,
     uses_classifier_head,
 )
-from sft.shared_prefix import sharing_prefix
+from sft.shared_prefix import SharedPrefixMixin
 from sft.speedups import score_only_supervised_positions_on_cpu
-from sft.train_classifier import train_classifier
+from sft.train_classifier import build_classifier_trainer
 from sft.trainer_args import (
     check_training_arguments,
     lora_config,
@@ -115,6 +115,17 @@ def load_generative_model(model: ResolvedModel, config: TrainConfig, precision: 
     return lm
 
 
+def sft_trainer_class(label_scoring: bool, share_prefix: bool) -> type:
+    """TRL's SFTTrainer with the toolkit's mixins: LabelScoringMixin (label accuracy at each evaluation,
+    sft/label_scoring.py) and SharedPrefixMixin (sft/shared_prefix.py). TRL loads here: 7 s to import."""
+    from trl import SFTTrainer
+
+    mixins = (SharedPrefixMixin,) * share_prefix + (LabelScoringMixin,) * label_scoring
+    if not mixins:
+        return SFTTrainer
+    return type("".join(m.__name__.removesuffix("Mixin") for m in mixins) + "SFTTrainer", (*mixins, SFTTrainer), {})
+
+
 def sft_trainer(
     config: TrainConfig,
     model: ResolvedModel,
@@ -128,16 +139,18 @@ def sft_trainer(
     """TRL's SFTTrainer with the model, precision, LoRA, trackers and JSONL log that `config` asks for; with
     `label_records` (val records, labels), every evaluation also reports label accuracy and macro-F1; with
     `share_prefix`, each batch's common prompt prefix runs once (sft/shared_prefix.py)."""
-    from trl import SFTTrainer  # heavy (7 s)
-
-    trainer_class = SFTTrainer
-    if label_records and eval_dataset is not None and config.label_metrics:
-        trainer_class = sft_trainer_scoring_labels(*label_records, batch_size=config.batch_size * 2)
-    if share_prefix:
-        trainer_class = sharing_prefix(trainer_class)
+    scoring = bool(label_records and eval_dataset is not None and config.label_metrics)
+    extra = {}
+    if scoring:
+        extra = {
+            "label_records": label_records[0],
+            "labels": label_records[1],
+            "label_batch_size": config.batch_size * 2,
+        }
     precision = pick_precision(config.precision)
     with tensorboard_logs_in(run_dir):
-        return trainer_class(
+        return sft_trainer_class(label_scoring=scoring, share_prefix=share_prefix)(
+            **extra,
             model=load_generative_model(model, config, precision),
             args=training_arguments(config, run_dir, precision, has_eval=eval_dataset is not None),
             train_dataset=train_dataset,
@@ -193,11 +206,15 @@ def build_lm_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path):
     return sft_trainer(config, model, run_dir, tokenizer, train_blocks, val_blocks if len(val_blocks) else None)
 
 
-def train_generative(config: TrainConfig, model: ResolvedModel, run_dir: Path, resume_from: Path | None) -> dict:
-    builder = build_lm_trainer if task_kind(config.task) == "domain" else build_sft_trainer
-    trainer = builder(config, model, run_dir)
-    weights_dir = run_dir / ("adapter" if config.method != "full" else "model")
-    return run_folders.train_and_save(trainer, weights_dir, resume_from)
+def build_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path):
+    """The one place the kind of trainer is chosen (`sftbench train` and `sftbench plan` both call it): a
+    classifier head (transformers' Trainer, sft/train_classifier.py), language modelling on domain text, or
+    supervised fine-tuning on prompt/completion pairs (TRL's SFTTrainer with the toolkit's mixins)."""
+    if uses_classifier_head(model.kind, config.method):
+        return build_classifier_trainer(config, model, run_dir)
+    if task_kind(config.task) == "domain":
+        return build_lm_trainer(config, model, run_dir)
+    return build_sft_trainer(config, model, run_dir)
 
 
 # ---------------------------------------------------------------- one run, start to finish
@@ -248,7 +265,7 @@ def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Pat
         split_hash = build_task(get_task(config.task, **config.task_options))["split_hash"]
         model = resolve_model(config.model)
     check_method(config, model)
-    state = run_folders.state(run_dir, config_yaml, split_hash)
+    state = run_folders.status(run_dir, config_yaml, split_hash)
     if state == "finished" and not run_folders.has_weights(run_dir):
         log.info(
             f"{run_dir}: finished, but its weights are not here (git keeps only the run's record); training it again"
@@ -279,10 +296,11 @@ def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Pat
         info = run_folders.start_run(run_dir, config_yaml, describe_hardware(), config.seed, split_hash)
     processes.wait_for_everyone(on_cpu)
     started = time.time()
+    trainer = build_trainer(config, model, run_dir)
+    weights_dir = run_dir / ("adapter" if config.method != "full" else "model")
+    results = run_folders.train_and_save(trainer, weights_dir, checkpoint)
     if uses_classifier_head(model.kind, config.method):
-        results = train_classifier(config, model, run_dir, checkpoint)
-    else:
-        results = train_generative(config, model, run_dir, checkpoint)
+        results["labels"] = list(trainer.model.config.id2label.values())
     if processes.is_main_process():
         run_folders.finish_run(
             run_dir,

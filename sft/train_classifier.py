@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from prompts.format import user_message
-from sft import run_folders
 from sft.config import TrainConfig
 from sft.data import prepare_data
 from sft.label_scoring import label_metrics
@@ -81,10 +80,3 @@ def build_classifier_trainer(config: TrainConfig, model: ResolvedModel, run_dir:
             compute_metrics=head_label_metrics,
             callbacks=[jsonl_log_callback(run_dir / "train_log.jsonl")],
         )
-
-
-def train_classifier(config: TrainConfig, model: ResolvedModel, run_dir: Path, resume_from: Path | None) -> dict:
-    trainer = build_classifier_trainer(config, model, run_dir)
-    weights_dir = run_dir / ("adapter" if config.method != "full" else "model")
-    summary = run_folders.train_and_save(trainer, weights_dir, resume_from)
-    return {**summary, "labels": list(trainer.model.config.id2label.values())}

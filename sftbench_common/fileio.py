@@ -93,3 +93,13 @@ def read_jsonl(path: str | Path, tolerant: bool = False) -> list[dict]:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def short_hash(text: str) -> str:
+    """16 hex digits of the text's sha256: the names runs and rows record of their inputs."""
+    return sha256_bytes(text.encode())[:16]
+
+
+def content_hash(obj) -> str:
+    """short_hash of a JSON value (keys sorted): equal values, equal hashes, on every machine."""
+    return short_hash(json.dumps(obj, sort_keys=True))

@@ -94,7 +94,7 @@ def test_domain_lora_lowers_test_perplexity_and_reports_it(isolated_outputs, api
     losses = [r["loss"] for r in map(json.loads, (run_dir / "train_log.jsonl").read_text().splitlines()) if "loss" in r]
     assert losses[-1] < 0.7 * losses[0], losses
     benched = run_sftbench(
-        "bench.run", "--experiment", str(experiment), "--prompts", "3", "--api-base", api_server, "--api-model", "tiny"
+        "bench", "--experiment", str(experiment), "--prompts", "3", "--api-base", api_server, "--api-model", "tiny"
     )
     assert benched.returncode == 0, benched.stderr[-3000:]
     rows = {

@@ -1,4 +1,4 @@
-"""`bench.run` end to end: rows and predictions written, the report rebuilt byte for byte, a killed run resumes."""
+"""`sftbench bench` end to end: rows and predictions written, the report rebuilt byte for byte, a killed run resumes."""
 
 import json
 import os
@@ -12,7 +12,7 @@ from tests.helpers import REPO, notes_experiment, run_sftbench
 
 
 def test_bench_run_and_report_rebuild_byte_for_byte(isolated_outputs, tmp_path):
-    """`bench.run` on an experiment whose run is not trained: base rows and baselines, then the report."""
+    """`sftbench bench` on an experiment whose run is not trained: base rows and baselines, then the report."""
     experiment = tmp_path / "exp.yaml"
     experiment.write_text(
         "name: t\ntasks: [mushroom]\nbench_limit: 12\nfewshot: [0, 2]\n"

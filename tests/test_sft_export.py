@@ -140,7 +140,7 @@ def test_push_to_hub_offline_is_one_clear_error(lora_run, isolated_outputs):
     assert offline.returncode == 2 and "HF_HUB_OFFLINE is set" in offline.stderr
     assert "Traceback" not in offline.stderr
     unreachable = run_sftbench(
-        "sft.export",
+        "export",
         str(run_dir),
         "--push-to-hub",
         "someone/smollm2-mushroom",
@@ -201,6 +201,6 @@ def test_nothing_published_names_the_users_folder(isolated_outputs, tmp_path):
         refused.stderr
     )
     named = run_sftbench(
-        "sft.export", str(run_dir), "--push-to-hub", "someone/reviews", "--dry-run", "--include", "predictions.jsonl"
+        "export", str(run_dir), "--push-to-hub", "someone/reviews", "--dry-run", "--include", "predictions.jsonl"
     )
     assert named.returncode == 0 and "predictions.jsonl" in named.stdout

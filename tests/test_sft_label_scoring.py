@@ -10,7 +10,7 @@ from prompts.build import build_task, load_split
 from prompts.fewshot import choose_demonstrations
 from prompts.format import prompt_text
 from prompts.tasks import get_task
-from sft.label_scoring import completion_texts, label_metrics, prompt_ids, score_labels, shared_prefix_length
+from sft.label_scoring import common_prefix_length, completion_texts, label_metrics, prompt_ids, score_labels
 from tests.helpers import mushroom_records
 
 
@@ -44,10 +44,10 @@ def test_score_mode_shares_the_prompt_cache_without_changing_the_scores(smollm2)
 
 
 def test_shared_prefix_leaves_every_prompt_its_last_token():
-    assert shared_prefix_length([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]]) == 2
-    assert shared_prefix_length([[1, 2, 3], [1, 2, 3]]) == 2
-    assert shared_prefix_length([[7, 2], [1, 2]]) == 0
-    assert shared_prefix_length([[5]]) == 0
+    assert common_prefix_length([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]]) == 2
+    assert common_prefix_length([[1, 2, 3], [1, 2, 3]]) == 2
+    assert common_prefix_length([[7, 2], [1, 2]]) == 0
+    assert common_prefix_length([[5]]) == 0
 
 
 def test_score_mode_on_identical_prompts_and_on_one_record(smollm2):
