@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,14 +33,41 @@ class FileTaskOptions:
     val_file: str | None = None
 
 
+DELIMITERS = ",;\t|"
+# Long documents (contracts, papers, long reviews) are ordinary; the prompt shortens the input anyway.
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+def _csv_dialect(path: Path, text: str):
+    """The file's delimiter: a comma unless the header line holds none and csv.Sniffer finds ; tab or |."""
+    header = text.split("\n", 1)[0]
+    if "," in header or not header.strip():
+        return csv.excel
+    try:
+        return csv.Sniffer().sniff(text[:65536], delimiters=DELIMITERS)
+    except csv.Error:
+        if any(d in header for d in DELIMITERS[1:]):
+            raise UserError(
+                f"{located(path, 1)}: the header has one column ({header.strip()[:60]!r}) and no delimiter could "
+                f"be detected (tried comma, semicolon, tab and |)"
+            ) from None
+        return csv.excel
+
+
 def _file_rows(kind: str, path: Path) -> list[tuple[int, dict]]:
     """(line number, row) pairs; CSV line numbers count the header as line 1."""
     if kind == "jsonl":
         return list(iter_jsonl(path))
     text = read_text(path)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=_csv_dialect(path, text))
     if not reader.fieldnames:
         raise UserError(f"{located(path, 1)}: empty CSV file, expected a header line")
+    repeated = sorted({name for name in reader.fieldnames if reader.fieldnames.count(name) > 1})
+    if repeated:
+        raise UserError(
+            f"{located(path, 1)}: the header names column(s) {', '.join(repr(n) for n in repeated)} more than "
+            f"once; rename them so each column has one name"
+        )
     rows = []
     try:
         for row in reader:
@@ -64,7 +93,13 @@ def _file_examples(kind: str, path: Path, options: FileTaskOptions, split: str |
             if column not in row:
                 present = ", ".join(sorted(map(str, row))) or "none"
                 raise UserError(f"{located(path, line, column)}: missing (present: {present})")
-        label = str(row[options.label_column] if row[options.label_column] is not None else "").strip()
+        value = row[options.label_column]
+        if not isinstance(value, str | int | float | bool | None):
+            raise UserError(
+                f"{located(path, line, options.label_column)}: a label must be a string, number or boolean; "
+                f"got {type(value).__name__} {json.dumps(value)[:60]}"
+            )
+        label = str(value if value is not None else "").strip()
         if not label:
             raise UserError(f"{located(path, line, options.label_column)}: empty label")
         if options.labels is not None and label not in options.labels:
@@ -103,6 +138,8 @@ def _file_loader(kind: str, files: list[tuple[Path, str | None]], options: FileT
 
 def _existing(path_text: str) -> Path:
     path = Path(path_text).expanduser()
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory; give one CSV or JSONL file (csv:PATH/file.csv)")
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     return path

@@ -21,6 +21,7 @@ from pathlib import Path
 from sft.config import SFT_ARGUMENTS, TRAINER_ARGUMENTS, TrainConfig, trainer_fields
 from sftbench_common.errors import UserError
 from sftbench_common.hardware import device_name, torch_dtype
+from sftbench_common.logs import progress_bars_shown
 
 # trainer_args keys with a home elsewhere: one place for each setting, so config.yaml says what ran.
 OWNED_ELSEWHERE = {
@@ -101,6 +102,8 @@ def training_arguments(config: TrainConfig, run_dir: Path, precision: str, has_e
         data_seed=config.seed,
         use_cpu=device_name() == "cpu",
         run_name=f"{run_dir.parent.name}/{run_dir.name}",  # the name trackers show: <task>/<model>-<method>
+        # a progress bar on a terminal; elsewhere (CI logs, files) the log lines alone (sftbench_common/logs.py)
+        disable_tqdm=not progress_bars_shown(),
     )
     if sft:
         values.update({hf_name: getattr(config, key) for key, hf_name in SFT_ARGUMENTS.items()})

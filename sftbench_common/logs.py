@@ -55,6 +55,11 @@ def get_logger(name: str) -> logging.Logger:
     return logging.getLogger(f"{ROOT}.{name}")
 
 
+def progress_bars_shown() -> bool:
+    """Bars on a terminal, unless `setup_logging` (quiet, or not a terminal) or the user turned them off."""
+    return sys.stderr.isatty() and os.environ.get("TQDM_DISABLE", "0").lower() in ("", "0", "false")
+
+
 def setup_logging(verbosity: int = NORMAL) -> None:
     """Set how much the toolkit and the libraries under it say; call before the libraries are imported."""
     level = {QUIET: logging.WARNING, NORMAL: logging.INFO, VERBOSE: logging.DEBUG}[verbosity]

@@ -165,3 +165,57 @@ def test_a_changed_option_rebuilds_the_split_and_says_why(tmp_path, capsys):
         build_task(get_task(f"jsonl:{path}", feature_columns="a,b,c", label_column="y", question="Yes or no?")) == wide
     )  # unchanged: not rebuilt
     assert "rebuilding" not in capsys.readouterr().out
+
+
+def test_a_field_longer_than_the_csv_modules_limit_is_read(tmp_path):
+    """A 340 KB review (the csv module's default field limit is 128 KB) builds like any other."""
+    long_review = "A very long review. " * 17_000  # 340,000 characters
+    rows = csv_rows().splitlines()
+    rows[1] = f'good0,"{long_review}",0,good'
+    path = write(tmp_path / "long.csv", "\n".join(rows) + "\n")
+    meta = build_task(get_task(f"csv:{path}", text_column="review", id_column="id"))
+    assert meta["total"] == 8
+    examples, _ = get_task(f"csv:{path}", text_column="review", id_column="id").load()
+    assert max(len(e.text) for e in examples) == len(long_review.strip())
+
+
+def test_ambiguous_files_get_one_clear_error(tmp_path):
+    cases = {
+        "dupcol.csv": (
+            "text,text,label\na,b,x\n",
+            "csv",
+            "dupcol.csv:1: the header names column(s) 'text' more than once",
+        ),
+        "listlabel.jsonl": (
+            '{"text": "fine", "label": "pos"}\n{"text": "ok", "label": ["pos"]}\n',
+            "jsonl",
+            "listlabel.jsonl:2: field 'label': a label must be a string, number or boolean; got list [\"pos\"]",
+        ),
+        "mixed.csv": (
+            "text;label\na|b;c\nd;e;f|g|h\n",
+            "csv",
+            "mixed.csv:1: the header has one column ('text;label') and no delimiter could be detected (tried comma",
+        ),
+    }
+    for name, (text, kind, expected) in cases.items():
+        path = write(tmp_path / name, text)
+        with pytest.raises(UserError) as error:
+            build_task(get_task(f"{kind}:{path}", text_column="text"))
+        assert str(error.value).startswith(f"{tmp_path}/{expected}"), str(error.value)
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    with pytest.raises(UserError, match=r"a-folder: is a directory; give one CSV or JSONL file"):
+        get_task(f"csv:{folder}", text_column="text")
+
+
+def test_the_delimiter_is_detected(tmp_path):
+    for name, delimiter in (("semi.csv", ";"), ("tabs.tsv", "\t")):
+        rows = csv_rows().replace(",", delimiter)
+        path = write(tmp_path / name, rows)
+        task = get_task(f"csv:{path}", text_column="review", id_column="id")
+        examples, _ = task.load()
+        assert task.labels == ("bad", "good") and examples[0].text == "A good film number 0", name
+    # a comma in the header keeps the comma, even where a text holds semicolons
+    path = write(tmp_path / "commas.csv", "text,label\nfirst; second,a\nthird; fourth,b\n")
+    examples, _ = get_task(f"csv:{path}", text_column="text").load()
+    assert [e.text for e in examples] == ["first; second", "third; fourth"]
