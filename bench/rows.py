@@ -22,6 +22,7 @@ from typing import Protocol
 
 from sft import run_folders
 from sft.config import TrainConfig, to_yaml
+from sftbench_common import locks
 from sftbench_common.fileio import atomic_write_json, atomic_write_jsonl
 from sftbench_common.logs import get_logger
 from sftbench_common.paths import results_dir
@@ -71,6 +72,10 @@ def trained_runs(slug: str, configs: list[TrainConfig], split_hash: str) -> list
     for config in configs:
         run_dir = config.run_dir(results_dir())
         state = run_folders.status(run_dir, to_yaml(config), split_hash)
+        if state == "interrupted" and (pid := locks.holder(run_dir)) is not None:
+            log.info(f"  {slug}: {run_dir.name} is still training (pid {pid}), not benchmarked")
+            found.append((config, None, {}))
+            continue
         if state in ("new", "interrupted", "stale"):
             why = "trained on an older split of the task" if state == "stale" else state
             log.info(f"  {slug}: {run_dir.name} is {why}, not benchmarked (run `make train-all` first)")

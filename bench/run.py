@@ -33,6 +33,7 @@ from prompts.tasks import get_task, task_kind, task_slug
 from sft.experiment import Experiment
 from sft.models import resolve_model
 from sft.run_groups import RunGroup
+from sftbench_common import locks
 from sftbench_common.errors import UserError, moved_to
 from sftbench_common.hardware import device_name
 from sftbench_common.logs import get_logger
@@ -130,12 +131,14 @@ def bench_experiment(experiment: Experiment, options: BenchOptions, only: set[st
         meta = build_task(get_task(task, **task_options))
         if task_kind(task) == "classification":
             demonstrations_for(task_slug(task, task_options), meta["labels"], experiment.fewshot)
-    return sum(
-        bench_task(
-            task, task_options, experiment.task_groups(task_slug(task, task_options)), options, experiment.fewshot
+    # one bench writing a results folder's rows at a time (a second `make bench`, a notebook cell run twice)
+    with locks.exclusive(results_dir(), "bench of this results folder", "wait for it to finish or stop it"):
+        return sum(
+            bench_task(
+                task, task_options, experiment.task_groups(task_slug(task, task_options)), options, experiment.fewshot
+            )
+            for task, task_options in tasks
         )
-        for task, task_options in tasks
-    )
 
 
 def parse_modes(text: str) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ datasets, trl and peft load inside the functions that use them: 6-8 s to import,
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import shutil
 import time
@@ -58,7 +59,7 @@ from sft.trainer_args import (
     tensorboard_logs_in,
     training_arguments,
 )
-from sftbench_common import processes
+from sftbench_common import locks, processes
 from sftbench_common.errors import UserError, moved_to
 from sftbench_common.hardware import describe_hardware, device_name, pick_precision, torch_dtype
 from sftbench_common.logs import get_logger
@@ -257,7 +258,6 @@ def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Pat
     launch, torchrun) every process trains and the main one alone writes the run's files
     (sftbench_common/processes.py)."""
     run_dir = config.run_dir(results_dir())
-    config_yaml = to_yaml(config)
     on_cpu = device_name() == "cpu"
     # Bad input fails here, before a model loads or anything is written under results/. The main process
     # writes the task's data files and the converted model first; the others then find them.
@@ -265,6 +265,23 @@ def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Pat
         split_hash = build_task(get_task(config.task, **config.task_options))["split_hash"]
         model = resolve_model(config.model)
     check_method(config, model)
+    # One training of a run folder at a time: the main process holds the run's lock (the processes of one
+    # launch are one run); a lock left by a stopped process is dropped by the OS with it.
+    held = contextlib.nullcontext()
+    if processes.is_main_process():
+        held = locks.exclusive(
+            run_dir, "training of this run", "wait for it to finish or stop it, then run this again (it resumes)"
+        )
+    with held:
+        return train_run_folder(config, model, run_dir, split_hash, force, resume)
+
+
+def train_run_folder(
+    config: TrainConfig, model: ResolvedModel, run_dir: Path, split_hash: str, force: bool, resume: bool
+) -> Path:
+    """`train` once the run's input is checked and its folder is this process's: skip, resume or start."""
+    config_yaml = to_yaml(config)
+    on_cpu = device_name() == "cpu"
     state = run_folders.status(run_dir, config_yaml, split_hash)
     if state == "finished" and not run_folders.has_weights(run_dir):
         log.info(

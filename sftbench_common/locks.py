@@ -1,0 +1,61 @@
+"""One writer at a time: a run folder trained by two processes, or one results folder benched twice, would
+interleave their files. A lock is a file beside what it guards, held with an OS advisory lock (flock) for as
+long as the work runs, its text the holder's pid. The operating system drops the lock when its process ends,
+however it ends, so a lock left by a killed process never blocks the next run; the file may stay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from pathlib import Path
+
+from sftbench_common.errors import UserError
+
+
+def lock_path(target: Path) -> Path:
+    """The lock beside `target` (a hidden sibling, so emptying or replacing `target` leaves it alone)."""
+    return target.parent / f".{target.name}.lock"
+
+
+def holder(target: Path) -> int | None:
+    """The pid that holds `target`'s lock now, or None when nobody does."""
+    path = lock_path(target)
+    if not path.is_file():
+        return None
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            text = handle.read().strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
+@contextlib.contextmanager
+def exclusive(target: Path, what: str, hint: str):
+    """Hold `target`'s lock while the block runs; if another process holds it, one UserError names it:
+    `results/runs/x: another training of this run is in progress (pid 1234); <hint>`."""
+    path = lock_path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        pid = handle.read().strip() or "unknown"
+        handle.close()
+        raise UserError(f"{target}: another {what} is in progress (pid {pid}); {hint}") from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.truncate(0)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
