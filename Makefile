@@ -14,7 +14,7 @@ TASKS ?= --all
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install data plan train-all train bench report paper speed docs repository lint test clean-results
+.PHONY: help install data plan train-all train bench report paper speed docs repository gpu-check lint test clean-results
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ docs: $(STAMP)  ## the user's guide as a site in site/ (mkdocs build --strict); 
 
 repository:  ## set where this repository lives: make repository URL=https://github.com/you/sftbench
 	$(PYTHON) scripts/set_repository.py $(URL)
+
+gpu-check: $(STAMP)  ## on a CUDA machine: LoRA/QLoRA in bf16 and fp16, score/generate, accelerate, speed (minutes)
+	$(PY) scripts/gpu_check.py $(ARGS)
 
 lint: $(STAMP)  ## ruff (style) and import-linter (the layers: sftbench -> bench -> sft -> prompts -> sftbench_common)
 	$(VENV)/bin/ruff check .

@@ -7,9 +7,13 @@ as `error: ...` with exit code 2 and no traceback. Everything else is a bug and 
 from __future__ import annotations
 
 import contextlib
+import errno
+import signal
 import sys
 
 EXIT_BAD_INPUT = 2
+# A write the disk or a file-size limit (ulimit -f) refuses: the errnos that mean "no room", not a bug.
+NO_ROOM = {errno.ENOSPC: "disk full", errno.EFBIG: "file too large for the file-size limit", errno.EDQUOT: "quota"}
 
 
 class UserError(Exception):
@@ -37,9 +41,23 @@ def moved_to(command: str) -> None:
 @contextlib.contextmanager
 def errors_reported(debug: bool = False):
     """Around a command: a UserError becomes one line on stderr and exit code 2 (its traceback with --debug);
-    Ctrl-C says how to resume."""
+    Ctrl-C says how to resume; a write refused for want of room names the file. Every file is written whole or
+    not at all (atomic writes, complete checkpoints), so what was written before is intact and the same command
+    resumes once there is room."""
+    if hasattr(signal, "SIGXFSZ"):  # past a file-size limit a write then fails with EFBIG instead of killing us
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         yield
+    except OSError as err:
+        if debug or err.errno not in NO_ROOM:
+            raise
+        where = err.filename or "a file"
+        print(
+            f"error: could not write {where}: {NO_ROOM[err.errno]}; the files written before it are intact, and "
+            f"the same command resumes once there is room",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_BAD_INPUT)
     except UserError as err:
         if debug:
             raise

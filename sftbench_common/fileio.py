@@ -29,8 +29,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
         os.replace(tmp, path)
     except OSError as err:
         Path(tmp).unlink(missing_ok=True)
-        if err.errno == errno.ENOSPC:
-            raise UserError(f"{path}: disk full while writing; the previous version is kept") from err
+        if err.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            reason = "disk full" if err.errno == errno.ENOSPC else os.strerror(err.errno).lower()
+            raise UserError(f"{path}: could not be written ({reason}); the previous version is kept") from err
         raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,13 +1,21 @@
 """Malformed input through the real command (sftbench, in-process): one precise line on stderr, exit code 2,
 no traceback, and nothing under results/ touched."""
 
+import json
 import os
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from prompts.build import build_task
+from prompts.tasks import get_task
+from sft import run_folders
 from sftbench.cli import cli
 from sftbench_common.errors import UserError
+from tests.helpers import REPO
 
 
 def results_snapshot(root: Path) -> dict:
@@ -132,3 +140,42 @@ def test_debug_shows_the_traceback(workspace):
         cli.main(["train", "method=dora", "--debug"], prog_name="sftbench")
     with pytest.raises(UserError):
         cli.main(["--debug", "train", "method=dora"], prog_name="sftbench")
+
+
+def test_a_full_disk_stops_training_with_one_line_and_keeps_what_was_written(isolated_outputs):
+    """A file-size limit (as a full disk would) refuses the first checkpoint's adapter: one line naming the file,
+    exit 2, the run's record intact, and the half-written checkpoint never taken for a resume point."""
+    build_task(get_task("mushroom"))  # the data is written before the limit
+
+    def limit_file_size():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4_000_000, 4_000_000))  # the LoRA adapter is 19.6 MB
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sftbench",
+            "train",
+            "task=mushroom",
+            "train_limit=16",
+            "eval_limit=4",
+            "max_steps=2",
+            "save_steps=1",
+            "report_to=none",
+        ],  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        preexec_fn=limit_file_size,
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    line = done.stderr.strip()
+    assert line.count("\n") == 0 and "Traceback" not in line, line[-3000:]
+    assert line.startswith("error: could not write ") and "file too large for the file-size limit" in line, line
+    assert "checkpoint-1" in line
+    run_dir = isolated_outputs / "results" / "runs" / "mushroom" / "smollm2-135m-instruct-lora"
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "running"
+    assert (run_dir / "config.yaml").read_text().startswith("task: mushroom")
+    assert run_folders.last_checkpoint(run_dir) is None  # checkpoint-1 is there, but not complete
+    assert (run_dir / "checkpoints" / "checkpoint-1").is_dir()
