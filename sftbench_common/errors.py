@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import re
+import resource
+import shutil
 import signal
 import sys
+
+from sftbench_common import paths
 
 EXIT_BAD_INPUT = 2
 # A write the disk or a file-size limit (ulimit -f) refuses: the errnos that mean "no room", not a bug.
@@ -38,6 +43,39 @@ def moved_to(command: str) -> None:
     )
 
 
+def no_room(err: BaseException) -> str | None:
+    """Why `err` (or what caused it) is a write refused for want of room, or None. Libraries wrap the OS error:
+    safetensors says "I/O error: File too large (os error 27)", others chain an OSError."""
+    while err is not None:
+        if isinstance(err, OSError) and err.errno in NO_ROOM:
+            return NO_ROOM[err.errno]
+        code = re.search(r"os error (\d+)", str(err))
+        if code and int(code.group(1)) in NO_ROOM:
+            return NO_ROOM[int(code.group(1))]
+        if "inline_container" in str(err) and short_of_room():  # torch.save's zip writer says only "unexpected pos"
+            return "disk full or file-size limit reached"
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def short_of_room() -> bool:
+    """Whether a file-size limit is set or the results folder's disk has under 64 MB free."""
+    folder = paths.results_dir()
+    while not folder.exists():
+        folder = folder.parent
+    limited = (
+        hasattr(resource, "RLIMIT_FSIZE") and resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY
+    )
+    return limited or shutil.disk_usage(folder).free < 64 * 2**20
+
+
+def newest_file() -> str | None:
+    """The file written last under the results and data folders: the one a refused write was writing."""
+    folders = [paths.results_dir(), paths.data_dir()]
+    files = [p for folder in folders if folder.is_dir() for p in folder.rglob("*") if p.is_file()]
+    return str(max(files, key=lambda p: p.stat().st_mtime_ns)) if files else None
+
+
 @contextlib.contextmanager
 def errors_reported(debug: bool = False):
     """Around a command: a UserError becomes one line on stderr and exit code 2 (its traceback with --debug);
@@ -48,12 +86,13 @@ def errors_reported(debug: bool = False):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         yield
-    except OSError as err:
-        if debug or err.errno not in NO_ROOM:
+    except Exception as err:
+        reason = no_room(err)
+        if debug or reason is None:
             raise
-        where = err.filename or "a file"
+        where = getattr(err, "filename", None) or newest_file() or "a file"
         print(
-            f"error: could not write {where}: {NO_ROOM[err.errno]}; the files written before it are intact, and "
+            f"error: could not write {where}: {reason}; the files written before it are intact, and "
             f"the same command resumes once there is room",
             file=sys.stderr,
         )
