@@ -112,7 +112,7 @@ def abstract(tasks: dict[str, list[dict]]) -> str:
 
 
 def finished_run_dirs(root: Path) -> list[Path]:
-    return sorted(p for p in (root / "runs").glob("*/*") if run_folders.is_finished(p))
+    return sorted(p for p in (root / "runs").glob("*/*") if p.is_dir() and run_folders.is_finished(p))
 
 
 SETUP = (

@@ -72,7 +72,13 @@ def short_of_room() -> bool:
 def newest_file() -> str | None:
     """The file written last under the results and data folders: the one a refused write was writing."""
     folders = [paths.results_dir(), paths.data_dir()]
-    files = [p for folder in folders if folder.is_dir() for p in folder.rglob("*") if p.is_file()]
+    files = [
+        p
+        for folder in folders
+        if folder.is_dir()
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    ]
     return str(max(files, key=lambda p: p.stat().st_mtime_ns)) if files else None
 
 
@@ -86,6 +92,11 @@ def errors_reported(debug: bool = False):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         yield
+    except UserError as err:
+        if debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
     except Exception as err:
         reason = no_room(err)
         if debug or reason is None:
@@ -96,11 +107,6 @@ def errors_reported(debug: bool = False):
             f"the same command resumes once there is room",
             file=sys.stderr,
         )
-        sys.exit(EXIT_BAD_INPUT)
-    except UserError as err:
-        if debug:
-            raise
-        print(f"error: {err}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)

@@ -1,7 +1,8 @@
 """One writer at a time: a run folder trained by two processes, or one results folder benched twice, would
 interleave their files. A lock is a file beside what it guards, held with an OS advisory lock (flock) for as
 long as the work runs, its text the holder's pid. The operating system drops the lock when its process ends,
-however it ends, so a lock left by a killed process never blocks the next run; the file may stay.
+however it ends, so a lock left by a killed process never blocks the next run; the file may stay. Locks of
+what lies under the results folder live in its `.locks/` folder, out of the way of anything that lists runs.
 """
 
 from __future__ import annotations
@@ -11,12 +12,20 @@ import fcntl
 import os
 from pathlib import Path
 
+from sftbench_common import paths
 from sftbench_common.errors import UserError
 
 
 def lock_path(target: Path) -> Path:
-    """The lock beside `target` (a hidden sibling, so emptying or replacing `target` leaves it alone)."""
-    return target.parent / f".{target.name}.lock"
+    """`target`'s lock: results/.locks/<its path under results>.lock (the results folder itself:
+    results/.locks/folder.lock); outside the results folder, a hidden file beside it. Never inside `target`, so
+    emptying or replacing it leaves the lock alone."""
+    root = paths.results_dir().resolve()
+    try:
+        relative = Path(target).resolve().relative_to(root)
+    except ValueError:
+        return target.parent / f".{target.name}.lock"
+    return root / ".locks" / (f"{relative}.lock" if relative.parts else "folder.lock")
 
 
 def holder(target: Path) -> int | None:

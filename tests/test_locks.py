@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.rows import trained_runs
 from sft.config import build_config
-from sftbench_common.locks import holder
+from sftbench_common.locks import holder, lock_path
 from tests.helpers import REPO, run_sftbench
 
 
@@ -42,7 +42,7 @@ def test_a_second_training_of_a_run_stops_and_a_killed_holder_blocks_nothing(iso
     finally:
         other.send_signal(signal.SIGKILL)
         other.wait()
-    assert (run_dir.parent / f".{run_dir.name}.lock").is_file()  # the killed holder's file is still there...
+    assert lock_path(run_dir).is_file()  # the killed holder's file is still there...
     assert holder(run_dir) is None  # ...but the OS dropped its lock with the process
 
 
