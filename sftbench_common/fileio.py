@@ -6,7 +6,6 @@ so an interrupted run or a full disk never leaves a half-written file where a fi
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -14,7 +13,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from sftbench_common.errors import UserError, located
+from sftbench_common.errors import NO_ROOM, UserError, located
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -29,9 +28,10 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
         os.replace(tmp, path)
     except OSError as err:
         Path(tmp).unlink(missing_ok=True)
-        if err.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-            reason = "disk full" if err.errno == errno.ENOSPC else os.strerror(err.errno).lower()
-            raise UserError(f"{path}: could not be written ({reason}); the previous version is kept") from err
+        if err.errno in NO_ROOM:
+            raise UserError(
+                f"{path}: could not be written ({NO_ROOM[err.errno]}); the previous version is kept"
+            ) from err
         raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
