@@ -35,6 +35,7 @@ from bench.tables import (
     per_class_records,
     state_text,
 )
+from prompts import near_duplicates
 from sft import run_folders
 from sftbench_common.errors import moved_to
 from sftbench_common.fileio import atomic_write_text
@@ -121,11 +122,22 @@ def samples_section(rows: list[dict], kind: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def task_heading(task: str, rows: list[dict], kind: str) -> str:
+def split_note(task_dir: Path, split_hash: str | None) -> str:
+    """' 30 near-duplicate groups (180 texts) kept on one side; ...' from the split.json bench wrote beside the
+    rows, when it describes the rows' split."""
+    path = task_dir / "split.json"
+    described = json.loads(path.read_text()) if path.is_file() else {}
+    if described.get("split_hash") != split_hash or "near_duplicates" not in described:
+        return ""
+    return f" {near_duplicates.note(described['near_duplicates'])}."
+
+
+def task_heading(task: str, rows: list[dict], kind: str, task_dir: Path) -> str:
     first = rows[0]
     devices = ", ".join(sorted({" ".join(p for p in (r["device"], r.get("precision")) if p) for r in rows}))
     split = f" Split: {first['split']}." if first.get("split") else ""
     if kind == "classification":
+        split += split_note(task_dir, first.get("split_hash"))
         return (
             f"## {task}\n\nn = {first['examples']} of the {first['test_size']} test records (labels: "
             f"{', '.join(first['labels'])}; device and precision: {devices}).{split}\n"
@@ -191,7 +203,7 @@ def task_section(task: str, rows: list[dict], kind: str, root: Path) -> tuple[st
         records, csv_records = table_records(rows, columns)
     else:
         records = csv_records = [flat(r, columns) for r in rows]
-    md = [task_heading(task, rows, kind), markdown_rows(records, columns)]
+    md = [task_heading(task, rows, kind, out), markdown_rows(records, columns)]
     figures = []
     if kind == "classification":
         per_class, keys = per_class_records(rows)

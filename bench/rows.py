@@ -122,10 +122,22 @@ def keep_place(row_path: Path, order: int) -> None:
         atomic_write_json(row_path, {**saved, "order": order})
 
 
+SPLIT_FIELDS = ("task", "split_origin", "split_hash", "duplicates_dropped", "overlap_dropped", "near_duplicates")
+
+
+def write_split_description(out: Path, meta: dict) -> None:
+    """results/<task>/split.json: how the split the rows were measured on was made (the report's heading says
+    it), without the split key's options, which can hold a user's paths."""
+    description = {name: meta[name] for name in SPLIT_FIELDS if name in meta}
+    if not (out / "split.json").is_file() or json.loads((out / "split.json").read_text()) != description:
+        atomic_write_json(out / "split.json", description)
+
+
 def run_rows(rows: list[Row], job: RowJob, out: Path, meta: dict, force: bool = False) -> int:
     """Set aside rows of an older split of the task (meta.json's `meta`), then compute and write every row that
     is not already there, each recording the split it was measured on; returns how many were computed."""
     set_aside_stale_rows(out, meta["split_hash"])
+    write_split_description(out, meta)
     computed = 0
     for row in rows:
         row_path = out / "rows" / f"{row.row_id}.json"

@@ -16,6 +16,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from prompts import near_duplicates
 from prompts.domain import DOMAIN_FORMAT, DOMAIN_RATIOS, DomainTask, clean_corpus, shared_between, split_documents
 from prompts.examples import Task
 from prompts.split import SPLITS, stratified_slice, stratified_split
@@ -64,12 +65,13 @@ def provided_splits(task: Task, examples: list, seed: int, ratios) -> tuple[dict
     held_out = test_texts | {e.text for e in val}
     train = [e for e in given["train"] if e.text not in held_out]
     overlap = {"train": len(given["train"]) - len(train), "val": len(given["val"]) - len(val)}
-    splits = {"train": train, "val": val, "test": given["test"]}
+    splits, dropped = near_duplicates.drop_copies_of_held_out({"train": train, "val": val, "test": given["test"]})
     origin = (
         f"{task.test_origin} ({len(splits['test'])} records); validation: {val_origin}; train: the rest of "
         f"the source's train split"
     )
-    return splits, {"split_origin": origin, "duplicates_dropped": duplicates, "overlap_dropped": overlap}
+    described = {"split_origin": origin, "duplicates_dropped": duplicates, "overlap_dropped": overlap}
+    return splits, {**described, "near_duplicates": {"dropped": dropped}}
 
 
 def classification_splits(task: Task, examples: list, seed: int, ratios) -> tuple[dict[str, list[dict]], dict]:
@@ -78,12 +80,20 @@ def classification_splits(task: Task, examples: list, seed: int, ratios) -> tupl
         splits, described = provided_splits(task, examples, seed, ratios)
     else:
         examples, duplicates = dedupe(examples)
-        splits = stratified_split(examples, seed=seed, ratios=ratios, source=task.source)
+        splits, moved = near_duplicates.keep_groups_together(
+            stratified_split(examples, seed=seed, ratios=ratios, source=task.source)
+        )
         split_ratios = "/".join(f"{r * 100:g}" for r in ratios)
         described = {
             "split_origin": f"a seeded {split_ratios} stratified split of one source (seed {seed})",
             "duplicates_dropped": duplicates,
+            "near_duplicates": {"moved_to_train": moved},
         }
+    described["near_duplicates"] = {
+        "rule": near_duplicates.RULE,
+        **described["near_duplicates"],
+        **near_duplicates.describe_groups(splits),
+    }
     empty = [label for label in task.labels if not any(e.label == label for e in splits["train"])]
     if empty:
         raise UserError(
@@ -151,14 +161,23 @@ def split_hash(key: dict) -> str:
     return content_hash(key)
 
 
-def stale_fields(out: Path, key: dict) -> list[str] | None:
-    """None when the split on disk was built with `key`; else what differs (every field if nothing is built)."""
+def stale_fields(out: Path, key: dict, kind: str) -> list[str] | None:
+    """None when the split on disk was built with `key` (and, for classification, today's near-duplicate rule);
+    else what differs (every field if nothing is built)."""
     meta_path = out / "meta.json"
     if not meta_path.is_file() or not all((out / f"{s}.jsonl").is_file() for s in SPLITS):
         return list(key)
-    saved = json.loads(meta_path.read_text()).get("split_key") or {}
+    meta = json.loads(meta_path.read_text())
+    saved = meta.get("split_key") or {}
     changed = [name for name in key if saved.get(name) != key[name]]
+    if kind == "classification" and meta.get("near_duplicates", {}).get("rule") != near_duplicates.RULE:
+        changed.append("near-duplicate rule")
     return changed or None
+
+
+def moved_by_near_duplicates(described: dict) -> bool:
+    found = described.get("near_duplicates", {})
+    return any(found.get("moved_to_train", {}).values()) or any(found.get("dropped", {}).values())
 
 
 def build_task(
@@ -173,7 +192,7 @@ def build_task(
     ratios = tuple(ratios or DEFAULT_RATIOS[task.kind])
     loaded, checksum = task.load()
     key = split_key(task, checksum, seed, ratios)
-    changed = stale_fields(out, key)
+    changed = stale_fields(out, key, task.kind)
     if not force and changed is None:
         meta = json.loads((out / "meta.json").read_text())
         if meta.get("source") == (task.published_source or task.source):
@@ -182,6 +201,10 @@ def build_task(
     elif changed and (out / "meta.json").is_file():
         log.info(f"{task.name}: rebuilding the split ({', '.join(changed)} changed)")
     splits, described = SPLITTERS[task.kind](task, loaded, seed, ratios)
+    if moved_by_near_duplicates(described):
+        # the rule names the split only where it changed it: a task without cross-split copies keeps its
+        # split_hash, and with it its trained runs and benchmark rows
+        key["near_duplicates"] = near_duplicates.RULE
     for name in SPLITS:
         atomic_write_jsonl(out / f"{name}.jsonl", splits[name])
     meta = {
@@ -252,7 +275,7 @@ def summary_line(task_name: str, meta: dict, out: Path) -> str:
     ]
     dropped = f" ({'; '.join(notes)})" if notes else ""
     written = f"{task_name}: {meta['total']} records -> {out}/{{train,val,test}}.jsonl{dropped}"
-    return f"{written}\n  split: {meta['split_origin']}"
+    return f"{written}\n  split: {meta['split_origin']}\n  {near_duplicates.note(meta['near_duplicates'])}"
 
 
 FILE_OPTIONS = (
