@@ -181,7 +181,9 @@ def train_group(group: RunGroup, force: bool, only: str | None, tasks: set[str] 
 
 def selected(config: TrainConfig, root: Path, only: str | None, tasks: set[str] | None) -> bool:
     """Whether `--only TEXT` (a piece of the run folder's path) and `--tasks a,b` keep this run."""
-    return (not only or only in str(config.run_dir(root))) and (not tasks or task_slug(config.task) in tasks)
+    return (not only or only in str(config.run_dir(root))) and (
+        not tasks or task_slug(config.task, config.task_options) in tasks
+    )
 
 
 def list_runs(experiment: Experiment, only: str | None = None, tasks: set[str] | None = None) -> list[TrainConfig]:

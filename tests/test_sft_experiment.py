@@ -5,7 +5,7 @@ import json
 from prompts.build import build_task
 from prompts.tasks import get_task
 from sft.config import to_yaml
-from sft.experiment import load_experiment
+from sft.experiment import list_runs, load_experiment
 from tests.helpers import REPO
 
 
@@ -19,6 +19,11 @@ def test_default_experiment_lists_its_runs(isolated_outputs):
     assert str(experiment.configs[0].run_dir(isolated_outputs / "results")).endswith(
         "results/runs/mushroom/smollm2-135m-instruct-lora"
     )
+
+    # `train-all --tasks tweets` and `--only`: the runs of that task, or those whose folder holds the text
+    tweets = list_runs(experiment, tasks={"tweets"})
+    assert tweets and {c.task for c in tweets} == {"tweets"} and len(tweets) < len(experiment.configs)
+    assert {c.model for c in list_runs(experiment, only="minilm")} == {"minilm-l6"}
 
 
 def test_committed_runs_are_what_the_experiments_train_now():
