@@ -34,6 +34,7 @@ from prompts.fewshot import check_shots
 from prompts.tasks import task_slug
 from sft import run_folders
 from sft.config import TrainConfig, read_yaml, to_yaml
+from sft.executors import ClusterOptions, train_on_cluster
 from sft.run_groups import GROUP_KEYS, RunGroup, check_seeds, check_sizes, check_sweep, settings_text
 from sft.train import train
 from sftbench_common.errors import UserError, moved_to
@@ -203,11 +204,24 @@ def list_runs(experiment: Experiment, only: str | None = None, tasks: set[str] |
 
 
 def train_experiment(
-    experiment: Experiment, force: bool = False, only: str | None = None, tasks: set[str] | None = None
+    experiment: Experiment,
+    force: bool = False,
+    only: str | None = None,
+    tasks: set[str] | None = None,
+    cluster: ClusterOptions | None = None,
 ) -> int:
-    """Train every unfinished run of the experiment (or its --only/--tasks part); returns how many it went through."""
+    """Train every unfinished run of the experiment (or its --only/--tasks part), here one after another or on a
+    Ray / SLURM cluster (sft/executors.py); returns how many runs it went through."""
     started = time.time()
-    trained = sum(train_group(group, force, only, tasks) for group in experiment.groups)
+    if cluster is None or cluster.executor == "local":
+        trained = sum(train_group(group, force, only, tasks) for group in experiment.groups)
+    else:
+        root = results_dir()
+
+        def runnable_now(tried):
+            return [c for g in experiment.groups for c in g.to_train(root) if selected(c, root, only, tasks)]
+
+        trained = train_on_cluster(runnable_now, cluster, force)
     log.info(
         f"experiment '{experiment.name}': all {trained} run(s) finished in {time.time() - started:.0f} s; "
         f"results under {results_dir() / 'runs'}"

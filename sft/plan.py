@@ -184,7 +184,7 @@ def plan_run(config: TrainConfig, measure: bool) -> RunPlan:
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "n/a"
-    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
 
 
 def plan_table(plans: list[RunPlan], gpu: str, precision: str) -> str:
@@ -213,7 +213,30 @@ def plan_table(plans: list[RunPlan], gpu: str, precision: str) -> str:
     return "\n".join(lines)
 
 
-def print_plan(configs: list[TrainConfig], gpu: str = "T4", measure: bool = True) -> list[RunPlan]:
+def packed_seconds(durations: list[float], workers: int) -> float:
+    """The wall time of independent runs on `workers` machines alike, each run to the machine that frees up
+    first, longest runs first (Graham's LPT rule: within 4/3 of the best packing)."""
+    loads = [0.0] * workers
+    for seconds in sorted(durations, reverse=True):
+        loads[loads.index(min(loads))] += seconds
+    return max(loads)
+
+
+def workers_table(plans: list[RunPlan], gpu: str, workers: list[int]) -> str:
+    """For each N: the experiment's wall time on N workers like this machine and on N GPUs (`train-all --executor
+    ray|slurm` runs that many at once)."""
+    here = [p.machine_s for p in plans if p.machine_s is not None]
+    lines = [f"| workers | this machine's kind | {gpu} |", "|---:|---:|---:|"]
+    for count in workers:
+        machine = duration(packed_seconds(here, count)) if len(here) == len(plans) else "n/a"
+        on_gpus = duration(packed_seconds([p.gpu_seconds(gpu) for p in plans], count))
+        lines.append(f"| {count} | {machine} | {on_gpus} |")
+    return "\n".join(lines)
+
+
+def print_plan(
+    configs: list[TrainConfig], gpu: str = "T4", measure: bool = True, workers: list[int] | None = None
+) -> list[RunPlan]:
     plans = []
     for index, config in enumerate(configs, start=1):
         log.info(f"planning {index}/{len(configs)}: {config.task} {config.model} {config.method}")
@@ -231,4 +254,10 @@ def print_plan(configs: list[TrainConfig], gpu: str = "T4", measure: bool = True
     if not measure:
         notes.append("--no-measure: no steps were timed on this machine.")
     print("\n" + "\n".join(notes))
+    if workers:
+        print("\n" + workers_table(plans, gpu, workers))
+        print(
+            "\nOn N workers: the runs packed longest first onto whichever worker is free; a sweep's later seeds wait "
+            "for its grid, which this packing leaves out, and each worker's start-up (model conversion) is not counted."
+        )
     return plans

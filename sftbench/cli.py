@@ -102,6 +102,16 @@ experiment_option = click.option("--experiment", "-e", default="default", show_d
 tasks_option = click.option("--tasks", help="only these tasks, comma-separated (e.g. mushroom,tweets)")
 
 
+def worker_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise UserError(f"--workers: a comma-separated list of positive numbers, e.g. 1,2,4,8; got '{text}'")
+    return counts
+
+
 def task_set(text: str | None) -> set[str] | None:
     return {t.strip() for t in text.split(",") if t.strip()} if text else None
 
@@ -206,16 +216,35 @@ def train_all_command(name: str, doc: str):
     @click.option("--force", is_flag=True, help="retrain finished runs from scratch")
     @click.option("--list", "list_only", is_flag=True, help="list the runs and their status; train nothing")
     @click.option("--plan", is_flag=True, help="estimate each run's time instead of training (as sftbench plan)")
-    def command(overrides, experiment, only, tasks, force, list_only, plan):
+    @click.option(
+        "--executor",
+        type=click.Choice(["local", "ray", "slurm"]),
+        default="local",
+        show_default=True,
+        help="where runs train: here one after another, as Ray tasks, or as SLURM jobs (submitit)",
+    )
+    @click.option("--address", help="ray: the cluster's address (default: RAY_ADDRESS, else a local cluster)")
+    @click.option("--workers", type=int, help="ray: CPUs of a local cluster; slurm: jobs running at once")
+    @click.option("--cpus-per-run", type=int, default=1, show_default=True, help="ray/slurm: CPUs each run takes")
+    @click.option("--gpus-per-run", type=float, help="ray/slurm: GPUs each run takes (ray: 1 if the cluster has any)")
+    @click.option("--partition", help="slurm: the partition to submit to")
+    @click.option("--time", "time_min", type=int, default=240, show_default=True, help="slurm: minutes per job")
+    @click.option(
+        "--cluster",
+        type=click.Choice(["slurm", "local", "debug"]),
+        help="slurm: submitit's executor (default slurm where sbatch exists; local runs the jobs on this machine)",
+    )
+    def command(overrides, experiment, only, tasks, force, list_only, plan, **cluster):
+        from sft.executors import ClusterOptions
         from sft.experiment import list_runs, train_experiment
         from sft.plan import print_plan
 
         loaded = load(experiment, overrides)
         runs = list_runs(loaded, only, task_set(tasks))
         if plan:
-            print_plan(runs)
+            print_plan(runs, workers=[cluster["workers"]] if cluster["workers"] else worker_counts("1,2,4,8"))
         elif not list_only:
-            train_experiment(loaded, force, only, task_set(tasks))
+            train_experiment(loaded, force, only, task_set(tasks), ClusterOptions(**cluster))
 
     return command
 
@@ -232,6 +261,8 @@ TRAIN_ALL_HELP = """Train every unfinished run of an experiment (configs/experim
       sftbench train-all --experiment study --list        # its runs and their status
       sftbench train-all --experiment full lr=1e-4 --tasks mushroom
       accelerate launch -m sftbench train-all --experiment colab
+      sftbench train-all --experiment study --executor ray --gpus-per-run 1    # a Ray cluster (docs/cluster.md)
+      sftbench train-all --experiment study --executor slurm --partition gpu --gpus-per-run 1
     """
 train_all_command("train-all", TRAIN_ALL_HELP)
 train_all_command("experiment", "The same as train-all.\n\n" + TRAIN_ALL_HELP)
@@ -244,7 +275,13 @@ train_all_command("experiment", "The same as train-all.\n\n" + TRAIN_ALL_HELP)
 @tasks_option
 @click.option("--gpu", default="T4", show_default=True, help="the GPU to estimate for (T4, L4, A100, H100, ...)")
 @click.option("--no-measure", is_flag=True, help="do not time steps here (the models still load, to count tokens)")
-def plan(overrides, experiment, only, tasks, gpu, no_measure):
+@click.option(
+    "--workers",
+    default="1,2,4,8",
+    show_default=True,
+    help="also the wall time on N workers at once (train-all --executor ray|slurm), for each N of this list",
+)
+def plan(overrides, experiment, only, tasks, gpu, no_measure, workers):
     """Estimate an experiment's time per run, here and on a GPU; trains nothing.
 
     Per run: examples, tokens, optimizer steps and the estimated time.
@@ -261,7 +298,7 @@ def plan(overrides, experiment, only, tasks, gpu, no_measure):
     if gpu not in GPUS:
         raise UserError(f"--gpu: unknown GPU '{gpu}'; known: {', '.join(sorted(GPUS))}")
     runs = list_runs(load(experiment, overrides), only, task_set(tasks))
-    print_plan(runs, gpu=gpu, measure=not no_measure)
+    print_plan(runs, gpu=gpu, measure=not no_measure, workers=worker_counts(workers))
 
 
 @cli.command()

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from sft.config import build_config
-from sft.plan import GPUS, KNOWN_PARAMETERS, optimizer_steps, plan_run, plan_table
+from sft.plan import GPUS, KNOWN_PARAMETERS, optimizer_steps, packed_seconds, plan_run, plan_table
 from tests.helpers import run_sftbench
 
 pytestmark = pytest.mark.slow
@@ -72,3 +72,14 @@ def test_plan_command_prints_the_table_and_trains_nothing(isolated_outputs):
     assert "| mushroom/smollm2-135m-instruct-lora | 32 |" in done.stdout
     assert "| mushroom/minilm-l6-full | 64 |" in done.stdout
     assert not (isolated_outputs / "results" / "runs").exists()
+    # the wall time on N workers, for choosing N: smoke's runs packed on 1 and on 2 GPUs
+    assert "| workers | this machine's kind | T4 |" in done.stdout
+    one, two = (line for line in done.stdout.splitlines() if line.startswith(("| 1 |", "| 2 |")))
+    assert one.endswith(" |") and two != one
+
+
+def test_runs_are_packed_longest_first_onto_the_free_worker():
+    # 5 | 4, then each 3 to the emptier worker: 5 | 7, 8 | 7, 8 | 10 (the best packing, 9 | 9, is within 4/3 of it)
+    assert packed_seconds([5, 4, 3, 3, 3], 2) == 10
+    assert packed_seconds([5, 4, 3], 1) == 12 and packed_seconds([5, 4, 3], 8) == 5
+    assert packed_seconds([], 4) == 0

@@ -1,0 +1,220 @@
+"""Where an experiment's runs train: here, one after another (local); as Ray tasks; or as SLURM jobs (submitit).
+
+    sftbench train-all --experiment study                                   # local, the default
+    sftbench train-all --experiment study --executor ray                    # RAY_ADDRESS's cluster, else a local one
+    sftbench train-all --experiment study --executor ray --address ray://head:10001 --gpus-per-run 1
+    sftbench train-all --experiment study --executor slurm --partition gpu --time 120 --gpus-per-run 1
+
+The unit of work is a run folder: a worker calls the same `train(config)` as the local executor, into the
+results folder, which every worker must see (shared storage: NFS, a cluster's home or scratch). The run's lock
+keeps two workers off one folder; finished runs are skipped and interrupted ones resume, as locally. Runs go
+out in waves: every run that can train now; then, once a sweep's grid has finished, its chosen setting at the
+other seeds. A run that fails is reported with its error and the others go on; the command then exits with an
+error naming the failed runs, and running it again retries only those.
+
+Ray and submitit are optional: `pip install sftbench[ray]` / `sftbench[slurm]`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from prompts.build import build_task
+from prompts.tasks import get_task
+from sft import run_folders
+from sft.config import TrainConfig, to_yaml
+from sft.train import train
+from sftbench_common.errors import UserError
+from sftbench_common.logs import get_logger
+from sftbench_common.paths import results_dir
+
+log = get_logger(__name__)
+
+EXECUTORS = ("local", "ray", "slurm")
+FORWARDED_ENV = ("SFTBENCH_", "HF_", "TRANSFORMERS_", "TOKENIZERS_")  # set here, seen by every worker
+
+
+@dataclass
+class ClusterOptions:
+    """How runs are handed to a cluster (`train-all --executor ray|slurm` and the options beside it)."""
+
+    executor: str = "local"
+    address: str | None = None  # ray: the cluster's address (default RAY_ADDRESS, else a local cluster)
+    workers: int | None = None  # ray: CPUs of a local cluster; slurm: jobs running at once (default: all)
+    cpus_per_run: int = 1
+    gpus_per_run: float | None = None  # default: 1 where the cluster has GPUs (ray) / 0 (slurm)
+    partition: str | None = None  # slurm
+    time_min: int = 240  # slurm: each job's time limit
+    cluster: str | None = None  # submitit's executor: slurm where `sbatch` is found; `local` runs jobs here
+
+
+@dataclass
+class Outcome:
+    run_dir: str
+    seconds: float
+    error: str | None = None  # the exception's last lines, when the run failed
+
+
+def train_one(config: TrainConfig, force: bool, results: str, env: dict[str, str]) -> Outcome:
+    """What a worker runs: one run, into the shared results folder; an error comes back as text, not raised, so
+    the caller reports it beside the others."""
+    os.environ.update(env)
+    os.environ["SFTBENCH_RESULTS"] = results
+    started = time.time()
+    run_dir = config.run_dir(Path(results))
+    try:
+        train(config, force=force)
+    except Exception as error:  # noqa: BLE001 - every failure is reported with its run; the others go on
+        detail = "".join(traceback.format_exception_only(error)).strip()
+        if not isinstance(error, UserError):
+            detail = "".join(traceback.format_exception(error)[-3:]).strip()
+        return Outcome(str(run_dir), round(time.time() - started, 1), detail)
+    return Outcome(str(run_dir), round(time.time() - started, 1))
+
+
+def needs_training(config: TrainConfig, split_hashes: dict[str, str], root: Path) -> bool:
+    """Whether a worker has anything to do for this run (the worker's `train` checks again, under the lock)."""
+    key = json.dumps([config.task, config.task_options], sort_keys=True)
+    if key not in split_hashes:  # built once here, so workers find the split and never build it at once
+        split_hashes[key] = build_task(get_task(config.task, **config.task_options))["split_hash"]
+    run_dir = config.run_dir(root)
+    state = run_folders.status(run_dir, to_yaml(config), split_hashes[key])
+    return state != "finished" or not run_folders.has_weights(run_dir)
+
+
+def forwarded_env() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name.startswith(FORWARDED_ENV)}
+
+
+def run_in_waves(waves, submit, force: bool) -> list[Outcome]:
+    """Train wave after wave: `waves(tried)` gives the runs that can train now, `submit(configs)` trains them and
+    returns their outcomes; a run is tried once per command."""
+    root, tried, outcomes, split_hashes = results_dir(), set(), [], {}
+    while True:
+        pending = [c for c in waves(tried) if c.run_dir(root) not in tried]
+        tried |= {c.run_dir(root) for c in pending}
+        to_send = [c for c in pending if force or needs_training(c, split_hashes, root)]
+        for config in pending:
+            if config not in to_send:
+                log.info(f"  [done] {run_folders.display_path(config.run_dir(root))}")
+        if not pending:
+            return outcomes
+        if to_send:
+            log.info(f"sending {len(to_send)} run(s) to the workers")
+            outcomes += submit(to_send)
+
+
+def report(outcome: Outcome) -> None:
+    shown = run_folders.display_path(Path(outcome.run_dir))
+    if outcome.error is None:
+        log.info(f"  [ ok ] {shown} ({outcome.seconds:.0f} s)")
+    else:
+        log.error(f"  [fail] {shown} ({outcome.seconds:.0f} s): {outcome.error}")
+
+
+def ray_submit(options: ClusterOptions, force: bool):
+    try:
+        import ray
+    except ImportError:
+        raise UserError("--executor ray needs Ray: pip install 'sftbench[ray]' (or pip install ray)") from None
+    address = options.address or os.environ.get("RAY_ADDRESS")
+    if address and options.workers:
+        raise UserError("--workers sets the CPUs of a local Ray cluster; with --address the cluster's own count")
+    ray.init(
+        address=address,
+        num_cpus=None if address else options.workers or os.cpu_count(),
+        include_dashboard=False,
+        runtime_env={"env_vars": forwarded_env()},
+        logging_level=logging.WARNING,
+    )
+    gpus = options.gpus_per_run
+    if gpus is None:
+        gpus = 1 if ray.cluster_resources().get("GPU", 0) > 0 else 0
+    log.info(
+        f"Ray cluster: {ray.cluster_resources().get('CPU', 0):.0f} CPUs, {ray.cluster_resources().get('GPU', 0):.0f} "
+        f"GPUs; each run takes {options.cpus_per_run} CPU(s) and {gpus:g} GPU(s)"
+    )
+    remote = ray.remote(num_cpus=options.cpus_per_run, num_gpus=gpus, max_retries=0)(train_one)
+
+    def submit(configs: list[TrainConfig]) -> list[Outcome]:
+        waiting = [remote.remote(c, force, str(results_dir()), forwarded_env()) for c in configs]
+        outcomes = []
+        while waiting:
+            done, waiting = ray.wait(waiting, num_returns=1)
+            outcome = ray.get(done[0])
+            report(outcome)
+            outcomes.append(outcome)
+        return outcomes
+
+    return submit, ray.shutdown
+
+
+def slurm_submit(options: ClusterOptions, force: bool):
+    try:
+        import submitit
+    except ImportError:
+        raise UserError("--executor slurm needs submitit: pip install 'sftbench[slurm]'") from None
+    cluster = options.cluster or ("slurm" if shutil.which("sbatch") else None)
+    if cluster is None:
+        raise UserError(
+            "--executor slurm: no `sbatch` on this machine; run it on the cluster's login node "
+            "(or --cluster local to run the jobs here, as the tests do)"
+        )
+    folder = results_dir() / ".submitit"
+    executor = submitit.AutoExecutor(folder=folder / "%j", cluster=cluster)
+    parameters = {
+        "name": "sftbench",
+        "timeout_min": options.time_min,
+        "cpus_per_task": options.cpus_per_run,
+        "gpus_per_node": int(options.gpus_per_run or 0),
+        "slurm_partition": options.partition,
+    }
+    if options.workers:
+        parameters["slurm_array_parallelism"] = options.workers
+    executor.update_parameters(**{k: v for k, v in parameters.items() if v is not None})
+    log.info(f"submitit ({cluster}): job logs under {folder}")
+
+    def submit(configs: list[TrainConfig]) -> list[Outcome]:
+        with executor.batch():  # one job array
+            jobs = [executor.submit(train_one, c, force, str(results_dir()), forwarded_env()) for c in configs]
+        log.info(f"submitted job(s) {', '.join(job.job_id for job in jobs)}")
+        outcomes = []
+        for job in submitit.helpers.as_completed(jobs):
+            config = configs[jobs.index(job)]
+            try:
+                outcome = job.result()
+            except Exception as error:  # noqa: BLE001 - the job itself failed (killed, timed out, no node)
+                tail = str(error).strip().splitlines()[-3:]
+                outcome = Outcome(str(config.run_dir(results_dir())), 0.0, f"job {job.job_id}: {' '.join(tail)}")
+            report(outcome)
+            outcomes.append(outcome)
+        return outcomes
+
+    return submit, lambda: None
+
+
+def train_on_cluster(waves, options: ClusterOptions, force: bool) -> int:
+    """Train every run `waves` yields on Ray or SLURM; returns how many were sent. Raises UserError naming the
+    runs that failed, after the others have finished."""
+    if options.executor not in ("ray", "slurm"):
+        raise UserError(f"--executor must be one of {', '.join(EXECUTORS)}, got '{options.executor}'")
+    submit, close = (ray_submit if options.executor == "ray" else slurm_submit)(options, force)
+    try:
+        outcomes = run_in_waves(waves, submit, force)
+    finally:
+        close()
+    failed = [o for o in outcomes if o.error is not None]
+    if failed:
+        raise UserError(
+            f"{len(failed)} of {len(outcomes)} run(s) failed: "
+            + "; ".join(run_folders.display_path(Path(o.run_dir)) for o in failed)
+            + " (their errors are above; run the command again to retry them)"
+        )
+    return len(outcomes)

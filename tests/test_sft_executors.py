@@ -1,0 +1,119 @@
+"""An experiment's runs on Ray (a local cluster of 2 CPUs) and through submitit (its local executor): the same
+run folders, metrics and weights as the local executor; a failed run is reported and the others go on."""
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from sft.executors import ClusterOptions, Outcome, run_in_waves, train_on_cluster
+from sft.experiment import load_experiment
+from sftbench_common.errors import UserError
+from tests.helpers import notes_experiment, run_sftbench
+
+SMALL = "epochs: 1, batch_size: 8, max_length: 32, save_steps: 100"
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # what Ray gives a task of 1 CPU; the same arithmetic, so the same bytes
+
+
+def two_seeds(folder: Path, extra_run: str = "") -> Path:
+    _, experiment = notes_experiment(folder, SMALL)
+    text = experiment.read_text().replace("method: full,", "method: full, seeds: [1, 2],")
+    experiment.write_text(text + extra_run)
+    return experiment
+
+
+def trained(results: Path) -> dict[str, tuple[dict, bytes, tuple[str, str]]]:
+    """Run folder name -> (its metrics, its weights' bytes, its start and finish times)."""
+    found = {}
+    for run_json in sorted(results.glob("runs/*/*/run.json")):
+        run = json.loads(run_json.read_text())
+        assert run["status"] == "finished", run_json
+        metrics = {k: run[k] for k in ("global_step", "train_loss", "train_examples", "split_hash", "labels")}
+        weights = (run_json.parent / "model" / "model.safetensors").read_bytes()
+        found[run_json.parent.name] = (metrics, weights, (run["started"], run["finished"]))
+    return found
+
+
+@pytest.mark.slow
+def test_ray_and_submitit_train_what_the_local_executor_trains(tmp_path, isolated_outputs):
+    experiment = two_seeds(tmp_path)
+    local = run_sftbench(
+        "train-all", "--experiment", str(experiment), env={**ONE_THREAD, "SFTBENCH_RESULTS": str(tmp_path / "local")}
+    )
+    assert local.returncode == 0, local.stderr[-3000:]
+    expected = trained(tmp_path / "local")
+    assert sorted(expected) == ["minilm-l6-full-seed1", "minilm-l6-full-seed2"]
+    assert expected["minilm-l6-full-seed1"][1] != expected["minilm-l6-full-seed2"][1]  # the seeds differ
+
+    started = time.time()
+    on_ray = run_sftbench(
+        "train-all", "--experiment", str(experiment), "--executor", "ray", "--workers", "2",
+        env={"SFTBENCH_RESULTS": str(tmp_path / "ray")},
+    )  # fmt: skip
+    ray_seconds = time.time() - started
+    assert on_ray.returncode == 0, on_ray.stderr[-3000:]
+    assert "Ray cluster: 2 CPUs, 0 GPUs; each run takes 1 CPU(s) and 0 GPU(s)" in on_ray.stdout
+    assert on_ray.stdout.count("[ ok ]") == 2, on_ray.stdout[-3000:]
+    from_ray = trained(tmp_path / "ray")
+    for name, (metrics, weights, _) in expected.items():
+        assert from_ray[name][0] == metrics and from_ray[name][1] == weights, name
+    # the two runs trained at once: each started before the other finished
+    (start_1, end_1), (start_2, end_2) = (from_ray[name][2] for name in sorted(from_ray))
+    assert start_1 < end_2 and start_2 < end_1
+
+    again = run_sftbench(
+        "train-all", "--experiment", str(experiment), "--executor", "ray", "--workers", "2",
+        env={"SFTBENCH_RESULTS": str(tmp_path / "ray")},
+    )  # fmt: skip
+    assert again.returncode == 0 and again.stdout.count("[done]") == 2 and "[ ok ]" not in again.stdout
+
+    started = time.time()
+    on_slurm = run_sftbench(
+        "train-all", "--experiment", str(experiment), "--executor", "slurm", "--cluster", "local",
+        env={**ONE_THREAD, "SFTBENCH_RESULTS": str(tmp_path / "slurm")},
+    )  # fmt: skip
+    slurm_seconds = time.time() - started
+    assert on_slurm.returncode == 0, on_slurm.stderr[-3000:]
+    assert "submitit (local): job logs under" in on_slurm.stdout and on_slurm.stdout.count("[ ok ]") == 2
+    from_slurm = trained(tmp_path / "slurm")
+    for name, (metrics, weights, _) in expected.items():
+        assert from_slurm[name][0] == metrics and from_slurm[name][1] == weights, name
+    print(f"wall time: ray {ray_seconds:.0f} s, submitit local {slurm_seconds:.0f} s")  # the closing note quotes it
+
+
+@pytest.mark.slow
+def test_a_failed_run_is_reported_and_the_others_go_on(tmp_path):
+    experiment = two_seeds(tmp_path, "  - {model: no-such-model, method: full}\n")
+    done = run_sftbench(
+        "train-all", "--experiment", str(experiment), "--executor", "slurm", "--cluster", "local", "--workers", "2",
+        env={"SFTBENCH_RESULTS": str(tmp_path / "results")},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stdout.count("[ ok ]") == 2 and len(trained(tmp_path / "results")) == 2
+    failed = [line for line in done.stdout.splitlines() if "[fail]" in line]
+    assert len(failed) == 1 and "no-such-model" in failed[0], done.stdout[-3000:]
+    assert done.stderr.strip().splitlines()[-1].startswith("error: 1 of 3 run(s) failed: ")
+
+
+def test_waves_send_each_run_once_and_skip_finished_ones(isolated_outputs, tmp_path):
+    """A sweep's chosen setting trains in a second wave; a run already tried is not sent again."""
+    experiment = load_experiment(str(two_seeds(tmp_path)))
+    configs = experiment.configs
+    sent = []
+
+    def submit(batch):
+        sent.append([c.seed for c in batch])
+        return [Outcome(str(c.run_dir(isolated_outputs / "results")), 0.0) for c in batch]
+
+    waves = [configs[:1], configs]  # the second wave repeats the first run and adds the other
+    outcomes = run_in_waves(lambda tried: waves[min(len(sent), 1)], submit, force=False)
+    assert sent == [[1], [2]] and len(outcomes) == 2
+
+
+def test_unknown_executor_and_missing_sbatch_are_one_clear_error(isolated_outputs, monkeypatch):
+    with pytest.raises(UserError, match="--executor must be one of local, ray, slurm"):
+        train_on_cluster(lambda tried: [], ClusterOptions(executor="mpi"), force=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(UserError, match="no `sbatch` on this machine"):
+        train_on_cluster(lambda tried: [], ClusterOptions(executor="slurm"), force=False)

@@ -1,0 +1,98 @@
+"""One run across two "machines": configs/accelerate/multi-node.yaml launched twice on this machine, node ranks 0
+and 1 of one CPU process each, meeting through torchrun's c10d rendezvous on 127.0.0.1. One run folder, the
+step count of a 2-process run, and a resume after both are killed mid-run."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from accelerate.commands.config.config_args import load_config_from_file
+
+from tests.helpers import REPO
+
+CONFIG = REPO / "configs" / "accelerate" / "multi-node.yaml"
+# 32 records in batches of 4 on each of 2 processes: 4 optimizer steps, a checkpoint after each
+ARGS = [
+    "task=tweets",
+    "model=smollm2-135m-instruct",
+    "preset=cpu-fast",
+    "train_limit=32",
+    "batch_size=4",
+    "max_length=128",
+    "eval_limit=8",
+    "eval_steps=null",
+    "save_steps=1",
+    "logging_steps=1",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_nodes(port: int) -> list[subprocess.Popen]:
+    """Both machines' commands, as a user types them on each (only --machine_rank differs)."""
+    nodes = []
+    for rank in (0, 1):
+        command = [
+            sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(CONFIG),
+            "--num_processes", "2", "--machine_rank", str(rank),
+            "--main_process_ip", "127.0.0.1", "--main_process_port", str(port),
+            "-m", "sftbench", "train", *ARGS,
+        ]  # fmt: skip
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        nodes.append(
+            subprocess.Popen(
+                command,
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )  # fmt: skip
+        )
+    return nodes
+
+
+def finish(nodes: list[subprocess.Popen]) -> list[str]:
+    outputs = [node.communicate(timeout=900)[0] for node in nodes]
+    for node, output in zip(nodes, outputs):
+        assert node.returncode == 0, output[-3000:]
+    return outputs
+
+
+def test_the_multi_node_config_loads():
+    config = load_config_from_file(str(CONFIG))
+    assert config.distributed_type.value == "MULTI_GPU" and config.num_machines == 2
+    assert config.rdzv_backend == "c10d" and config.main_process_port == 29500
+
+
+@pytest.mark.slow
+def test_two_nodes_train_one_run_folder_and_resume_after_a_kill(isolated_outputs):
+    run_dir = isolated_outputs / "results" / "runs" / "tweets" / "smollm2-135m-instruct-lora"
+    nodes = start_nodes(free_port())
+    deadline = time.time() + 600
+    while not (run_dir / "checkpoints" / "checkpoint-1" / "trainer_state.json").is_file():
+        assert time.time() < deadline and all(node.poll() is None for node in nodes), nodes[0].stdout.read()[-3000:]
+        time.sleep(0.5)
+    for node in nodes:  # both machines lose power at once
+        os.killpg(node.pid, signal.SIGKILL)
+        node.wait()
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "running"
+
+    outputs = finish(start_nodes(free_port()))
+    assert "resuming" in outputs[0] and "from checkpoint-" in outputs[0], outputs[0][-3000:]
+    assert outputs[0].count("run finished") == 1 and "run finished" not in outputs[1]  # rank 0 writes the folder
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["status"] == "finished" and run["processes"] == 2 and run["global_step"] == 4 and run["attempts"] == 2
+    rows = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in rows if "loss" in row] == [1, 2, 3, 4]  # each step logged once, none twice
+    assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()
