@@ -32,13 +32,14 @@ from sft import run_folders
 from sft.config import TrainConfig, to_yaml
 from sft.train import train
 from sftbench_common.errors import UserError
-from sftbench_common.logs import get_logger
+from sftbench_common.logs import get_logger, setup_logging
 from sftbench_common.paths import results_dir
 
 log = get_logger(__name__)
 
 EXECUTORS = ("local", "ray", "slurm")
-FORWARDED_ENV = ("SFTBENCH_", "HF_", "TRANSFORMERS_", "TOKENIZERS_")  # set here, seen by every worker
+# set where the command runs, seen by every worker
+FORWARDED_ENV = ("SFTBENCH_", "HF_", "TRANSFORMERS_", "TOKENIZERS_", "DATASETS_", "TQDM_")
 
 
 @dataclass
@@ -67,6 +68,7 @@ def train_one(config: TrainConfig, force: bool, results: str, env: dict[str, str
     the caller reports it beside the others."""
     os.environ.update(env)
     os.environ["SFTBENCH_RESULTS"] = results
+    setup_logging()  # as the command set it up where it was typed (progress bars off off a terminal, ...)
     started = time.time()
     run_dir = config.run_dir(Path(results))
     try:

@@ -286,19 +286,21 @@ def plan(overrides, experiment, only, tasks, gpu, no_measure, workers):
 
     Per run: examples, tokens, optimizer steps and the estimated time.
 
-    The time here comes from a few measured steps; the GPU's from its documented throughput.
+    The time here comes from a few measured steps; the GPU's from its documented throughput. Then the
+    experiment's wall time on N workers at once (train-all --executor ray|slurm), to choose N.
 
     \b
     Example:
-      sftbench plan --experiment study --gpu L4
+      sftbench plan --experiment study --gpu L4 --workers 1,4,8
     """
     from sft.experiment import list_runs
     from sft.plan import GPUS, print_plan
 
     if gpu not in GPUS:
         raise UserError(f"--gpu: unknown GPU '{gpu}'; known: {', '.join(sorted(GPUS))}")
+    counts = worker_counts(workers)
     runs = list_runs(load(experiment, overrides), only, task_set(tasks))
-    print_plan(runs, gpu=gpu, measure=not no_measure, workers=worker_counts(workers))
+    print_plan(runs, gpu=gpu, measure=not no_measure, workers=counts)
 
 
 @cli.command()

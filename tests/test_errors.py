@@ -109,6 +109,8 @@ def cases(d: Path):
             f"{d}/exp_nomodel.yaml: runs[1]: expected a mapping",
         ),
         ("train-all", ["--experiment", str(d / "exp_noruns.yaml")], f"{d}/exp_noruns.yaml: no runs listed"),
+        ("train-all", ["--experiment", "smoke", "--executor", "slurm"], "--executor slurm: no `sbatch` on this"),
+        ("plan", ["--workers", "0,2"], "--workers: a comma-separated list of positive numbers"),
         ("bench", ["--modes", "score,guess"], "--modes: unknown mode 'guess'"),
         ("bench", ["--experiment", "nope"], "unknown experiment 'nope'"),
     ]
