@@ -37,9 +37,11 @@ def trained(results: Path) -> dict[str, tuple[dict, bytes, tuple[str, str]]]:
 @pytest.mark.slow
 def test_ray_and_submitit_train_what_the_local_executor_trains(tmp_path, isolated_outputs):
     experiment = two_seeds(tmp_path)
+    started = time.time()
     local = run_sftbench(
         "train-all", "--experiment", str(experiment), env={**ONE_THREAD, "SFTBENCH_RESULTS": str(tmp_path / "local")}
     )
+    local_seconds = time.time() - started
     assert local.returncode == 0, local.stderr[-3000:]
     expected = trained(tmp_path / "local")
     assert sorted(expected) == ["minilm-l6-full-seed1", "minilm-l6-full-seed2"]
@@ -78,7 +80,7 @@ def test_ray_and_submitit_train_what_the_local_executor_trains(tmp_path, isolate
     from_slurm = trained(tmp_path / "slurm")
     for name, (metrics, weights, _) in expected.items():
         assert from_slurm[name][0] == metrics and from_slurm[name][1] == weights, name
-    print(f"wall time: ray {ray_seconds:.0f} s, submitit local {slurm_seconds:.0f} s")  # the closing note quotes it
+    print(f"wall time: local {local_seconds:.0f} s, ray {ray_seconds:.0f} s, submitit local {slurm_seconds:.0f} s")  # the closing note quotes it
 
 
 @pytest.mark.slow

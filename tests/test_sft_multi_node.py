@@ -9,7 +9,9 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import psutil
 import pytest
 from accelerate.commands.config.config_args import load_config_from_file
 
@@ -37,8 +39,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_nodes(port: int) -> list[subprocess.Popen]:
-    """Both machines' commands, as a user types them on each (only --machine_rank differs)."""
+def start_nodes(port: int, logs: Path) -> list[subprocess.Popen]:
+    """Both machines' commands, as a user types them on each (only --machine_rank differs); their output goes
+    to logs/node<rank>.txt (a pipe nobody reads while the test waits could fill and stall them)."""
     nodes = []
     for rank in (0, 1):
         command = [
@@ -50,20 +53,16 @@ def start_nodes(port: int) -> list[subprocess.Popen]:
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         nodes.append(
             subprocess.Popen(
-                command,
-                cwd=REPO,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                start_new_session=True,
+                command, cwd=REPO, env=env, stdout=(logs / f"node{rank}.txt").open("w"), stderr=subprocess.STDOUT
             )  # fmt: skip
         )
     return nodes
 
 
-def finish(nodes: list[subprocess.Popen]) -> list[str]:
-    outputs = [node.communicate(timeout=900)[0] for node in nodes]
+def finish(nodes: list[subprocess.Popen], logs: Path) -> list[str]:
+    for node in nodes:
+        node.wait(timeout=900)
+    outputs = [(logs / f"node{rank}.txt").read_text() for rank in (0, 1)]
     for node, output in zip(nodes, outputs):
         assert node.returncode == 0, output[-3000:]
     return outputs
@@ -76,19 +75,24 @@ def test_the_multi_node_config_loads():
 
 
 @pytest.mark.slow
-def test_two_nodes_train_one_run_folder_and_resume_after_a_kill(isolated_outputs):
+def test_two_nodes_train_one_run_folder_and_resume_after_a_kill(isolated_outputs, tmp_path):
     run_dir = isolated_outputs / "results" / "runs" / "tweets" / "smollm2-135m-instruct-lora"
-    nodes = start_nodes(free_port())
+    nodes = start_nodes(free_port(), tmp_path)
     deadline = time.time() + 600
     while not (run_dir / "checkpoints" / "checkpoint-1" / "trainer_state.json").is_file():
-        assert time.time() < deadline and all(node.poll() is None for node in nodes), nodes[0].stdout.read()[-3000:]
+        running = time.time() < deadline and all(node.poll() is None for node in nodes)
+        assert running, (tmp_path / "node0.txt").read_text()[-3000:]
         time.sleep(0.5)
-    for node in nodes:  # both machines lose power at once
-        os.killpg(node.pid, signal.SIGKILL)
-        node.wait()
+    # both machines lose power at once: every process of both launches, trainers included (torchrun starts
+    # its workers in sessions of their own, so killing the launcher's process group would leave them running)
+    tree = [psutil.Process(node.pid) for node in nodes]
+    tree += [child for process in list(tree) for child in process.children(recursive=True)]
+    for process in tree:
+        process.send_signal(signal.SIGKILL)
+    psutil.wait_procs(tree, timeout=60)
     assert json.loads((run_dir / "run.json").read_text())["status"] == "running"
 
-    outputs = finish(start_nodes(free_port()))
+    outputs = finish(start_nodes(free_port(), tmp_path), tmp_path)
     assert "resuming" in outputs[0] and "from checkpoint-" in outputs[0], outputs[0][-3000:]
     assert outputs[0].count("run finished") == 1 and "run finished" not in outputs[1]  # rank 0 writes the folder
     run = json.loads((run_dir / "run.json").read_text())
