@@ -17,7 +17,6 @@ Ray and submitit are optional: `pip install sftbench[ray]` / `sftbench[slurm]`.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -27,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prompts.build import build_task
-from prompts.tasks import get_task
+from prompts.tasks import get_task, task_slug
 from sft import run_folders
 from sft.config import TrainConfig, to_yaml
 from sft.train import train
@@ -74,20 +73,23 @@ def train_one(config: TrainConfig, force: bool, results: str, env: dict[str, str
     try:
         train(config, force=force)
     except Exception as error:  # noqa: BLE001 - every failure is reported with its run; the others go on
-        detail = "".join(traceback.format_exception_only(error)).strip()
-        if not isinstance(error, UserError):
-            detail = "".join(traceback.format_exception(error)[-3:]).strip()
-        return Outcome(str(run_dir), round(time.time() - started, 1), detail)
+        # an input error is its one line; anything else keeps the traceback's last frames
+        lines = (
+            traceback.format_exception_only(error)
+            if isinstance(error, UserError)
+            else traceback.format_exception(error)[-3:]
+        )
+        return Outcome(str(run_dir), round(time.time() - started, 1), "".join(lines).strip())
     return Outcome(str(run_dir), round(time.time() - started, 1))
 
 
 def needs_training(config: TrainConfig, split_hashes: dict[str, str], root: Path) -> bool:
     """Whether a worker has anything to do for this run (the worker's `train` checks again, under the lock)."""
-    key = json.dumps([config.task, config.task_options], sort_keys=True)
-    if key not in split_hashes:  # built once here, so workers find the split and never build it at once
-        split_hashes[key] = build_task(get_task(config.task, **config.task_options))["split_hash"]
+    slug = task_slug(config.task, config.task_options)
+    if slug not in split_hashes:  # built once here, so workers find the split and never build it at once
+        split_hashes[slug] = build_task(get_task(config.task, **config.task_options))["split_hash"]
     run_dir = config.run_dir(root)
-    state = run_folders.status(run_dir, to_yaml(config), split_hashes[key])
+    state = run_folders.status(run_dir, to_yaml(config), split_hashes[slug])
     return state != "finished" or not run_folders.has_weights(run_dir)
 
 
@@ -96,18 +98,20 @@ def forwarded_env() -> dict[str, str]:
 
 
 def run_in_waves(waves, submit, force: bool) -> list[Outcome]:
-    """Train wave after wave: `waves(tried)` gives the runs that can train now, `submit(configs)` trains them and
+    """Train wave after wave: `waves()` gives the runs that can train now, `submit(configs)` trains them and
     returns their outcomes; a run is tried once per command."""
     root, tried, outcomes, split_hashes = results_dir(), set(), [], {}
     while True:
-        pending = [c for c in waves(tried) if c.run_dir(root) not in tried]
-        tried |= {c.run_dir(root) for c in pending}
-        to_send = [c for c in pending if force or needs_training(c, split_hashes, root)]
-        for config in pending:
-            if config not in to_send:
-                log.info(f"  [done] {run_folders.display_path(config.run_dir(root))}")
+        pending = [c for c in waves() if c.run_dir(root) not in tried]
         if not pending:
             return outcomes
+        tried |= {c.run_dir(root) for c in pending}
+        to_send = []
+        for config in pending:
+            if force or needs_training(config, split_hashes, root):
+                to_send.append(config)
+            else:
+                log.info(f"  [done] {run_folders.display_path(config.run_dir(root))}")
         if to_send:
             log.info(f"sending {len(to_send)} run(s) to the workers")
             outcomes += submit(to_send)
@@ -136,12 +140,13 @@ def ray_submit(options: ClusterOptions, force: bool):
         runtime_env={"env_vars": forwarded_env()},
         logging_level=logging.WARNING,
     )
+    resources = ray.cluster_resources()
     gpus = options.gpus_per_run
     if gpus is None:
-        gpus = 1 if ray.cluster_resources().get("GPU", 0) > 0 else 0
+        gpus = 1 if resources.get("GPU", 0) > 0 else 0
     log.info(
-        f"Ray cluster: {ray.cluster_resources().get('CPU', 0):.0f} CPUs, {ray.cluster_resources().get('GPU', 0):.0f} "
-        f"GPUs; each run takes {options.cpus_per_run} CPU(s) and {gpus:g} GPU(s)"
+        f"Ray cluster: {resources.get('CPU', 0):.0f} CPUs, {resources.get('GPU', 0):.0f} GPUs; each run takes "
+        f"{options.cpus_per_run} CPU(s) and {gpus:g} GPU(s)"
     )
     remote = ray.remote(num_cpus=options.cpus_per_run, num_gpus=gpus, max_retries=0)(train_one)
 

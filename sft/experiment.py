@@ -218,7 +218,7 @@ def train_experiment(
     else:
         root = results_dir()
 
-        def runnable_now(tried):
+        def runnable_now():
             return [c for g in experiment.groups for c in g.to_train(root) if selected(c, root, only, tasks)]
 
         trained = train_on_cluster(runnable_now, cluster, force)

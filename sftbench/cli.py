@@ -102,6 +102,9 @@ experiment_option = click.option("--experiment", "-e", default="default", show_d
 tasks_option = click.option("--tasks", help="only these tasks, comma-separated (e.g. mushroom,tweets)")
 
 
+WORKER_COUNTS = "1,2,4,8"  # plan's wall time on N workers, for each N
+
+
 def worker_counts(text: str) -> list[int]:
     try:
         counts = [int(part) for part in text.split(",") if part.strip()]
@@ -242,7 +245,7 @@ def train_all_command(name: str, doc: str):
         loaded = load(experiment, overrides)
         runs = list_runs(loaded, only, task_set(tasks))
         if plan:
-            print_plan(runs, workers=[cluster["workers"]] if cluster["workers"] else worker_counts("1,2,4,8"))
+            print_plan(runs, workers=[cluster["workers"]] if cluster["workers"] else worker_counts(WORKER_COUNTS))
         elif not list_only:
             train_experiment(loaded, force, only, task_set(tasks), ClusterOptions(**cluster))
 
@@ -277,7 +280,7 @@ train_all_command("experiment", "The same as train-all.\n\n" + TRAIN_ALL_HELP)
 @click.option("--no-measure", is_flag=True, help="do not time steps here (the models still load, to count tokens)")
 @click.option(
     "--workers",
-    default="1,2,4,8",
+    default=WORKER_COUNTS,
     show_default=True,
     help="also the wall time on N workers at once (train-all --executor ray|slurm), for each N of this list",
 )

@@ -110,13 +110,13 @@ def test_waves_send_each_run_once_and_skip_finished_ones(isolated_outputs, tmp_p
         return [Outcome(str(c.run_dir(isolated_outputs / "results")), 0.0) for c in batch]
 
     waves = [configs[:1], configs]  # the second wave repeats the first run and adds the other
-    outcomes = run_in_waves(lambda tried: waves[min(len(sent), 1)], submit, force=False)
+    outcomes = run_in_waves(lambda: waves[min(len(sent), 1)], submit, force=False)
     assert sent == [[1], [2]] and len(outcomes) == 2
 
 
 def test_unknown_executor_and_missing_sbatch_are_one_clear_error(isolated_outputs, monkeypatch):
     with pytest.raises(UserError, match="--executor must be one of local, ray, slurm"):
-        train_on_cluster(lambda tried: [], ClusterOptions(executor="mpi"), force=False)
+        train_on_cluster(lambda: [], ClusterOptions(executor="mpi"), force=False)
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(UserError, match="no `sbatch` on this machine"):
-        train_on_cluster(lambda tried: [], ClusterOptions(executor="slurm"), force=False)
+        train_on_cluster(lambda: [], ClusterOptions(executor="slurm"), force=False)
