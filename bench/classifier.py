@@ -92,11 +92,12 @@ def predict_labels(model, tokenizer, max_length: int, kind: str, records: list[d
     return [max(s, key=s.get) for s in scores], scores
 
 
-def evaluate_run(run_dir: Path, split: str = "test") -> dict:
+def evaluate_run(run_dir: Path, split: str = "test", limit: int | None = None) -> dict:
+    """Accuracy of a finished classifier run on the first `limit` records of a split (None: all of them)."""
     model, tokenizer, config = load_run_classifier(run_dir)
     task_options = config.get("task_options") or {}
     build_task(get_task(config["task"], **task_options))  # the split is built (and checked) as for training
-    records = load_split(task_slug(config["task"], task_options), split)
+    records = load_split(task_slug(config["task"], task_options), split)[:limit]
     kind = resolve_model(config["model"]).kind
     started = time.time()
     predicted, _ = predict_labels(model, tokenizer, config.get("max_length", 512), kind, records, batch_size=32)

@@ -12,7 +12,9 @@ Training, per task: the same LoRA (r 16, all-linear, no dropout), data, batch or
   eager         the same with attention=auto (eager on CPU: sft/models.py)
   shared prefix the same with share_prefix as well (the default now): each batch's common prompt prefix runs
                 once (sft/shared_prefix.py)
-All four are timed over the same steps after a warm-up step, and each trained model is then evaluated
+  top 8 layers  the same with LoRA on the top 8 transformer layers only (lora_layers=8, as the default
+                experiment trains): the backward pass stops at the lowest adapted layer
+All five are timed over the same steps after a warm-up step, and each trained model is then evaluated
 on the same held-out records (completion loss, fp32), so a speed-up that changed what is learned shows.
 Scoring, on the first task's test records and one model (the default experiment's fine-tuned run if it
 is there, else the model the toolkit just trained):
@@ -43,7 +45,7 @@ from sft.models import load_tokenizer, model_slug, resolve_model
 from sft.train import build_sft_trainer
 from sft.trainer_args import lora_config
 from sftbench_common.errors import moved_to
-from sftbench_common.hardware import device_name, pick_precision, torch_dtype
+from sftbench_common.hardware import describe_cpu, device_name, pick_precision, torch_dtype
 from sftbench_common.logs import get_logger
 from sftbench_common.paths import results_dir
 
@@ -175,16 +177,18 @@ def matmul_peak(device: str, dtype) -> float:
     return 2 * n**3 * repeats / (time.perf_counter() - started)
 
 
+TOP_LAYERS = 8  # the default experiment's lora_layers (configs/experiments/default.yaml)
 # the toolkit's training paths, each the one before it plus one change
 PATHS = {
     "toolkit": {"share_prefix": False, "attention": "sdpa"},
     "eager": {"share_prefix": False, "attention": "auto"},
     "shared prefix": {"share_prefix": True, "attention": "auto"},
+    "top 8 layers": {"share_prefix": True, "attention": "auto", "lora_layers": TOP_LAYERS},
 }
 
 
-def train_four_ways(args, task: str, resolved, device: str) -> dict:
-    """The plain recipe and the toolkit's three paths (PATHS), on the same batches."""
+def train_each_way(args, task: str, resolved, device: str) -> dict:
+    """The plain recipe and the toolkit's paths (PATHS), on the same batches."""
     import torch
 
     build_task(get_task(task))
@@ -211,7 +215,7 @@ def train_four_ways(args, task: str, resolved, device: str) -> dict:
             "train_loss": losses[-1],
             "heldout": heldout_loss(trainer.model, tokenizer, heldout),
         }
-    # All four see the same batches, so the same real (unpadded) tokens: TRL counts them per step.
+    # All of them see the same batches, so the same real (unpadded) tokens: TRL counts them per step.
     # Padding to max_length is not counted as work done.
     log = results["toolkit"]["trainer"].state.log_history
     counted = [h["num_tokens"] for h in log if "num_tokens" in h and "loss" in h]
@@ -235,10 +239,11 @@ def measure_speed(args) -> None:
     device = device_name(args.device)
     resolved = resolve_model(args.model)
     log.info(
-        f"speed: {args.model} on {', '.join(args.tasks)}, device {device}, toolkit precision "
+        f"speed: {args.model} on {', '.join(args.tasks)}, device {device}"
+        f"{', CPU ' + describe_cpu() if device == 'cpu' else ''}, toolkit precision "
         f"{pick_precision(device=device)}, {args.steps} timed steps of batch {args.batch_size} after 1 warm-up step"
     )
-    trained = {task: train_four_ways(args, task, resolved, device) for task in args.tasks}
+    trained = {task: train_each_way(args, task, resolved, device) for task in args.tasks}
     for task, results in trained.items():
         seconds = {name: r["seconds"] for name, r in results.items()}
         log.info(
@@ -246,7 +251,9 @@ def measure_speed(args) -> None:
             f"{seconds['toolkit'] / seconds['shared prefix']:.2f}x (eager attention "
             f"{seconds['toolkit'] / seconds['eager']:.2f}x, then sharing the prefix "
             f"{seconds['eager'] / seconds['shared prefix']:.2f}x), vs the plain recipe "
-            f"{seconds['plain'] / seconds['shared prefix']:.1f}x; held-out loss after {args.steps + 1} steps: "
+            f"{seconds['plain'] / seconds['shared prefix']:.1f}x; LoRA on the top {TOP_LAYERS} layers "
+            f"{seconds['shared prefix'] / seconds['top 8 layers']:.2f}x more; "
+            f"held-out loss after {args.steps + 1} steps: "
             + ", ".join(f"{name} {r['heldout']:.4f}" for name, r in results.items())
         )
     task = args.tasks[0]

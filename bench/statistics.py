@@ -2,7 +2,7 @@
 
     accuracy                         95% Wilson score interval (scipy.stats.binomtest)
     macro-F1, weighted-F1, macro-recall   95% percentile bootstrap over the test records (scipy.stats.bootstrap,
-                                     scikit-learn's scores), seeded, the same resamples for all three
+                                     scikit-learn's definitions, vectorized), seeded, the same resamples for all three
     perplexity (domain text)         95% percentile bootstrap over the test blocks
     fine-tuned vs base / baseline    exact McNemar test on the records exactly one of the two got right
                                      (a two-sided binomial test of the discordant pairs, scipy.stats.binomtest)
@@ -49,22 +49,36 @@ def paired_bootstrap(data: tuple, statistic, vectorized: bool):
 def bootstrap_intervals(gold: list[str], predicted: list[str], labels: list[str]) -> dict[str, list[float]]:
     """Percentile bootstrap intervals of macro-F1, weighted-F1 and macro-recall over the test records.
 
-    Each resample is scored by scikit-learn as the table's own numbers are (an invalid answer counts
-    against its gold label's recall and is no true positive).
+    Each resample is scored as scikit-learn's precision_recall_fscore_support(labels=..., zero_division=0)
+    scores the table's own numbers (an invalid answer counts against its gold label's recall and is no true
+    positive), computed for all resamples at once from per-label counts (tests/test_bench_statistics.py
+    checks it equals scikit-learn's, resample by resample).
     """
-    from sklearn.metrics import precision_recall_fscore_support
-
     index = {label: i for i, label in enumerate(labels)}
     gold_ids = np.array([index[g] for g in gold])
     predicted_ids = np.array([index.get(p, len(labels)) for p in predicted])
-    label_ids = list(range(len(labels)))
+    label_ids = np.arange(len(labels))
 
-    def scores(g, p):
-        _, recall, f1, support = precision_recall_fscore_support(g, p, labels=label_ids, zero_division=0)
-        return np.array([f1.mean(), (f1 * support).sum() / support.sum(), recall.mean()])
+    def scores(g, p, axis=-1):
+        return resample_scores(g, p, label_ids, axis)
 
-    low, high = paired_bootstrap((gold_ids, predicted_ids), scores, vectorized=False)
+    low, high = paired_bootstrap((gold_ids, predicted_ids), scores, vectorized=True)
     return {name: [float(lo), float(hi)] for name, lo, hi in zip(BOOTSTRAP_METRICS, low, high, strict=True)}
+
+
+def resample_scores(gold_ids, predicted_ids, label_ids, axis: int = -1):
+    """[macro-F1, weighted-F1, macro-recall] along `axis` (the records), for any leading resample axes."""
+    gold_ids, predicted_ids = np.moveaxis(gold_ids, axis, -1), np.moveaxis(predicted_ids, axis, -1)
+    is_gold = gold_ids[..., None, :] == label_ids[:, None]  # (..., labels, records)
+    is_predicted = predicted_ids[..., None, :] == label_ids[:, None]
+    support = is_gold.sum(-1)
+    predicted_count = is_predicted.sum(-1)
+    true_positives = (is_gold & is_predicted).sum(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = np.where(support > 0, true_positives / support, 0.0)
+        f1 = np.where(support + predicted_count > 0, 2 * true_positives / (support + predicted_count), 0.0)
+    weighted = (f1 * support).sum(-1) / support.sum(-1)
+    return np.stack([f1.mean(-1), weighted, recall.mean(-1)])
 
 
 def classification_intervals(gold: list[str], predicted: list[str], labels: list[str]) -> dict[str, list[float]]:

@@ -67,6 +67,9 @@ class TrainConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     lora_target_modules: str | list = "all-linear"
+    # adapt only the top N transformer layers (None: all): the backward pass then stops at the lowest adapted
+    # layer. With `all-linear` the targets are every linear layer of those N (sft/trainer_args.py)
+    lora_layers: int | None = None
     # export (sft/export.py)
     merge: bool = False  # also save base + adapter merged into one safetensors model (lora, qlora)
     push_to_hub: bool = False  # upload the adapter (or the merged model) with its model card
@@ -251,11 +254,17 @@ def build_config(*layers: tuple[dict, str]) -> TrainConfig:
     for key in ("batch_size", "grad_accum", "max_length", "lora_r"):
         if not isinstance(getattr(config, key), int) or getattr(config, key) < 1:
             raise UserError(f"config key '{key}' must be a positive integer, got {getattr(config, key)!r}")
+    if config.lora_layers is not None and (not isinstance(config.lora_layers, int) or config.lora_layers < 1):
+        raise UserError(
+            f"config key 'lora_layers' must be a positive integer or null (all layers), got {config.lora_layers!r}"
+        )
+    if config.lora_layers is not None and "layers_to_transform" in config.lora_args:
+        raise UserError("lora_layers and lora_args.layers_to_transform both choose the adapted layers: set one of them")
     return config
 
 
 # Keys written to config.yaml only when set, so that the runs trained before they existed keep their config.
-WRITTEN_WHEN_SET = ("run_name", "lora_args")
+WRITTEN_WHEN_SET = ("run_name", "lora_args", "lora_layers")
 
 
 FILE_TASK_PREFIXES = ("csv:", "jsonl:", "domain:")

@@ -149,15 +149,16 @@ def sft_trainer(
             "label_batch_size": config.batch_size * 2,
         }
     precision = pick_precision(config.precision)
+    lm = load_generative_model(model, config, precision)
     with tensorboard_logs_in(run_dir):
         return sft_trainer_class(label_scoring=scoring, share_prefix=share_prefix)(
             **extra,
-            model=load_generative_model(model, config, precision),
+            model=lm,
             args=training_arguments(config, run_dir, precision, has_eval=eval_dataset is not None),
             train_dataset=train_dataset,
             eval_dataset=eval_dataset,
             processing_class=tokenizer,
-            peft_config=lora_config(config) if config.method in ("lora", "qlora") else None,
+            peft_config=lora_config(config, model=lm) if config.method in ("lora", "qlora") else None,
             callbacks=[jsonl_log_callback(run_dir / "train_log.jsonl")],
         )
 

@@ -62,7 +62,9 @@ def build_classifier_trainer(config: TrainConfig, model: ResolvedModel, run_dir:
         targets = config.lora_target_modules
         if targets == "all-linear" and classifier.config.model_type in LORA_TARGETS:
             targets = LORA_TARGETS[classifier.config.model_type]
-        classifier = get_peft_model(classifier, lora_config(config, "SEQ_CLS", targets))  # SEQ_CLS: head trains
+        classifier = get_peft_model(
+            classifier, lora_config(config, "SEQ_CLS", targets, model=classifier)
+        )  # SEQ_CLS: head trains
 
     def head_label_metrics(eval_pred):
         """The names generative runs log (sft/label_scoring.py), so metric_for_best_model reads the same."""

@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 import importlib.util
 import os
+import re
 from pathlib import Path
 
 from sft.config import SFT_ARGUMENTS, TRAINER_ARGUMENTS, TrainConfig, trainer_fields
@@ -135,13 +136,14 @@ def check_training_arguments(config: TrainConfig, run_dir: Path, precision: str,
     """Build the arguments once before anything is written, so a bad setting fails first."""
     check_trackers(config.report_to)
     training_arguments(config, run_dir, precision, has_eval=True, sft=sft)
-    if config.lora_args:
+    if config.lora_args or config.lora_layers is not None:
         lora_config(config)
 
 
-def lora_config(config: TrainConfig, task_type: str = "CAUSAL_LM", target_modules=None):
-    """The adapter: lora_r / lora_alpha / lora_dropout / lora_target_modules, then any other LoraConfig field
-    from `lora_args` (lora_args.use_dora=true, lora_args.layers_to_transform=[20,21,22,23])."""
+def lora_config(config: TrainConfig, task_type: str = "CAUSAL_LM", target_modules=None, model=None):
+    """The adapter: lora_r / lora_alpha / lora_dropout / lora_target_modules, lora_layers (with `model`, the
+    loaded model they count from), then any other LoraConfig field from `lora_args` (lora_args.use_dora=true,
+    lora_args.layers_to_transform=[20,21,22,23])."""
     from peft import LoraConfig
 
     fields = {f.name for f in dataclasses.fields(LoraConfig)}
@@ -157,10 +159,42 @@ def lora_config(config: TrainConfig, task_type: str = "CAUSAL_LM", target_module
         "target_modules": target_modules or config.lora_target_modules,
         "task_type": task_type,
     }
+    if config.lora_layers is not None and model is not None:
+        settings["layers_to_transform"], settings["target_modules"] = top_layers(
+            model, config.lora_layers, settings["target_modules"]
+        )
     try:
         return LoraConfig(**{**settings, **config.lora_args})
     except (TypeError, ValueError) as err:
         raise UserError(f"lora_args / lora_* settings: peft's LoraConfig refuses them: {err}") from None
+
+
+LAYER_INDEX = re.compile(r"\.(?:layers|layer|h|blocks)\.(\d+)\.")  # model.layers.7.mlp.up_proj, transformer.h.7.attn
+
+
+def top_layers(model, count: int, target_modules) -> tuple[list[int], str | list]:
+    """(layers_to_transform, target_modules) for LoRA on the model's top `count` transformer layers. PEFT takes
+    layer indices only with a list of module names, so `all-linear` becomes the names of the linear layers
+    inside the transformer layers (q_proj, ..., down_proj; never the LM head)."""
+    import torch
+    from transformers.pytorch_utils import Conv1D
+
+    layers = model.config.get_text_config().num_hidden_layers
+    if count > layers:
+        raise UserError(f"lora_layers={count}: the model has {layers} transformer layers")
+    if target_modules == "all-linear":
+        target_modules = sorted(
+            {
+                name.rsplit(".", 1)[-1]
+                for name, module in model.named_modules()
+                if LAYER_INDEX.search(name) and isinstance(module, (torch.nn.Linear, Conv1D))
+            }
+        )
+    elif isinstance(target_modules, str):
+        raise UserError(
+            f"lora_layers needs lora_target_modules as a list of names or all-linear, not {target_modules!r}"
+        )
+    return list(range(layers - count, layers)), target_modules
 
 
 def quantization_config(precision: str):

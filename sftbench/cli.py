@@ -418,12 +418,13 @@ def export(run_dir, merge, push_to_hub, dry_run, include):
 @cli.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="RUN_DIR...")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
-def evaluate(run_dirs, split):
+@click.option("--limit", type=int, default=None, help="the first N records of the split (default: all)")
+def evaluate(run_dirs, split, limit):
     """Accuracy of finished classifier runs (encoders, lora-head) on a split, as JSON lines."""
     from bench.classifier import evaluate_run
 
     for run_dir in run_dirs:
-        result = evaluate_run(run_dir, split)
+        result = evaluate_run(run_dir, split, limit)
         click.echo(json.dumps({k: v for k, v in result.items() if k != "predicted"}))
 
 

@@ -24,12 +24,30 @@ def cpu_has_bf16() -> bool:
 
 
 @lru_cache(maxsize=1)
-def cpu_flags_have_bf16() -> bool:
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags as lscpu lists them (empty where /proc/cpuinfo is not there)."""
     cpuinfo = Path("/proc/cpuinfo")
     if not cpuinfo.is_file():
-        return False
-    flags = cpuinfo.read_text(errors="ignore")
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+        return set()
+    line = next((line for line in cpuinfo.read_text(errors="ignore").splitlines() if line.startswith("flags")), "")
+    return set(line.partition(":")[2].split())
+
+
+def cpu_flags_have_bf16() -> bool:
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+
+
+# the flags that decide CPU matmul speed, as a timing should name them
+VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16")
+
+
+def describe_cpu() -> str:
+    """'AVX2 kernels (flags: avx2 fma)': the vector flags this CPU has and the kernels torch runs on it
+    (ATEN_CPU_CAPABILITY=avx2 makes an AVX-512 machine run the AVX2 ones)."""
+    import torch
+
+    present = " ".join(flag for flag in VECTOR_FLAGS if flag in cpu_flags()) or "none of " + ", ".join(VECTOR_FLAGS)
+    return f"{torch.backends.cpu.get_cpu_capability()} kernels (flags: {present})"
 
 
 def device_name(requested: str = "auto") -> str:
@@ -66,6 +84,7 @@ def describe_hardware() -> dict:
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_bf16": cpu_has_bf16(),
+        "cpu": describe_cpu(),
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.is_available(),
     }

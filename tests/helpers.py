@@ -10,6 +10,10 @@ from prompts.build import build_task, load_split
 from prompts.tasks import get_task
 
 REPO = Path(__file__).resolve().parent.parent
+# What a test of the machinery (resume, several processes, locks, the notebook), not of how well a model learns,
+# trains SmolLM2 with: LoRA on its top 2 of 30 layers and sequences of at most 96 tokens, several times less
+# work a step than the defaults (all layers, 256 tokens) on the same code path.
+QUICK_LORA = ["lora_layers=2", "max_length=96"]
 
 
 def mushroom_records(n: int, split: str = "test") -> list[dict]:

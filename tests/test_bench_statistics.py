@@ -2,11 +2,17 @@
 
 import numpy as np
 import pytest
-from sklearn.metrics import f1_score, recall_score
+from sklearn.metrics import f1_score, precision_recall_fscore_support, recall_score
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
-from bench.statistics import bootstrap_intervals, classification_intervals, mcnemar_p, perplexity_interval
+from bench.statistics import (
+    bootstrap_intervals,
+    classification_intervals,
+    mcnemar_p,
+    perplexity_interval,
+    resample_scores,
+)
 
 
 @pytest.mark.parametrize("correct,total", [(157, 160), (79, 160), (160, 160), (0, 12), (813, 813), (799, 813)])
@@ -59,3 +65,18 @@ def test_perplexity_interval_resamples_blocks():
     point = float(np.exp(sum(block_nll) / sum(tokens)))
     assert low < point < high
     assert np.exp(min(block_nll) / 31) <= low and high <= np.exp(max(block_nll) / 31)
+
+
+def test_vectorized_resample_scores_equal_scikit_learn_resample_by_resample():
+    """The bootstrap scores every resample at once; each must equal scikit-learn's scores of that resample,
+    invalid answers (an index past the labels) and a label missing from a resample included."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(3)
+    gold = rng.integers(0, 3, size=(50, 40))
+    gold[0] = np.where(gold[0] == 2, 1, gold[0])  # label 2 has no support in the first resample
+    predicted = np.where(rng.random((50, 40)) < 0.7, gold, rng.integers(0, 4, size=(50, 40)))  # 3 = invalid
+    ours = resample_scores(gold, predicted, labels)
+    for i in range(len(gold)):
+        _, recall, f1, support = precision_recall_fscore_support(gold[i], predicted[i], labels=labels, zero_division=0)
+        expected = [f1.mean(), (f1 * support).sum() / support.sum(), recall.mean()]
+        assert ours[:, i] == pytest.approx(expected, abs=1e-12)

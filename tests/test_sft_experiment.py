@@ -16,6 +16,9 @@ def test_default_experiment_lists_its_runs(isolated_outputs):
     assert ("tweets", "smollm2-135m-instruct", "lora") in pairs  # a generative model on a sentiment task
     assert all(c.share_prefix and c.lora_dropout == 0 for c in experiment.configs)  # the shared-prefix path
     assert all(c.preset == "cpu-fast" for c in experiment.configs)
+    # SmolLM2 on mushroom adapts its top 8 layers only, at the learning rate chosen on val for that; on tweets all
+    adapted = {(c.task, c.lora_layers, c.lr) for c in experiment.configs if c.model.startswith("smollm2")}
+    assert adapted == {("mushroom", 8, 2e-3), ("tweets", None, 3e-4)}
     assert str(experiment.configs[0].run_dir(isolated_outputs / "results")).endswith(
         "results/runs/mushroom/smollm2-135m-instruct-lora"
     )

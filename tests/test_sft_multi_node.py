@@ -15,7 +15,7 @@ import psutil
 import pytest
 from accelerate.commands.config.config_args import load_config_from_file
 
-from tests.helpers import REPO
+from tests.helpers import QUICK_LORA, REPO
 
 CONFIG = REPO / "configs" / "accelerate" / "multi-node.yaml"
 # 32 records in batches of 4 on each of 2 processes: 4 optimizer steps, a checkpoint after each
@@ -25,7 +25,7 @@ ARGS = [
     "preset=cpu-fast",
     "train_limit=32",
     "batch_size=4",
-    "max_length=128",
+    *QUICK_LORA,
     "eval_limit=8",
     "eval_steps=null",
     "save_steps=1",

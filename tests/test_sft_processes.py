@@ -14,9 +14,10 @@ from bench.generative import load_for_inference
 from prompts.build import load_split
 from sft.label_scoring import best_labels, score_labels
 from sftbench_common import processes
-from tests.helpers import REPO
+from tests.helpers import QUICK_LORA, REPO
 
 ARGS = [
+    *QUICK_LORA,
     "task=tweets",
     "model=smollm2-135m-instruct",
     "preset=cpu-fast",

@@ -20,7 +20,7 @@ from sft.label_scoring import best_labels, label_metrics, score_labels
 from sft.models import resolve_model
 from sft.train import build_sft_trainer, train
 from sftbench_common.hardware import torch_dtype
-from tests.helpers import REPO
+from tests.helpers import QUICK_LORA, REPO
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +62,8 @@ def test_only_completion_tokens_carry_labels(tmp_path):
 
 
 def test_lora_training_lowers_the_loss_and_writes_the_run(isolated_outputs):
-    config = tiny_config(train_limit=32, epochs=2, batch_size=8)
+    # the default experiment's LoRA: the top 8 layers (lora_layers=8); all layers are trained by the tests below
+    config = tiny_config(train_limit=32, epochs=2, batch_size=8, lora_layers=8, max_length=128)
     run_dir = train(config)
     log = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
     losses = [row["loss"] for row in log if "loss" in row]
@@ -71,7 +72,11 @@ def test_lora_training_lowers_the_loss_and_writes_the_run(isolated_outputs):
     assert any("eval_loss" in row for row in log)
     run = json.loads((run_dir / "run.json").read_text())
     assert run["status"] == "finished" and run["global_step"] == 8 and run["precision"] in ("bf16", "fp32")
-    assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()
+    adapted = {
+        int(key.split(".layers.")[1].split(".")[0])
+        for key in load_file(run_dir / "adapter" / "adapter_model.safetensors")
+    }
+    assert adapted == set(range(22, 30))  # the top 8 of SmolLM2's 30 layers
     assert (run_dir / "adapter" / "tokenizer_config.json").is_file()
     assert "method: lora" in (run_dir / "config.yaml").read_text()
     assert str(run_dir).endswith("runs/mushroom/smollm2-135m-instruct-lora")
@@ -105,7 +110,7 @@ def test_killed_run_resumes_from_its_checkpoint(isolated_outputs):
         "epochs=1",
         "save_steps=3",
         "logging_steps=1",
-        "max_length=256",
+        *QUICK_LORA,
         "lora_dropout=0",  # trains on the shared-prefix path, which must resume like the plain one
     ]
     command = [sys.executable, "-m", "sftbench", "train", *args]

@@ -105,3 +105,20 @@ def test_lora_args_reach_loraconfig_and_a_typo_is_named():
         lora_config(config_from("lora_args.use_rslorra=true"))
     with pytest.raises(UserError, match=r"'lora_args' must be a mapping"):
         config_from(lora_args="use_dora")
+
+
+def test_lora_layers_adapt_every_linear_layer_of_the_top_n_only(smollm2):
+    model, _ = smollm2
+    adapter = lora_config(config_from("lora_layers=8"), model=model)
+    assert adapter.layers_to_transform == list(range(22, 30))  # SmolLM2-135M has 30 layers
+    assert adapter.target_modules == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    named = lora_config(config_from("lora_layers=2", "lora_target_modules=[q_proj,v_proj]"), model=model)
+    assert named.layers_to_transform == [28, 29] and named.target_modules == {"q_proj", "v_proj"}
+    assert "lora_layers: 8" in to_yaml(config_from("lora_layers=8"))
+    assert "lora_layers" not in to_yaml(config_from())  # earlier runs keep their config
+    with pytest.raises(UserError, match="the model has 30 transformer layers"):
+        lora_config(config_from("lora_layers=31"), model=model)
+    with pytest.raises(UserError, match="'lora_layers' must be a positive integer"):
+        config_from("lora_layers=0")
+    with pytest.raises(UserError, match="set one of them"):
+        config_from("lora_layers=2", "lora_args.layers_to_transform=[28,29]")
