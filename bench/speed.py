@@ -178,12 +178,13 @@ def matmul_peak(device: str, dtype) -> float:
 
 
 TOP_LAYERS = 8  # the default experiment's lora_layers (configs/experiments/default.yaml)
+TOP_PATH = f"top {TOP_LAYERS} layers"
 # the toolkit's training paths, each the one before it plus one change
 PATHS = {
     "toolkit": {"share_prefix": False, "attention": "sdpa"},
     "eager": {"share_prefix": False, "attention": "auto"},
     "shared prefix": {"share_prefix": True, "attention": "auto"},
-    "top 8 layers": {"share_prefix": True, "attention": "auto", "lora_layers": TOP_LAYERS},
+    TOP_PATH: {"share_prefix": True, "attention": "auto", "lora_layers": TOP_LAYERS},
 }
 
 
@@ -252,7 +253,7 @@ def measure_speed(args) -> None:
             f"{seconds['toolkit'] / seconds['eager']:.2f}x, then sharing the prefix "
             f"{seconds['eager'] / seconds['shared prefix']:.2f}x), vs the plain recipe "
             f"{seconds['plain'] / seconds['shared prefix']:.1f}x; LoRA on the top {TOP_LAYERS} layers "
-            f"{seconds['shared prefix'] / seconds['top 8 layers']:.2f}x more; "
+            f"{seconds['shared prefix'] / seconds[TOP_PATH]:.2f}x more; "
             f"held-out loss after {args.steps + 1} steps: "
             + ", ".join(f"{name} {r['heldout']:.4f}" for name, r in results.items())
         )
