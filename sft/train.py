@@ -91,6 +91,12 @@ def check_method(config: TrainConfig, model: ResolvedModel) -> None:
         )
     if config.push_to_hub:
         check_can_push()
+    if config.lora_layers is not None:
+        from transformers import AutoConfig  # only when lora_layers is set; transformers takes seconds to import
+
+        layers = AutoConfig.from_pretrained(model.path).get_text_config().num_hidden_layers
+        if config.lora_layers > layers:
+            raise UserError(f"lora_layers={config.lora_layers}: the model has {layers} transformer layers")
 
 
 # ---------------------------------------------------------------- the generative recipe

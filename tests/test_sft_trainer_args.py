@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from sft.config import build_config, parse_overrides, to_yaml
+from sft.train import train
 from sft.trainer_args import check_trackers, lora_config, training_arguments
 from sftbench.cli import cli
 from sftbench_common.errors import UserError
@@ -122,3 +123,9 @@ def test_lora_layers_adapt_every_linear_layer_of_the_top_n_only(smollm2):
         config_from("lora_layers=0")
     with pytest.raises(UserError, match="set one of them"):
         config_from("lora_layers=2", "lora_args.layers_to_transform=[28,29]")
+
+
+def test_more_lora_layers_than_the_model_has_fail_before_anything_is_written(isolated_outputs):
+    with pytest.raises(UserError, match="lora_layers=31: the model has 30 transformer layers"):
+        train(config_from("task=mushroom", "lora_layers=31", "train_limit=8"))
+    assert not (isolated_outputs / "results").exists()
