@@ -14,6 +14,8 @@ from tests.helpers import notes_experiment, run_sftbench
 
 SMALL = "epochs: 1, batch_size: 8, max_length: 32, save_steps: 100"
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # what Ray gives a task of 1 CPU; the same arithmetic, so the same bytes
+# every call runs `python -m sftbench` in its own process: OMP_NUM_THREADS is read when torch starts, and the
+# executors start processes of their own
 
 
 def two_seeds(folder: Path) -> Path:
@@ -39,7 +41,11 @@ def test_ray_and_submitit_train_what_the_local_executor_trains(tmp_path, isolate
     experiment = two_seeds(tmp_path)
     started = time.time()
     local = run_sftbench(
-        "train-all", "--experiment", str(experiment), env={**ONE_THREAD, "SFTBENCH_RESULTS": str(tmp_path / "local")}
+        "train-all",
+        "--experiment",
+        str(experiment),
+        env={**ONE_THREAD, "SFTBENCH_RESULTS": str(tmp_path / "local")},
+        separate_process=True,
     )
     local_seconds = time.time() - started
     assert local.returncode == 0, local.stderr[-3000:]
@@ -50,7 +56,7 @@ def test_ray_and_submitit_train_what_the_local_executor_trains(tmp_path, isolate
     started = time.time()
     on_ray = run_sftbench(
         "train-all", "--experiment", str(experiment), "--executor", "ray", "--workers", "2",
-        env={"SFTBENCH_RESULTS": str(tmp_path / "ray")},
+        env={"SFTBENCH_RESULTS": str(tmp_path / "ray")}, separate_process=True,
     )  # fmt: skip
     ray_seconds = time.time() - started
     assert on_ray.returncode == 0, on_ray.stderr[-3000:]
@@ -65,14 +71,14 @@ def test_ray_and_submitit_train_what_the_local_executor_trains(tmp_path, isolate
 
     again = run_sftbench(
         "train-all", "--experiment", str(experiment), "--executor", "ray", "--workers", "2",
-        env={"SFTBENCH_RESULTS": str(tmp_path / "ray")},
+        env={"SFTBENCH_RESULTS": str(tmp_path / "ray")}, separate_process=True,
     )  # fmt: skip
     assert again.returncode == 0 and again.stdout.count("[done]") == 2 and "[ ok ]" not in again.stdout
 
     started = time.time()
     on_slurm = run_sftbench(
         "train-all", "--experiment", str(experiment), "--executor", "slurm", "--cluster", "local",
-        env={**ONE_THREAD, "SFTBENCH_RESULTS": str(tmp_path / "slurm")},
+        env={**ONE_THREAD, "SFTBENCH_RESULTS": str(tmp_path / "slurm")}, separate_process=True,
     )  # fmt: skip
     slurm_seconds = time.time() - started
     assert on_slurm.returncode == 0, on_slurm.stderr[-3000:]
@@ -90,7 +96,7 @@ def test_a_failed_run_is_reported_and_the_others_go_on(tmp_path):
     experiment.write_text(experiment.read_text() + "  - {model: no-such-model, method: full}\n")
     done = run_sftbench(
         "train-all", "--experiment", str(experiment), "--executor", "slurm", "--cluster", "local", "--workers", "2",
-        env={"SFTBENCH_RESULTS": str(tmp_path / "results")},
+        env={"SFTBENCH_RESULTS": str(tmp_path / "results")}, separate_process=True,
     )  # fmt: skip
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
     assert done.stdout.count("[ ok ]") == 1 and len(trained(tmp_path / "results")) == 1

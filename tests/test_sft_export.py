@@ -146,6 +146,7 @@ def test_push_to_hub_offline_is_one_clear_error(lora_run, isolated_outputs):
         "someone/smollm2-mushroom",
         env={"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": "hf_x"},
         timeout=120,
+        separate_process=True,  # huggingface_hub reads HF_HUB_OFFLINE and HF_ENDPOINT when imported
     )
     assert unreachable.returncode == 2 and "Traceback" not in unreachable.stderr, unreachable.stderr[-2000:]
     assert "push_to_hub someone/smollm2-mushroom:" in unreachable.stderr and "the run is saved" in unreachable.stderr
