@@ -218,8 +218,8 @@ def train_each_way(args, task: str, resolved, device: str) -> dict:
         }
     # All of them see the same batches, so the same real (unpadded) tokens: TRL counts them per step.
     # Padding to max_length is not counted as work done.
-    log = results["toolkit"]["trainer"].state.log_history
-    counted = [h["num_tokens"] for h in log if "num_tokens" in h and "loss" in h]
+    history = results["toolkit"]["trainer"].state.log_history
+    counted = [h["num_tokens"] for h in history if "num_tokens" in h and "loss" in h]
     timed_tokens = counted[-1] - counted[0]
     examples = args.steps * args.batch_size
     log.info(f"  {task}: {timed_tokens / args.steps:.0f} real tokens a step")

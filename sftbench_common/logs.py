@@ -73,3 +73,6 @@ def setup_logging(verbosity: int = NORMAL) -> None:
         os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
         for category in (UserWarning, FutureWarning, DeprecationWarning):
             warnings.filterwarnings("ignore", category=category)
+    # On a CPU with AVX-512 BF16, importing bitsandbytes (peft does) warns through Python logging that it could
+    # not fetch an optional 4-bit kernel from the Hub, then uses its own: a line of noise on every command.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR if verbosity < VERBOSE else logging.NOTSET)
