@@ -51,7 +51,8 @@ def run_sftbench(
     captured apart), which saves the 12-20 s every new process spends importing torch, transformers and TRL.
     `separate_process=True` runs `python -m sftbench` instead: for what only a new process shows (variables read
     when a library is imported, such as HF_HUB_OFFLINE or OMP_NUM_THREADS, and executors that start processes).
-    `env` holds for the call only; so do the working directory (the repository) and the logging level."""
+    `env` holds for the call only; so do the working directory (the repository) and the logging level; `timeout`
+    bounds a separate process only."""
     if separate_process:
         return subprocess.run(
             [sys.executable, "-m", "sftbench", command, *args],
