@@ -53,6 +53,7 @@ from sft.shared_prefix import SharedPrefixMixin
 from sft.speedups import score_only_supervised_positions_on_cpu
 from sft.train_classifier import build_classifier_trainer
 from sft.trainer_args import (
+    check_lora_layers,
     check_training_arguments,
     lora_config,
     quantization_config,
@@ -94,9 +95,7 @@ def check_method(config: TrainConfig, model: ResolvedModel) -> None:
     if config.lora_layers is not None:
         from transformers import AutoConfig  # only when lora_layers is set; transformers takes seconds to import
 
-        layers = AutoConfig.from_pretrained(model.path).get_text_config().num_hidden_layers
-        if config.lora_layers > layers:
-            raise UserError(f"lora_layers={config.lora_layers}: the model has {layers} transformer layers")
+        check_lora_layers(config.lora_layers, AutoConfig.from_pretrained(model.path))
 
 
 # ---------------------------------------------------------------- the generative recipe

@@ -172,6 +172,14 @@ def lora_config(config: TrainConfig, task_type: str = "CAUSAL_LM", target_module
 LAYER_INDEX = re.compile(r"\.(?:layers|layer|h|blocks)\.(\d+)\.")  # model.layers.7.mlp.up_proj, transformer.h.7.attn
 
 
+def check_lora_layers(count: int, model_config) -> int:
+    """The model's transformer layer count, once `count` (lora_layers) is known to fit in it."""
+    layers = model_config.get_text_config().num_hidden_layers
+    if count > layers:
+        raise UserError(f"lora_layers={count}: the model has {layers} transformer layers")
+    return layers
+
+
 def top_layers(model, count: int, target_modules) -> tuple[list[int], str | list]:
     """(layers_to_transform, target_modules) for LoRA on the model's top `count` transformer layers. PEFT takes
     layer indices only with a list of module names, so `all-linear` becomes the names of the linear layers
@@ -179,9 +187,7 @@ def top_layers(model, count: int, target_modules) -> tuple[list[int], str | list
     import torch
     from transformers.pytorch_utils import Conv1D
 
-    layers = model.config.get_text_config().num_hidden_layers
-    if count > layers:
-        raise UserError(f"lora_layers={count}: the model has {layers} transformer layers")
+    layers = check_lora_layers(count, model.config)
     if target_modules == "all-linear":
         target_modules = sorted(
             {
