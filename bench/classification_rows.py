@@ -24,7 +24,7 @@ from prompts.sampling import select_train_records
 from sft import run_folders
 from sft.label_scoring import score_labels
 from sft.models import model_slug, resolve_model, uses_classifier_head
-from sft.run_groups import RunGroup
+from sft.run_groups import WHOLE, RunGroup
 from sftbench_common.fileio import content_hash
 from sftbench_common.hardware import pick_precision
 from sftbench_common.logs import get_logger
@@ -144,7 +144,7 @@ def plan_classification_rows(
         if (name, head) not in seen_bases and not (kind == "causal" and head):
             seen_bases.add((name, head))
             rows += base_rows(name, kind, row_modes, list(fewshot) if kind == "causal" else [0], slug, len(rows))
-        if group.size is not None and group.size not in sizes:
+        if group.size not in (None, WHOLE, *sizes):  # the whole split's baselines are the plain ones
             sizes.append(group.size)
         rows += fine_tuned_rows(slug, group, (name, kind), split_hash, row_modes, all_settings, len(rows))
     if with_baselines:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.statistics import correct_matrix, pigeonhole_interval
 from sft import run_folders
+from sft.run_groups import settings_text
 from sftbench_common.fileio import atomic_write_bytes, read_jsonl
 
 
@@ -31,19 +33,45 @@ def save_figure(figure, path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def confusion_panels(rows: list[dict]) -> dict[str, list[dict]]:
+    """Per model, the rows whose confusion matrices are drawn side by side: its base row (zero-shot) and its
+    fine-tuned rows in score mode (or by its head), of a learning curve only the largest size; the baselines
+    together. A row of several seeds is drawn once per seed, each panel titled with its seed (a matrix belongs
+    to one seed, not to their mean); the results page holds every row's matrix."""
+    largest: dict[str, int] = {}
+    for row in rows:
+        if row.get("train_size") and row["state"] == "fine-tuned":
+            largest[row["group"]] = max(largest.get(row["group"], 0), row["train_size"])
+    panels: dict[str, list[dict]] = {}
+    for row in rows:
+        if row["state"] == "baseline":
+            if not row.get("train_size"):
+                panels.setdefault("baselines", []).append(row)
+        elif row["mode"] in ("score", "head") and not row.get("shots") and not row.get("not_chosen"):
+            if row.get("train_size") and row["train_size"] != largest[row["group"]]:
+                continue
+            panels.setdefault(row["model"], []).append(row)
+    return panels
+
+
+def panel_title(row: dict) -> str:
+    if row["state"] == "baseline":
+        return row["model"]
+    title = row["state"] + (f" ({row['method']})" if row["method"] else "")
+    details = [
+        f"n={row['train_size']}" if row.get("train_size") else "",
+        f"seed {row['seed']}" if row.get("seed") is not None and row.get("seeds") else "",
+    ]
+    return title + "".join(f", {d}" for d in details if d)
+
+
 def confusion_figures(task: str, rows: list[dict], out: Path) -> list[Path]:
-    """Per model, the base and fine-tuned confusion matrices side by side (score mode, or the head)."""
+    """Per model, the base and fine-tuned confusion matrices side by side (confusion_panels), and the baselines'."""
     import seaborn as sns
 
     plt = _pyplot()
-    panels: dict[str, list[dict]] = {}
-    for row in rows:
-        if row["mode"] in ("score", "head"):
-            panels.setdefault(row["model"], []).append(row)
-        elif row["state"] == "baseline":
-            panels.setdefault("baselines", []).append(row)
     written = []
-    for model, model_rows in panels.items():
+    for model, model_rows in confusion_panels(rows).items():
         labels = model_rows[0]["labels"]
         figure, axes = plt.subplots(
             1, len(model_rows), figsize=(3.2 + 2.9 * len(model_rows), 3.4 + 0.15 * len(labels)), squeeze=False
@@ -67,12 +95,7 @@ def confusion_figures(task: str, rows: list[dict], out: Path) -> list[Path]:
                 yticklabels=labels,
                 annot_kws={"size": 10},
             )
-            title = (
-                row["model"]
-                if row["state"] == "baseline"
-                else f"{row['state']}" + (f" ({row['method']})" if row["method"] else "")
-            )
-            axis.set_title(f"{title}\naccuracy {row['metrics']['accuracy']:.3f}", fontsize=10)
+            axis.set_title(f"{panel_title(row)}\naccuracy {row['metrics']['accuracy']:.3f}", fontsize=10)
             axis.set_xlabel("predicted")
             axis.set_ylabel("gold")
             axis.tick_params(axis="x", rotation=30)
@@ -154,35 +177,51 @@ def loss_curves_figure(task: str, rows: list[dict], out: Path) -> Path | None:
     return path
 
 
+def point_interval(point_rows: list[dict]) -> list[float]:
+    """A learning-curve point's 95% interval: over seeds and test records together for several seeds (the
+    pigeonhole bootstrap of the mean, as a seeds line in the table), Wilson for one run."""
+    if len(point_rows) > 1:
+        return pigeonhole_interval(correct_matrix([r["correct"] for r in point_rows]))
+    return point_rows[0]["intervals"]["accuracy"]
+
+
 def learning_curve_figure(task: str, rows: list[dict], out: Path) -> Path | None:
     """Test accuracy against the number of training records: one line per fine-tuned model (score mode or its
-    head; the mean over seeds, each seed a small dot), each point's 95% Wilson interval as an error bar (the
-    seeds' mean bounds), the classical baselines trained on the same records dashed, and each base model's
-    in-context rows as horizontal dotted lines."""
-    curve = [r for r in rows if r.get("train_size") and r["state"] == "fine-tuned" and r["mode"] in ("score", "head")]
+    head; the mean over seeds, each seed a small dot), each point with its 95% interval (point_interval) and the
+    setting chosen on validation at that size written beside it, the classical baselines trained on the same
+    records dashed, and each base model's in-context rows as horizontal dotted lines."""
+    curve = [
+        r
+        for r in rows
+        if r.get("train_size")
+        and r["state"] == "fine-tuned"
+        and r["mode"] in ("score", "head")
+        and not r.get("not_chosen")
+    ]
     if not curve:
         return None
     plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(7.5, 4.6))
+    figure, axis = plt.subplots(figsize=(8.5, 5.0))
     lines: dict[str, dict[int, list[dict]]] = {}
     for row in curve:
-        name = f"{row['model']} {row['method']}" + (" (chosen on val)" if row.get("sweep") else "")
+        name = f"{row['model']} {row['method']}" + (" (chosen on val at each size)" if row.get("sweep") else "")
         lines.setdefault(name, {}).setdefault(row["train_size"], []).append(row)
+    whole = next((r["train_size"] for r in curve if r.get("whole_train")), None)  # the whole split's size
     for row in rows:
-        if row["state"] == "baseline" and row.get("train_size"):
-            lines.setdefault(f"{row['model']} (baseline)", {}).setdefault(row["train_size"], []).append(row)
+        size = row.get("train_size") or whole
+        if row["state"] == "baseline" and size:
+            lines.setdefault(f"{row['model']} (baseline)", {}).setdefault(size, []).append(row)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for index, (name, points) in enumerate(lines.items()):
         sizes = sorted(points)
         means = [float(np.mean([r["metrics"]["accuracy"] for r in points[n]])) for n in sizes]
-        lows = [float(np.mean([r["intervals"]["accuracy"][0] for r in points[n]])) for n in sizes]
-        highs = [float(np.mean([r["intervals"]["accuracy"][1] for r in points[n]])) for n in sizes]
+        bounds = [point_interval(points[n]) for n in sizes]
         color = colors[index % len(colors)]
         baseline = name.endswith("(baseline)")
         axis.errorbar(
             sizes,
             means,
-            yerr=[np.subtract(means, lows), np.subtract(highs, means)],
+            yerr=[[m - low for m, (low, _) in zip(means, bounds)], [high - m for m, (_, high) in zip(means, bounds)]],
             color=color,
             linestyle="--" if baseline else "-",
             marker="s" if baseline else "o",
@@ -191,9 +230,19 @@ def learning_curve_figure(task: str, rows: list[dict], out: Path) -> Path | None
             alpha=0.7 if baseline else 1.0,
             label=name,
         )
-        for n in sizes:
+        for n, mean in zip(sizes, means):
             if len(points[n]) > 1:
                 axis.scatter([n] * len(points[n]), [r["metrics"]["accuracy"] for r in points[n]], color=color, s=8)
+            chosen = points[n][0].get("sweep", {}).get("chosen")
+            if chosen and not baseline:
+                axis.annotate(
+                    settings_text(chosen),
+                    (n, mean),
+                    textcoords="offset points",
+                    xytext=(4, -11),
+                    fontsize=6.5,
+                    color=color,
+                )
     for index, row in enumerate(r for r in rows if r["state"] == "base" and r["mode"] == "score"):
         shots = f"{row['shots']}-shot" if row.get("shots") else "zero-shot"
         axis.axhline(
@@ -206,7 +255,11 @@ def learning_curve_figure(task: str, rows: list[dict], out: Path) -> Path | None
     axis.set_xscale("log", base=2)
     axis.set_xlabel("training records (log scale)")
     axis.set_ylabel(f"test accuracy (n = {rows[0]['examples']})")
-    axis.set_title(f"{task}: learning curve (95% Wilson intervals; dots: single seeds)")
+    axis.set_title(
+        f"{task}: learning curve\nbars: 95% interval of the mean over seeds and test records (pigeonhole bootstrap; "
+        f"one run: Wilson); dots: single seeds",
+        fontsize=9,
+    )
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7, loc="lower right")
     figure.tight_layout()
@@ -228,10 +281,7 @@ def sweep_figure(task: str, rows: list[dict], out: Path) -> Path | None:
     figure, axes = plt.subplots(1, len(sweeps), figsize=(1.5 + 3.2 * len(sweeps), 3.8), squeeze=False)
     for axis, (name, sweep) in zip(axes[0], sweeps.items()):
         metric = sweep["metric"]
-        labels = [
-            ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in s["settings"].items())
-            for s in sweep["settings"]
-        ]
+        labels = [settings_text(s["settings"]) for s in sweep["settings"]]
         values = [s.get(metric, float("nan")) for s in sweep["settings"]]
         chosen = [s["settings"] == sweep["chosen"] for s in sweep["settings"]]
         axis.bar(range(len(values)), values, color=["tab:blue" if c else "white" for c in chosen], edgecolor="tab:blue")

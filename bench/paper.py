@@ -22,7 +22,7 @@ import yaml
 
 from bench.report import load_rows, paired_tests
 from bench.seeds import table_lines
-from bench.tables import COLUMNS, cell, flat, latex_escape, latex_table, method_text
+from bench.tables import COLUMNS, flat, latex_escape, latex_table, method_text, p_text
 from sft import run_folders
 from sft.config import shown_model
 from sft.models import PACKAGED
@@ -59,11 +59,11 @@ def with_bounds(row: dict, key: str) -> str:
     return f"{number(row['metrics'][key])} [{number(low)}, {number(high)}]"
 
 
-def p_text(p: float | None) -> str:
-    """'p = 0.016', 'p $<$ 0.001' or 'p n/a' (no row to compare with)."""
-    if p is None:
-        return "p n/a"
-    return "p $<$ 0.001" if p < 0.001 else f"p = {cell('p_vs_base', p)}"
+def versus(row: dict, diff_key: str, p_key: str) -> str:
+    """'+3.1 points [-0.5, +6.8], p=0.092' (the accuracy difference with its 95% interval, and McNemar's p)."""
+    difference, (low, high) = row[diff_key]["difference"], row[diff_key]["interval"]
+    shown = f"{100 * difference:+.1f} points [{100 * low:+.1f}, {100 * high:+.1f}], {p_text(row.get(p_key))}"
+    return latex_escape(shown)
 
 
 # ---------------------------------------------------------------- sections
@@ -87,19 +87,23 @@ def abstract(tasks: dict[str, list[dict]]) -> str:
             f"{latex_escape(hub_id(best['model']))} ({latex_escape(method_text(best))}, {best['mode']} mode), reaches "
             f"accuracy {with_bounds(best, 'accuracy')}"
         )
-        if base:
-            gain = best["metrics"]["accuracy"] - base["metrics"]["accuracy"]
+        if best.get("diff_vs_base"):
             text += (
-                f", {gain * 100:+.1f} points over its base model ({number(base['metrics']['accuracy'])}; "
-                f"McNemar {p_text(best.get('p_vs_base'))})"
+                f"; against its base model ({number(base['metrics']['accuracy'])}) "
+                f"{versus(best, 'diff_vs_base', 'p_vs_base')}"
             )
-        if best.get("p_vs_fewshot") is not None:
-            shots = best["fewshot_row"]["shots"]
-            text += f"; against the base model prompted with {shots} examples {p_text(best['p_vs_fewshot'])}"
-        if best.get("p_vs_baseline") is not None:
-            text += f"; against the best classical baseline {p_text(best['p_vs_baseline'])}"
+        if best.get("diff_vs_fewshot"):
+            text += (
+                f"; against the base model prompted with {best['fewshot_row']['shots']} examples "
+                f"{versus(best, 'diff_vs_fewshot', 'p_vs_fewshot')}"
+            )
+        if best.get("diff_vs_baseline"):
+            text += f"; against the best classical baseline {versus(best, 'diff_vs_baseline', 'p_vs_baseline')}"
         if best.get("seed_count"):
-            text += f" (mean of {best['seed_count']} seeds; p is the largest over the seeds)"
+            text += (
+                f" (mean of {best['seed_count']} seeds; intervals over seeds and test records, p the largest over "
+                f"the seeds)"
+            )
         sentences.append(text + ".")
     if not sentences:
         return "No fine-tuned classification run has been benchmarked yet."
@@ -107,7 +111,8 @@ def abstract(tasks: dict[str, list[dict]]) -> str:
         "We fine-tune small language models and an encoder on classification tasks rendered as instruction "
         "data and benchmark each, before and after fine-tuning, on held-out test records. "
         + " ".join(sentences)
-        + " Intervals are 95\\% (Wilson for accuracy)."
+        + " Differences are in accuracy points with Tango's 95\\% score interval for paired proportions and the "
+        "exact McNemar $p$; accuracy intervals are 95\\% (Wilson)."
     )
 
 
@@ -184,9 +189,10 @@ def data_section(tasks: dict[str, list[dict]]) -> str:
 def figure_caption(task: str, stem: str) -> str:
     if stem == "learning_curve":
         return (
-            f"{task}: test accuracy against the number of training records (95% Wilson intervals; with seeds, "
-            f"the mean line and each seed as a dot); dashed: classical baselines trained on the same records; "
-            f"dotted: the base models prompted zero-shot and with in-context examples."
+            f"{task}: test accuracy against the number of training records, each point with the setting chosen on "
+            f"validation at that size; bars: 95% interval of the mean over seeds and test records (pigeonhole "
+            f"bootstrap; a single run: Wilson), each seed a dot; dashed: classical baselines trained on the same "
+            f"records; dotted: the base models prompted zero-shot and with in-context examples."
         )
     if stem == "sweep":
         return f"{task}: the validation metric of every setting a sweep trained; the filled bar is the one chosen."
@@ -209,11 +215,13 @@ def results_section(tasks: dict[str, list[dict]], out: Path, root: Path, runs: s
     lines = [
         r"\onecolumn",
         r"\section{Results}",
-        "Tables give each metric with its 95\\% interval (low, high); $p$ is an exact McNemar test of a "
-        "fine-tuned row against its base model in the same mode, against the task's most accurate "
-        "baseline and against its model's best in-context row, on the same records. A difference is supported "
-        "where $p < 0.05$. A line over several training seeds gives accuracy as mean $\\pm$ sd with the seeds' "
-        "range as low and high, and the largest $p$ over the seeds.",
+        "Tables give each metric with its 95\\% interval (low, high). A fine-tuned row is compared, on the same "
+        "records, with its base model in the same mode, with the task's most accurate baseline and with its "
+        "model's best in-context row: the accuracy difference in points with Tango's 95\\% score interval for "
+        "paired proportions, and the exact McNemar $p$. A difference is supported where $p < 0.05$; the interval "
+        "shows which differences the test rules out. A line over several training seeds gives accuracy as mean "
+        "$\\pm$ sd with a 95\\% interval over seeds and test records (pigeonhole bootstrap) as low and high, mean "
+        "differences with the same kind of interval, and the largest $p$ over the seeds.",
         "",
         runs,
     ]

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from bench.figures import confusion_figures, learning_curve_figure, loss_curves_figure, sweep_figure
 from bench.model_cards import update_model_cards
-from bench.seeds import seed_key, table_lines
-from bench.statistics import mcnemar_p
+from bench.seeds import PAIRED, seed_key, table_lines
+from bench.statistics import mcnemar_p, paired_difference
 from bench.tables import (
     COLUMNS,
     csv_keys,
@@ -47,22 +47,27 @@ log = get_logger(__name__)
 INTRO = (
     "# sftbench results\n\n"
     "Rebuilt from `results/<task>/rows/*.json` by `make report` (`sftbench report`); the rows come from "
-    "`make bench` (`sftbench bench`). Every row of a task is measured on the same n test records. `score`: "
-    "labels ranked by log-likelihood; `generate`: greedy answer, then a parser (Invalid = no single label "
-    "named); `head`: classifier argmax. Brackets hold a 95% interval: Wilson for accuracy, a seeded bootstrap over "
-    "the test records for the F1 scores and macro-recall (CSV and LaTeX: the `_low`/`_high` columns). `p vs base` "
-    "and `p vs best baseline` are exact McNemar tests of a fine-tuned row against its own base model (same mode) "
-    "and against the task's most accurate baseline, on the same records: a difference is supported where p < 0.05. "
-    "`base, 4-shot` rows prompt the base model with 4 demonstrations from the train split (the same for every "
-    "model and test record); `p vs best in-context` tests a fine-tuned row against its model's most accurate "
-    "such row (same mode). A method's `n=` is the train records of a learning-curve point (its baselines train "
-    "on the same records); `chosen on val among N` names the setting a sweep chose on the validation records, "
-    "the only one measured on test. A line with Seeds > 1 is the mean over training seeds, accuracy shown as "
-    "mean ± standard deviation (min-max over the seeds); its p-values are the largest over the seeds, a seed "
-    "that differs the other way counting as 1, so p < 0.05 there means the difference holds for every seed "
-    "(each seed's row is in results.csv). "
-    "Ex/s is test examples per second (baselines: fit and predict); Peak MB is the process's peak resident memory "
-    "on CPU, or peak allocated GPU memory; Device names the device and the precision the row ran in.\n"
+    "`make bench` (`sftbench bench`). Every row of a task is measured on the same n test records (the whole test "
+    'split unless a heading says "first n of N"). `score`: labels ranked by log-likelihood; `generate`: greedy '
+    "answer, then a parser (Invalid = no single label named); `head`: classifier argmax. Brackets hold a 95% "
+    "interval: Wilson for accuracy, a seeded bootstrap over the test records for the F1 scores and macro-recall "
+    "(CSV and LaTeX: the `_low`/`_high` columns). The `vs` columns compare a fine-tuned row, on the same "
+    "records, with its own base model (same mode), with the task's most accurate baseline and with its model's "
+    "most accurate in-context row (same mode): the accuracy difference in points with Tango's 95% score interval "
+    "for paired proportions, and the exact McNemar p-value. A difference is supported where p < 0.05; the "
+    "interval says which differences the test rules out either way (one that holds 0 does not show the rows "
+    "equal, only that the difference lies within it). `base, 4-shot` rows prompt the base model with 4 "
+    "demonstrations from the train split (the same for every model and test record). A method's `n=` is the "
+    "train records of a learning-curve point (its baselines train on the same records); `chosen on val among N` "
+    "names the setting a sweep chose on the validation records, the only one measured on test. A line with "
+    "Seeds > 1 is the mean over training seeds: accuracy as the mean with a 95% interval over seeds and test "
+    "records together (pigeonhole bootstrap), the standard deviation and the range over the seeds; its "
+    "differences are mean differences with the same kind of interval, and its p-values the largest over the "
+    "seeds, a seed that differs the other way counting as 1, so p < 0.05 there means the difference holds for "
+    "every seed (each seed's row, with its confusion matrix and per-class scores, is in results.csv and "
+    "metrics.csv). Ex/s is test examples per second (baselines: fit and predict); Peak MB is the process's peak "
+    "resident memory on CPU, or peak allocated GPU memory; Device names the device and the precision the row ran "
+    "in.\n"
 )
 
 
@@ -132,6 +137,14 @@ def split_note(task_dir: Path, split_hash: str | None) -> str:
     return f" {near_duplicates.note(described['near_duplicates'])}."
 
 
+def records_text(scored: int, total: int, unit: str) -> str:
+    """'n = 813, the whole test split (813 test records)' or 'n = 160: the first 160 of the 813 test records'
+    (a bench with --limit)."""
+    if scored >= total:
+        return f"n = {scored}, the whole test split ({total} {unit})"
+    return f"n = {scored}: the first {scored} of the {total} {unit} (bench --limit)"
+
+
 def task_heading(task: str, rows: list[dict], kind: str, task_dir: Path) -> str:
     first = rows[0]
     devices = ", ".join(sorted({" ".join(p for p in (r["device"], r.get("precision")) if p) for r in rows}))
@@ -139,11 +152,11 @@ def task_heading(task: str, rows: list[dict], kind: str, task_dir: Path) -> str:
     if kind == "classification":
         split += split_note(task_dir, first.get("split_hash"))
         return (
-            f"## {task}\n\nn = {first['examples']} of the {first['test_size']} test records (labels: "
+            f"## {task}\n\n{records_text(first['examples'], first['test_size'], 'test records')} (labels: "
             f"{', '.join(first['labels'])}; device and precision: {devices}).{split}\n"
         )
     return (
-        f"## {task} (domain text)\n\n{first['examples']} of {first['test_size']} test blocks of "
+        f"## {task} (domain text)\n\n{records_text(first['examples'], first['test_size'], 'test blocks')} of "
         f"{first['block_size']} tokens (held-out documents), {first['prompts']} continuation prompts "
         f"(device and precision: {devices}).{split} Perplexity is token-weighted over the same blocks for a "
         f"model's base and fine-tuned rows (lower is better; models with different tokenizers are not "
@@ -152,11 +165,18 @@ def task_heading(task: str, rows: list[dict], kind: str, task_dir: Path) -> str:
     )
 
 
+def baseline_size(row: dict) -> int | None:
+    """The train size of the baselines a row is compared with: its learning-curve point's, the whole split's
+    (no size) for a run on the whole split."""
+    return None if row.get("whole_train") else row.get("train_size")
+
+
 def paired_tests(rows: list[dict]) -> None:
-    """Each fine-tuned row's exact McNemar p-value against its own base row (zero-shot, same mode), against the
-    task's best baseline by accuracy (trained on as many records as the row's learning-curve point, else on the
-    whole train split) and against its model's best in-context row (same mode); all were measured on the same
-    test records. The row compared with is kept beside each p (bench/seeds.py reads it)."""
+    """Each fine-tuned row's exact McNemar p-value and accuracy difference (with Tango's 95% interval) against
+    its own base row (zero-shot, same mode), against the task's best baseline by accuracy (trained on as many
+    records as the row's learning-curve point, else on the whole train split) and against its model's best
+    in-context row (same mode); all were measured on the same test records. The row compared with is kept beside
+    each p (bench/seeds.py reads it)."""
 
     def most_accurate(candidates):
         return max((r for r in candidates if r.get("correct")), key=lambda r: r["metrics"]["accuracy"], default=None)
@@ -170,16 +190,15 @@ def paired_tests(rows: list[dict]) -> None:
         compared = {
             "base_row": next((r for r in same_model if not r.get("shots") and r.get("correct")), None),
             "baseline_row": most_accurate(
-                r for r in rows if r["state"] == "baseline" and r.get("train_size") == row.get("train_size")
+                r for r in rows if r["state"] == "baseline" and r.get("train_size") == baseline_size(row)
             ),
             "fewshot_row": most_accurate(r for r in same_model if r.get("shots")),
         }
-        for key, other in compared.items():
-            row[key] = other
-            row[PAIRED_NAMES[key]] = mcnemar_p(row["correct"], other["correct"]) if other else None
-
-
-PAIRED_NAMES = {"base_row": "p_vs_base", "baseline_row": "p_vs_baseline", "fewshot_row": "p_vs_fewshot"}
+        for p_key, (diff_key, other_key) in PAIRED.items():
+            other = compared[other_key]
+            row[other_key] = other
+            row[p_key] = mcnemar_p(row["correct"], other["correct"]) if other else None
+            row[diff_key] = paired_difference(row["correct"], other["correct"]) if other else None
 
 
 def table_records(rows: list[dict], columns) -> tuple[list[dict], list[dict]]:

@@ -1,19 +1,54 @@
 """Rows over training seeds: one table line per model, method and mode, with the seeds' spread.
 
 A run group trained with `seeds: [42, 43, 44]` (sft/run_groups.py) has one row file per seed. The table shows
-one line for them: each metric's mean over the seeds, and for accuracy the sample standard deviation, the
-minimum and the maximum. Its paired tests are the least favourable seed's: a seed whose difference goes the
-other way from the mean's counts as p = 1, and the line's p is the largest over the seeds, so p < 0.05 means
-the difference holds, in the same direction, for every seed. The per-seed rows stay in the row files and in
-results.csv.
+one line for them, holding only what belongs to their mean: each metric's mean over the seeds; for accuracy the
+sample standard deviation, the minimum and the maximum, and a 95% interval of the mean over seeds and test
+records together (bench/statistics.py `pigeonhole_interval`); against each comparison row, the mean accuracy
+difference with the same kind of interval. Its p-values are the least favourable seed's: a seed whose
+difference goes the other way from the mean's counts as p = 1, and the line's p is the largest over the seeds,
+so p < 0.05 means the difference holds, in the same direction, for every seed. What belongs to one seed (its
+confusion matrix, per-class scores, right/wrong answers, samples, run folder) stays in that seed's row file and
+results.csv line, and is labelled with its seed wherever it is shown.
 """
 
 from __future__ import annotations
 
 import statistics
 
+from bench.statistics import correct_matrix, pigeonhole_interval
+
 MEAN_KEYS = ("accuracy", "macro_f1", "weighted_f1", "macro_recall", "invalid_rate")
-PAIRED = {"p_vs_base": "base_row", "p_vs_baseline": "baseline_row", "p_vs_fewshot": "fewshot_row"}
+# each paired comparison: the p-value's key, the difference's key, the key of the row compared with
+PAIRED = {
+    "p_vs_base": ("diff_vs_base", "base_row"),
+    "p_vs_baseline": ("diff_vs_baseline", "baseline_row"),
+    "p_vs_fewshot": ("diff_vs_fewshot", "fewshot_row"),
+}
+# what a seeds line shares with its seeds' rows: the setting, not one seed's measurement
+SHARED_KEYS = (
+    "task",
+    "task_kind",
+    "model",
+    "state",
+    "method",
+    "mode",
+    "kind",
+    "order",
+    "group",
+    "seeds",
+    "train_size",
+    "whole_train",
+    "sweep",
+    "shots",
+    "overrides",
+    "split",
+    "split_hash",
+    "examples",
+    "test_size",
+    "labels",
+    "device",
+    "precision",
+)
 
 
 def seed_key(row: dict) -> tuple | None:
@@ -27,7 +62,7 @@ def consistent_p(rows: list[dict], key: str, mean_gain: float) -> float | None:
     """The largest p over the seeds, a seed that differs the other way counting as 1."""
     values = []
     for row in rows:
-        p, other = row.get(key), row.get(PAIRED[key])
+        p, other = row.get(key), row.get(PAIRED[key][1])
         if p is None or other is None:
             return None
         gain = row["metrics"]["accuracy"] - other["metrics"]["accuracy"]
@@ -35,27 +70,35 @@ def consistent_p(rows: list[dict], key: str, mean_gain: float) -> float | None:
     return max(values)
 
 
+def mean_difference(rows: list[dict], other_key: str) -> dict | None:
+    """The mean over seeds and records of (this seed right) - (its comparison row right), with the pigeonhole
+    interval; None unless every seed has the comparison row."""
+    others = [row.get(other_key) for row in rows]
+    if any(other is None or not other.get("correct") for other in others) or not all(r.get("correct") for r in rows):
+        return None
+    values = correct_matrix([r["correct"] for r in rows]) - correct_matrix([o["correct"] for o in others])
+    return {"difference": float(values.mean()), "interval": pigeonhole_interval(values)}
+
+
 def combine(rows: list[dict]) -> dict:
     """One table line for the seeds of one setting."""
     first = rows[0]
     accuracies = [r["metrics"]["accuracy"] for r in rows]
-    line = {
-        **first,
-        "metrics": {
-            **first["metrics"],
-            **{k: statistics.fmean(r["metrics"][k] for r in rows) for k in MEAN_KEYS if k in first["metrics"]},
-        },
-        "intervals": {},
-        "seed": None,
-        "seed_count": len(rows),
-        "seed_list": [r.get("seed") for r in rows],
-        "accuracy_sd": statistics.stdev(accuracies),
-        "accuracy_min": min(accuracies),
-        "accuracy_max": max(accuracies),
-        "examples_per_s": statistics.fmean(r["examples_per_s"] for r in rows),
-        "peak_memory_mb": max(r["peak_memory_mb"] for r in rows),
-    }
-    for key, other in PAIRED.items():
+    line = {key: first[key] for key in SHARED_KEYS if key in first}
+    line.update(
+        metrics={k: statistics.fmean(r["metrics"][k] for r in rows) for k in MEAN_KEYS if k in first["metrics"]},
+        intervals={"accuracy": pigeonhole_interval(correct_matrix([r["correct"] for r in rows]))},
+        seed=None,
+        seed_count=len(rows),
+        seed_list=[r.get("seed") for r in rows],
+        seed_rows=[r["row_id"] for r in rows if "row_id" in r],
+        accuracy_sd=statistics.stdev(accuracies),
+        accuracy_min=min(accuracies),
+        accuracy_max=max(accuracies),
+        examples_per_s=statistics.fmean(r["examples_per_s"] for r in rows),
+        peak_memory_mb=max(r["peak_memory_mb"] for r in rows),
+    )
+    for key, (diff_key, other) in PAIRED.items():
         compared = [r for r in rows if r.get(other)]
         mean_gain = (
             statistics.fmean(r["metrics"]["accuracy"] - r[other]["metrics"]["accuracy"] for r in compared)
@@ -63,6 +106,8 @@ def combine(rows: list[dict]) -> dict:
             else 0.0
         )
         line[key] = consistent_p(rows, key, mean_gain)
+        line[diff_key] = mean_difference(rows, other)
+        line[other] = first.get(other) if all(r.get(other) is first.get(other) for r in rows) else None
     return line
 
 

@@ -1,7 +1,10 @@
 """The results table's columns and its three renderings: Markdown, CSV and LaTeX (booktabs).
 
 Metrics with a 95% interval (bench/statistics.py) show it inline in Markdown, `0.981 [0.946, 0.994]`, and
-get two more columns in CSV and LaTeX, `<metric>_low` and `<metric>_high`.
+get two more columns in CSV and LaTeX, `<metric>_low` and `<metric>_high`. A paired comparison (a fine-tuned
+row against its base model, the best baseline, the best in-context row) shows the accuracy difference in
+points with its 95% interval and the McNemar p-value, `-1.2 [-4.9, +2.5]; p=0.532`; CSV has them as
+`diff_vs_<row>` (a fraction), `_low`, `_high` and `p_vs_<row>`.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ COLUMNS = {
         ("weighted_f1", "Weighted-F1"),
         ("macro_recall", "Macro-recall"),
         ("invalid_rate", "Invalid"),
-        ("p_vs_base", "p vs base"),
-        ("p_vs_baseline", "p vs best baseline"),
-        ("p_vs_fewshot", "p vs best in-context"),
+        ("diff_vs_base", "vs base"),
+        ("diff_vs_baseline", "vs best baseline"),
+        ("diff_vs_fewshot", "vs best in-context"),
         ("seed_count", "Seeds"),
         ("examples_per_s", "Ex/s"),
         ("peak_memory_mb", "Peak MB"),
@@ -56,9 +59,9 @@ LATEX_KEYS = {
         "accuracy",
         "macro_f1",
         "invalid_rate",
-        "p_vs_base",
-        "p_vs_baseline",
-        "p_vs_fewshot",
+        "diff_vs_base",
+        "diff_vs_baseline",
+        "diff_vs_fewshot",
         "seed_count",
         "device",
     ),
@@ -66,12 +69,15 @@ LATEX_KEYS = {
 }
 TEXT_KEYS = ("task", "model", "state", "method", "mode", "device", "seed_count")
 # Shown in Markdown and LaTeX only where a task has them (in-context rows, seeds); CSV always has every column.
-OPTIONAL_KEYS = ("p_vs_fewshot", "seed_count")
+OPTIONAL_KEYS = ("diff_vs_fewshot", "seed_count")
 # CSV only: which seed a row is (a seeded setting's mean line says "mean"), the spread, the in-context
 # demonstrations and the records a learning-curve point trained on.
-CSV_EXTRA = ("seed", "accuracy_sd", "accuracy_min", "accuracy_max", "shots", "train_size")
+CSV_EXTRA = ("seed", "accuracy_sd", "accuracy_min", "accuracy_max", "shots", "train_size", "whole_train")
 SCORES = ("accuracy", "macro_f1", "weighted_f1", "macro_recall", "invalid_rate")
 INTERVAL_KEYS = ("accuracy", "macro_f1", "weighted_f1", "macro_recall", "perplexity")
+# each paired difference's column and the p-value that goes with it (bench/seeds.py PAIRED says which row)
+P_VALUES = {"diff_vs_base": "p_vs_base", "diff_vs_baseline": "p_vs_baseline", "diff_vs_fewshot": "p_vs_fewshot"}
+PAIRED_HEADER = "Δ points [95% CI]; p"
 
 
 def method_text(row: dict) -> str:
@@ -81,7 +87,7 @@ def method_text(row: dict) -> str:
     if row.get("overrides"):
         notes.append(format_overrides(row["overrides"]))
     if row.get("train_size"):
-        notes.append(f"n={row['train_size']}")
+        notes.append(f"n={row['train_size']}" + (", all" if row.get("whole_train") else ""))
     if row.get("sweep"):
         sweep = row["sweep"]
         if row.get("not_chosen"):
@@ -112,6 +118,11 @@ def flat(row: dict, columns: list[tuple[str, str]]) -> dict:
             record[key] = state_text(row)
         elif key == "device":
             record[key] = " ".join(part for part in (row["device"], row.get("precision")) if part)
+        elif key in P_VALUES:
+            paired = row.get(key)
+            record[key] = paired["difference"] if paired else None
+            record[f"{key}_low"], record[f"{key}_high"] = paired["interval"] if paired else (None, None)
+            record[P_VALUES[key]] = row.get(P_VALUES[key])
         elif key in row["metrics"]:
             record[key] = row["metrics"][key]
         else:
@@ -124,7 +135,8 @@ def flat(row: dict, columns: list[tuple[str, str]]) -> dict:
 def csv_keys(columns: list[tuple[str, str]]) -> list[str]:
     keys = []
     for key, _ in columns:
-        keys += [key] + ([f"{key}_low", f"{key}_high"] if key in INTERVAL_KEYS else [])
+        keys += [key] + ([f"{key}_low", f"{key}_high"] if key in INTERVAL_KEYS or key in P_VALUES else [])
+        keys += [P_VALUES[key]] if key in P_VALUES else []
     return keys + (list(CSV_EXTRA) if "seed_count" in dict(columns) else [])
 
 
@@ -146,6 +158,8 @@ def cell(key: str, value) -> str:
         if isinstance(value, str):
             return value
         return "<0.001" if value < 0.001 else f"{value:.3f}"
+    if key.startswith("diff_vs_"):
+        return f"{100 * value:+.1f}"
     if key.split("_low")[0].split("_high")[0] in SCORES:
         return f"{value:.3f}"
     if key.startswith("perplexity_"):
@@ -154,17 +168,28 @@ def cell(key: str, value) -> str:
 
 
 def with_interval(record: dict, key: str) -> str:
-    """'0.981 [0.946, 0.994]' where the record has the bounds; a seeds' mean line: '0.956 ± 0.012 (0.938-0.969)',
-    the mean, the sample standard deviation and the range over the seeds; else the plain cell."""
+    """'0.981 [0.946, 0.994]' where the record has the bounds; a seeds' mean line: '0.956 [0.941, 0.970] sd 0.012
+    (0.938-0.969)', the mean with its interval over seeds and records, the sample standard deviation and the
+    range over the seeds; a paired difference: '+3.1 [-0.5, +6.8]; p=0.092'; else the plain cell."""
     shown = cell(key, record.get(key))
+    if record.get(f"{key}_low") is not None:
+        shown = f"{shown} [{cell(key, record[f'{key}_low'])}, {cell(key, record[f'{key}_high'])}]"
     if key == "accuracy" and record.get("accuracy_sd") is not None:
-        return (
-            f"{shown} ± {cell(key, record['accuracy_sd'])} "
+        shown += (
+            f" sd {cell(key, record['accuracy_sd'])} "
             f"({cell(key, record['accuracy_min'])}-{cell(key, record['accuracy_max'])})"
         )
-    if record.get(f"{key}_low") is None:
-        return shown
-    return f"{shown} [{cell(key, record[f'{key}_low'])}, {cell(key, record[f'{key}_high'])}]"
+    if key in P_VALUES and record.get(key) is not None:
+        shown += f"; {p_text(record.get(P_VALUES[key]))}"
+    return shown
+
+
+def p_text(p: float | None) -> str:
+    """'p=0.092', 'p<0.001' or 'p n/a'."""
+    if p is None:
+        return "p n/a"
+    shown = cell("p_vs_", p)
+    return f"p{shown}" if shown.startswith("<") else f"p={shown}"
 
 
 def csv_text(records: list[dict], keys: list[str]) -> str:
@@ -195,7 +220,10 @@ def markdown_table(header: list[str], body: list[list[str]]) -> str:
 
 def markdown_rows(records: list[dict], columns: list[tuple[str, str]]) -> str:
     """The task's table (the task column left out: the section names it), intervals inline."""
-    shown = [(k, h + (" [95% CI]" if k in INTERVAL_KEYS else "")) for k, h in shown_columns(records, columns)]
+    shown = [
+        (k, h + (" [95% CI]" if k in INTERVAL_KEYS else f": {PAIRED_HEADER}" if k in P_VALUES else ""))
+        for k, h in shown_columns(records, columns)
+    ]
     shown = [(k, h) for k, h in shown if k != "task"]
     return markdown_table([h for _, h in shown], [[with_interval(r, k) for k, _ in shown] for r in records])
 
@@ -217,11 +245,12 @@ def latex_escape(text: str) -> str:
 
 
 def latex_cell(record: dict, key: str) -> str:
-    r"""A LaTeX cell; a seeds' mean line shows accuracy as mean $\pm$ sd, and the seeds' range as low and high."""
-    if record.get("accuracy_sd") is not None and key.startswith("accuracy"):
-        if key == "accuracy":
-            return f"{cell(key, record[key])}$\\pm${cell(key, record['accuracy_sd'])}"
-        return cell(key, record["accuracy_min" if key == "accuracy_low" else "accuracy_max"])
+    r"""A LaTeX cell; a seeds' mean line shows accuracy as mean $\pm$ sd (its interval in the low and high
+    columns); a paired difference as points with its interval and p."""
+    if record.get("accuracy_sd") is not None and key == "accuracy":
+        return f"{cell(key, record[key])}$\\pm${cell(key, record['accuracy_sd'])}"
+    if key in P_VALUES:
+        return latex_escape(with_interval(record, key))
     return latex_escape(cell(key, record.get(key)))
 
 

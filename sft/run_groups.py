@@ -5,13 +5,22 @@
         method: lora
         seeds: [42, 43, 44]                     # one run folder per seed
         sweep: {lr: [1.0e-4, 3.0e-4], lora_r: [8, 16]}   # chosen on validation
-        learning_curve: [64, 256, 768]          # train_limit values, each its own group
+        learning_curve: [64, 256, 1024, all]    # train_limit values ("all": the whole train split), each a group
 
 A group is one training size of one entry. Its runs are named after what varies:
 results/runs/<task>/<model>-<method>[-n<size>][-<key><value>...][-seed<seed>]. With a sweep, the grid trains
 at the first seed; the setting whose final weights score best on the val records (label accuracy, ties
 broken by the lower val loss; val loss for domain text) is chosen, and only that setting trains at the
 other seeds and is benchmarked. The test split plays no part in the choice.
+
+A learning-curve point sees at most as many validation records as training records: its runs evaluate on the
+first min(size, eval_limit) records of the val split (a seeded, stratified, class-interleaved split, so its
+first N records are a seeded slice of that size, the same for every setting and seed of the point). A sweep
+at 64 training records is therefore chosen on 64 validation records, not on hundreds: a few-shot setting
+chosen on a validation set larger than its training set flatters it (Perez, Kiela & Cho 2021, "True Few-Shot
+Learning with Language Models"). A smaller validation slice makes the choice noisier, which is the honest cost
+of a small budget; k-fold cross-validation inside the training subset would spend the same budget on
+training-and-validation rounds k times over, on a CPU too many.
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prompts.build import load_split
+from prompts.tasks import task_slug
 from sft import run_folders
 from sft.config import FIELDS, TrainConfig, build_config, suggest_key
 from sft.models import model_slug
@@ -67,13 +78,20 @@ def check_sweep(sweep, origin: str) -> list[dict]:
     return [dict(zip(sweep, combination)) for combination in itertools.product(*sweep.values())]
 
 
-def check_sizes(sizes, origin: str) -> list[int]:
+WHOLE = "all"  # a learning-curve size: the whole train split
+
+
+def check_sizes(sizes, origin: str) -> list[int | str]:
+    """The curve's sizes, smallest first, `all` (the whole train split) last."""
     if not isinstance(sizes, list) or not sizes:
-        raise UserError(f"{origin}: 'learning_curve' must be a list of train sizes, e.g. [64, 256, 768]; got {sizes!r}")
+        raise UserError(f"{origin}: 'learning_curve' must be a list of train sizes, e.g. [64, 256, all]; got {sizes!r}")
     for size in sizes:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise UserError(f"{origin}: 'learning_curve' sizes must be positive integers; got {size!r}")
-    return sorted(set(sizes))
+        if size != WHOLE and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+            raise UserError(
+                f"{origin}: 'learning_curve' sizes must be positive integers or '{WHOLE}' (the whole train split); "
+                f"got {size!r}"
+            )
+    return sorted({s for s in sizes if s != WHOLE}) + [WHOLE] * (WHOLE in sizes)
 
 
 @dataclass
@@ -83,7 +101,7 @@ class RunGroup:
     layers: list[tuple[dict, str]]  # build_config layers, the entry's own values last
     settings: list[dict] = field(default_factory=lambda: [{}])  # the sweep's grid ([{}]: no sweep)
     seeds: list[int] | None = None  # None: the config's own seed, one run, the plain folder name
-    size: int | None = None  # a learning-curve point's train_limit (None: not a curve)
+    size: int | str | None = None  # a learning-curve point's train_limit, or WHOLE (None: not a curve)
     origin: str = "config"  # where the entry is, for errors
 
     def __post_init__(self):
@@ -116,8 +134,11 @@ class RunGroup:
 
     def config(self, settings: dict, seed: int) -> TrainConfig:
         variant = {**settings, "seed": seed, "run_name": self.name(settings, seed) or self.base.run_name}
-        if self.size is not None:
+        if self.size == WHOLE:
+            variant["train_limit"] = None
+        elif self.size is not None:
             variant["train_limit"] = self.size
+            variant["eval_limit"] = min(self.size, self.base.eval_limit or self.size)  # the point's own val budget
         return build_config(*self.layers, (variant, f"{self.origin} (sweep, seeds, learning_curve)"))
 
     def grid(self) -> list[TrainConfig]:
@@ -158,7 +179,10 @@ class RunGroup:
         info: dict = {"group": self.stem}
         if self.seeds:
             info["seeds"] = self.run_seeds
-        if self.size is not None:
+        if self.size == WHOLE:
+            slug = task_slug(self.base.task, self.base.task_options)
+            info.update(train_size=len(load_split(slug, "train")), whole_train=True)
+        elif self.size is not None:
             info["train_size"] = self.size
         if self.swept:
             choice = self.choice(results_root)

@@ -1,6 +1,7 @@
 """Experiment entries expanded over seeds, a sweep's grid and learning-curve sizes; the choice on val."""
 
 import json
+import re
 
 import pytest
 
@@ -46,6 +47,26 @@ def test_seeds_sweep_and_curve_name_one_folder_per_run(tmp_path, isolated_output
     # Before the grid is trained no choice exists: only the grid is to train, and nothing is benchmarked.
     assert group.to_train(root) == grid and group.chosen_configs(root) is None
     assert len(experiment.configs) == 2 * (2 + 1)  # per size: the grid, then one more seed of the chosen setting
+
+
+def test_each_curve_point_chooses_on_a_val_slice_no_larger_than_its_train_records(tmp_path, isolated_outputs):
+    """A sweep at 64 records is chosen on the first 64 val records; the whole split ('all') on the entry's own
+    eval_limit; every setting and seed of a point sees the same slice."""
+    experiment = load_experiment(
+        write_experiment(
+            tmp_path,
+            "{model: smollm2-135m-instruct, method: lora, seeds: [42, 43], sweep: {lr: [1.0e-4, 1.0e-3]},"
+            " learning_curve: [all, 1024, 64], overrides: {eval_limit: 512}}",
+        )
+    )
+    assert [g.size for g in experiment.groups] == [64, 1024, "all"]
+    small, large, whole = experiment.groups
+    assert {c.eval_limit for c in small.planned()} == {64} and {c.train_limit for c in small.planned()} == {64}
+    assert {c.eval_limit for c in large.planned()} == {512}  # the entry's cap, below the train size
+    assert {(c.train_limit, c.eval_limit) for c in whole.planned()} == {(None, 512)}
+    assert (
+        whole.grid()[0].run_dir(isolated_outputs / "results").name == "smollm2-135m-instruct-lora-nall-lr0.0001-seed42"
+    )
 
 
 def test_a_plain_entry_keeps_its_folder_and_config(tmp_path, isolated_outputs):
@@ -106,12 +127,15 @@ def test_domain_sweeps_choose_by_val_loss(tmp_path, isolated_outputs):
         ("{model: minilm-l6, seeds: [1.5]}", "'seeds' must be integers; got 1.5"),
         ("{model: minilm-l6, seeds: 42}", "'seeds' must be a list of integers"),
         ("{model: minilm-l6, seeds: [1, 1]}", "lists a seed twice"),
-        ("{model: minilm-l6, learning_curve: [64, 0]}", "sizes must be positive integers; got 0"),
+        (
+            "{model: minilm-l6, learning_curve: [64, 0]}",
+            "sizes must be positive integers or 'all' (the whole train split); got 0",
+        ),
         ("{model: minilm-l6, sweep: {lr: [fast]}}", "'lr' must be a number, got 'fast'"),
     ],
 )
 def test_bad_grids_and_seeds_are_one_clear_error_naming_the_entry(tmp_path, run, message):
-    with pytest.raises(UserError, match="exp.yaml: runs\\[1\\].*" + message.replace("[", "\\[").replace("(", "\\(")):
+    with pytest.raises(UserError, match="exp.yaml: runs\\[1\\].*" + re.escape(message)):
         load_experiment(write_experiment(tmp_path, run))
 
 
