@@ -195,27 +195,33 @@ class ClassificationJob:
         }
 
     def predictor(self, row: Row):
-        """A function returning (predicted labels, per-label scores or None, raw answers or None)."""
+        """A function returning (predicted labels, per-label scores or None, raw answers or None, fields for the
+        row file)."""
         records, labels, batch_size = self.records, self.labels, self.batch_size
         if row.kind == "baseline":
             baseline = baselines_for(records, labels)[row.model]
-            return lambda: (baseline(self.train_subset(row), records), None, None)
+
+            def fit_and_predict():
+                predicted, saw = baseline(self.train_subset(row), records)
+                return predicted, None, None, {"baseline_input": saw}
+
+            return fit_and_predict
         if row.mode == "head":
             model, tokenizer, max_length = load_head_model(row.model, row.run_dir, labels, self.device)
-            return lambda: (*predict_labels(model, tokenizer, max_length, row.kind, records, batch_size * 2), None)
+            return lambda: (*predict_labels(model, tokenizer, max_length, row.kind, records, batch_size * 2), None, {})
         model, tokenizer = self.models.get(row.model, row.run_dir)
         shown = self.demonstrations.get(row.extra.get("shots", 0), [])
         if row.mode == "score":
 
             def score():
                 scores = score_labels(model, tokenizer, records, labels, batch_size=batch_size, demonstrations=shown)
-                return [max(s, key=s.get) for s in scores], scores, None
+                return [max(s, key=s.get) for s in scores], scores, None, {}
 
             return score
 
         def generate():
             answers = generate_answers(model, tokenizer, records, labels, batch_size=batch_size, demonstrations=shown)
-            return [parse_label(a, labels) for a in answers], None, answers
+            return [parse_label(a, labels) for a in answers], None, answers, {}
 
         return generate
 
@@ -224,7 +230,7 @@ class ClassificationJob:
         predict = self.predictor(row)
         with PeakMemory(self.device) as memory:
             started = time.perf_counter()
-            predicted, scores, answers = predict()
+            predicted, scores, answers, details = predict()
             seconds = time.perf_counter() - started
         gold = [r["output"] for r in self.records]
         metrics = metrics_module().compute(predictions=predicted, references=gold, labels=self.labels)
@@ -248,6 +254,7 @@ class ClassificationJob:
         ]
         shots = row.extra.get("shots")
         return {
+            **details,
             **({"demonstrations": [r["id"] for r in self.demonstrations[shots]]} if shots else {}),
             "metrics": metrics,
             "intervals": classification_intervals(gold, predicted, self.labels),

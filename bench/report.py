@@ -145,6 +145,14 @@ def records_text(scored: int, total: int, unit: str) -> str:
     return f"n = {scored}: the first {scored} of the {total} {unit} (bench --limit)"
 
 
+def baselines_note(rows: list[dict]) -> str:
+    """'Baselines saw: decision tree: 4 numeric columns as numbers (...), 2 categorical columns one-hot; ...'"""
+    seen = {r["model"]: r["baseline_input"] for r in rows if r["state"] == "baseline" and r.get("baseline_input")}
+    if not seen:
+        return ""
+    return "\nWhat each baseline saw: " + "; ".join(f"{name}: {saw}" for name, saw in seen.items()) + ".\n"
+
+
 def task_heading(task: str, rows: list[dict], kind: str, task_dir: Path) -> str:
     first = rows[0]
     devices = ", ".join(sorted({" ".join(p for p in (r["device"], r.get("precision")) if p) for r in rows}))
@@ -222,7 +230,7 @@ def task_section(task: str, rows: list[dict], kind: str, root: Path) -> tuple[st
         records, csv_records = table_records(rows, columns)
     else:
         records = csv_records = [flat(r, columns) for r in rows]
-    md = [task_heading(task, rows, kind, out), markdown_rows(records, columns)]
+    md = [task_heading(task, rows, kind, out) + baselines_note(rows), markdown_rows(records, columns)]
     figures = []
     if kind == "classification":
         per_class, keys = per_class_records(rows)

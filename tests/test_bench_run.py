@@ -28,8 +28,9 @@ def test_bench_run_and_report_rebuild_byte_for_byte(isolated_outputs, tmp_path):
         "smollm2-135m-instruct.base.generate",
         "smollm2-135m-instruct.base-2shot.score",
         "smollm2-135m-instruct.base-2shot.generate",
-        "baseline.one-hot-decision-tree",
-        "baseline.one-hot-logistic-regression",
+        "baseline.decision-tree",
+        "baseline.gradient-boosted-trees",
+        "baseline.logistic-regression",
     }
     # the in-context rows: the same 2 train records in both modes, never a val or test record
     two_shot = rows["smollm2-135m-instruct.base-2shot.score"]
@@ -52,7 +53,7 @@ def test_bench_run_and_report_rebuild_byte_for_byte(isolated_outputs, tmp_path):
     ]
     assert len(predictions) == 12 and all(p["predicted"] in ("edible", "poisonous") for p in predictions)
     assert score["metrics"]["invalid_rate"] == 0
-    assert rows["baseline.one-hot-decision-tree"]["metrics"]["accuracy"] == 1.0
+    assert rows["baseline.decision-tree"]["metrics"]["accuracy"] == 1.0
     # every row carries its uncertainty, its right/wrong answers (for the paired tests), device, precision, split
     low, high = score["intervals"]["accuracy"]
     assert low <= score["metrics"]["accuracy"] <= high and set(score["intervals"]) == {
@@ -62,21 +63,21 @@ def test_bench_run_and_report_rebuild_byte_for_byte(isolated_outputs, tmp_path):
         "macro_recall",
     }
     assert len(score["correct"]) == 12 and score["correct"].count("1") == round(12 * score["metrics"]["accuracy"])
-    assert score["precision"] in ("bf16", "fp32") and rows["baseline.one-hot-decision-tree"]["precision"] is None
+    assert score["precision"] in ("bf16", "fp32") and rows["baseline.decision-tree"]["precision"] is None
     assert score["split"].startswith("a seeded 80/10/10 stratified split of one source (seed 42)")
     table = (results / "results.md").read_text()
-    assert "one-hot + decision tree" in table and "Sample answers" in table
+    assert "decision tree" in table and "Sample answers" in table
     accuracy = f"{score['metrics']['accuracy']:.3f} [{low:.3f}, {high:.3f}]"
     assert f"| smollm2-135m-instruct | base | - | score | {accuracy} |" in table
     assert "| smollm2-135m-instruct | base, 2-shot | - | score |" in table
-    assert "Split: a seeded 80/10/10 stratified split" in table and "n = 12 of the 813 test records" in table
+    assert "Split: a seeded 80/10/10 stratified split" in table and "n = 12: the first 12 of the 813 test records" in table
     header = (results / "results.csv").read_text().splitlines()[0]
     assert "accuracy,accuracy_low,accuracy_high,macro_f1,macro_f1_low" in header and "p_vs_base" in header
     assert (results / "results.tex").read_text().count(r"\midrule") >= 1
     for figure in ("confusion_smollm2-135m-instruct.png", "confusion_baselines.png"):
         assert (results / "mushroom" / "figures" / figure).read_bytes()[:4] == b"\x89PNG"
     # Second run: every row is already there, nothing is recomputed; a kept row takes today's place in the plan.
-    tree = results / "mushroom" / "rows" / "baseline.one-hot-decision-tree.json"
+    tree = results / "mushroom" / "rows" / "baseline.decision-tree.json"
     planned = json.loads(tree.read_text())["order"]
     tree.write_text(json.dumps({**json.loads(tree.read_text()), "order": 99}))
     again = run_sftbench("bench", "--experiment", str(experiment))

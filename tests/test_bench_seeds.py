@@ -59,3 +59,29 @@ def test_a_seed_that_goes_the_other_way_counts_as_p_1():
 def test_unchosen_settings_and_single_runs_stay_rows_of_their_own():
     rows = [row(1, "1" * 10), row(2, "1" * 9 + "0", not_chosen=True), {**row(3, "1" * 10), "seeds": None}]
     assert table_lines(rows) == rows
+
+
+def test_a_seeds_line_carries_only_what_belongs_to_the_mean():
+    """No seed's confusion matrix, answers, samples or run folder on the line; its accuracy interval and its
+    mean difference to the base row are over seeds and records together (bench/statistics.py)."""
+    from bench.statistics import correct_matrix, pigeonhole_interval
+
+    base = "0" * 20 + "1" * 10
+    rows = []
+    for seed, correct in ((1, "1" * 25 + "0" * 5), (2, "1" * 22 + "0" * 8), (3, "1" * 18 + "0" * 12)):
+        r = row(seed, correct, base)
+        r["metrics"].update(confusion=[[1, 2], [3, 4]], per_class={"a": {"f1": 0.5}})
+        r.update(samples=[{"id": "x"}], run=f"results/runs/t/m-seed{seed}", row_id=f"m-seed{seed}.score")
+        rows.append(r)
+    line = table_lines(rows)[0]
+    for key in ("correct", "samples", "run", "run_fingerprint"):
+        assert key not in line, key
+    assert set(line["metrics"]) == {"accuracy", "macro_f1"}  # means only: no confusion, no per-class scores
+    assert line["seed_rows"] == ["m-seed1.score", "m-seed2.score", "m-seed3.score"]
+    matrix = correct_matrix([r["correct"] for r in rows])
+    assert line["intervals"]["accuracy"] == pigeonhole_interval(matrix)
+    differences = matrix - correct_matrix([base] * 3)
+    assert line["diff_vs_base"]["difference"] == pytest.approx(differences.mean())
+    assert line["diff_vs_base"]["interval"] == pigeonhole_interval(differences)
+    low, high = line["diff_vs_base"]["interval"]
+    assert low < differences.mean() < high
