@@ -80,14 +80,14 @@ def classification_splits(task: Task, examples: list, seed: int, ratios) -> tupl
         splits, described = provided_splits(task, examples, seed, ratios)
     else:
         examples, duplicates = dedupe(examples)
-        splits, moved = near_duplicates.keep_groups_together(
+        splits, moved, near_only = near_duplicates.keep_groups_together(
             stratified_split(examples, seed=seed, ratios=ratios, source=task.source)
         )
         split_ratios = "/".join(f"{r * 100:g}" for r in ratios)
         described = {
             "split_origin": f"a seeded {split_ratios} stratified split of one source (seed {seed})",
             "duplicates_dropped": duplicates,
-            "near_duplicates": {"moved_to_train": moved},
+            "near_duplicates": {"moved_to_train": moved, "near_only_moved": near_only},
         }
     described["near_duplicates"] = {
         "rule": near_duplicates.RULE,

@@ -76,7 +76,11 @@ def test_text_tasks_get_tfidf_and_sentence_embeddings_from_the_shipped_encoder()
 
     train, test = records(80), records(40)
     baselines = baselines_for(train, ["negative", "positive"])
-    assert list(baselines) == ["tf-idf + logistic regression", "minilm embeddings + logistic regression", "vader lexicon"]
+    assert list(baselines) == [
+        "tf-idf + logistic regression",
+        "minilm embeddings + logistic regression",
+        "vader lexicon",
+    ]
     predicted, saw = baselines["minilm embeddings + logistic regression"](train, test)
     assert "all-MiniLM-L6-v2" in saw
     assert sum(p == r["output"] for p, r in zip(predicted, test)) / len(test) >= 0.9

@@ -70,7 +70,9 @@ def test_bench_run_and_report_rebuild_byte_for_byte(isolated_outputs, tmp_path):
     accuracy = f"{score['metrics']['accuracy']:.3f} [{low:.3f}, {high:.3f}]"
     assert f"| smollm2-135m-instruct | base | - | score | {accuracy} |" in table
     assert "| smollm2-135m-instruct | base, 2-shot | - | score |" in table
-    assert "Split: a seeded 80/10/10 stratified split" in table and "n = 12: the first 12 of the 813 test records" in table
+    assert (
+        "Split: a seeded 80/10/10 stratified split" in table and "n = 12: the first 12 of the 813 test records" in table
+    )
     header = (results / "results.csv").read_text().splitlines()[0]
     assert "accuracy,accuracy_low,accuracy_high,macro_f1,macro_f1_low" in header and "p_vs_base" in header
     assert (results / "results.tex").read_text().count(r"\midrule") >= 1
