@@ -11,8 +11,8 @@ from bench.statistics import (
     classification_intervals,
     mcnemar_p,
     paired_difference,
-    pigeonhole_interval,
     perplexity_interval,
+    pigeonhole_interval,
     resample_scores,
     tango_interval,
 )
