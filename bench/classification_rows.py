@@ -25,6 +25,7 @@ from sft import run_folders
 from sft.label_scoring import score_labels
 from sft.models import model_slug, resolve_model, uses_classifier_head
 from sft.run_groups import WHOLE, RunGroup
+from sft.trunk import TrunkTape, adapter_boundary
 from sftbench_common.fileio import content_hash
 from sftbench_common.hardware import pick_precision
 from sftbench_common.logs import get_logger
@@ -166,6 +167,7 @@ class ClassificationJob:
         device: str,
         batch_size: int,
         demonstrations: dict[int, list[dict]] | None = None,
+        shared_trunk: dict[str, int] | None = None,
     ):
         self.records, self.test_size, self.train_records = records, test_size, train_records
         self.labels = meta["labels"]
@@ -173,6 +175,8 @@ class ClassificationJob:
         self.demonstrations = demonstrations or {}  # k -> the k in-context records of the k-shot rows
         self.models = ModelCache(device)
         self.records_print = content_hash([meta["split_hash"], [r["id"] for r in records]])
+        self.shared_trunk = shared_trunk  # model -> the boundary its score rows share the trunk pass below
+        self.tapes: dict[str, TrunkTape] = {}
 
     def inputs_fingerprint(self, row: Row) -> str:
         shots = row.extra.get("shots")
@@ -209,21 +213,58 @@ class ClassificationJob:
         if row.mode == "head":
             model, tokenizer, max_length = load_head_model(row.model, row.run_dir, labels, self.device)
             return lambda: (*predict_labels(model, tokenizer, max_length, row.kind, records, batch_size * 2), None, {})
+        if row.mode == "score":
+            return self.scorer(row)
         model, tokenizer = self.models.get(row.model, row.run_dir)
         shown = self.demonstrations.get(row.extra.get("shots", 0), [])
-        if row.mode == "score":
-
-            def score():
-                scores = score_labels(model, tokenizer, records, labels, batch_size=batch_size, demonstrations=shown)
-                return [max(s, key=s.get) for s in scores], scores, None, {}
-
-            return score
 
         def generate():
             answers = generate_answers(model, tokenizer, records, labels, batch_size=batch_size, demonstrations=shown)
             return [parse_label(a, labels) for a in answers], None, answers, {}
 
         return generate
+
+    def trunk_tape(self, row: Row) -> TrunkTape | None:
+        """The tape a score row records (the model's zero-shot base row) or replays (a fine-tuned row whose
+        adapters sit at or above the boundary); recorded first, with the base model's trunk alone, where the
+        base row was measured by an earlier bench."""
+        boundary = self.shared_trunk.get(row.model)
+        if not boundary or row.extra.get("shots") or row.state not in ("base", "fine-tuned"):
+            return None
+        if row.state == "base":
+            return TrunkTape(boundary)
+        if adapter_boundary(row.run_dir) < boundary:
+            return None
+        if row.model not in self.tapes:
+            model, tokenizer = self.models.get(row.model, None)
+            tape = TrunkTape(boundary)
+            with tape.recording(model, trunk_only=True):
+                score_labels(model, tokenizer, self.records, self.labels, batch_size=self.batch_size)
+            self.tapes[row.model] = tape
+        return self.tapes[row.model]
+
+    def scorer(self, row: Row):
+        """Score mode: every label's log-likelihood. The zero-shot base row records the trunk's pass; the rows
+        of fine-tuned models above it replay that pass through their upper layers (sft/trunk.py)."""
+        tape = self.trunk_tape(row)
+        model, tokenizer = self.models.get(row.model, row.run_dir)
+        shown = self.demonstrations.get(row.extra.get("shots", 0), [])
+        records, labels, batch_size = self.records, self.labels, self.batch_size
+
+        def score():
+            details = {}
+            if tape is not None and row.state == "base":
+                with tape.recording(model):
+                    scores = score_labels(model, tokenizer, records, labels, batch_size=batch_size)
+                self.tapes[row.model] = tape
+            elif tape is not None:
+                scores = score_labels(tape.replaying(model), tokenizer, records, labels, batch_size=batch_size)
+                details["shared_trunk_layers"] = tape.boundary  # layers 0..b-1 computed once, by the base model
+            else:
+                scores = score_labels(model, tokenizer, records, labels, batch_size=batch_size, demonstrations=shown)
+            return [max(s, key=s.get) for s in scores], scores, None, details
+
+        return score
 
     def compute(self, row: Row) -> dict:
         """The timing covers predicting (baselines: fitting too), not loading the model."""

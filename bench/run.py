@@ -26,13 +26,14 @@ from dataclasses import dataclass
 
 from bench.classification_rows import MODES, ClassificationJob, plan_classification_rows
 from bench.domain_rows import DomainJob, plan_domain_rows
-from bench.rows import run_rows
+from bench.rows import Row, run_rows
 from prompts.build import build_task, load_split
 from prompts.fewshot import choose_demonstrations
 from prompts.tasks import get_task, task_kind, task_slug
 from sft.experiment import Experiment
 from sft.models import resolve_model
 from sft.run_groups import RunGroup
+from sft.trunk import adapter_boundary
 from sftbench_common import locks
 from sftbench_common.errors import UserError, moved_to
 from sftbench_common.hardware import device_name
@@ -54,6 +55,7 @@ class BenchOptions:
     api_base: str | None = None
     api_model: str = "default"
     all_settings: bool = False  # also benchmark a sweep's settings that were not chosen (marked so)
+    shared_trunk: bool = True  # score rows of models adapted above a layer share the base model's pass below it
 
 
 def demonstrations_for(slug: str, labels: list[str], fewshot: list[int]) -> dict[int, list[dict]]:
@@ -62,20 +64,23 @@ def demonstrations_for(slug: str, labels: list[str], fewshot: list[int]) -> dict
     return {k: choose_demonstrations(train, held_out, labels, k) for k in fewshot if k > 0}
 
 
+def shared_trunk(rows: list[Row]) -> dict[str, int]:
+    """Model -> the boundary below which its score rows share one trunk pass: the lowest layer any of its
+    fine-tuned runs changed, where that is above layer 0 (sft/trunk.py adapter_boundary)."""
+    boundaries: dict[str, int] = {}
+    for row in rows:
+        if row.state == "fine-tuned" and row.mode == "score" and row.kind == "causal":
+            boundary = adapter_boundary(row.run_dir)
+            if boundary > 0:
+                boundaries[row.model] = min(boundary, boundaries.get(row.model, boundary))
+    return boundaries
+
+
 def classification_job(slug: str, meta: dict, groups: list[RunGroup], options: BenchOptions, fewshot: list[int]):
     test = load_split(slug, "test")
     records = test[: options.limit] if options.limit else test
     causal = any(resolve_model(g.base.model).kind == "causal" for g in groups)
     demonstrations = demonstrations_for(slug, meta["labels"], fewshot) if causal else {}
-    job = ClassificationJob(
-        records,
-        len(test),
-        load_split(slug, "train"),
-        meta,
-        device_name(options.device),
-        options.batch_size,
-        demonstrations,
-    )
     rows = plan_classification_rows(
         slug,
         groups,
@@ -86,6 +91,16 @@ def classification_job(slug: str, meta: dict, groups: list[RunGroup], options: B
         meta["labels"],
         fewshot,
         options.all_settings,
+    )
+    job = ClassificationJob(
+        records,
+        len(test),
+        load_split(slug, "train"),
+        meta,
+        device_name(options.device),
+        options.batch_size,
+        demonstrations,
+        shared_trunk(rows) if options.shared_trunk else {},
     )
     log.info(f"{slug}: {len(rows)} row(s) on {len(records)} of {len(test)} test records ({meta['split_origin']})")
     return job, rows

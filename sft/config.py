@@ -54,6 +54,10 @@ class TrainConfig:
     padding_free: bool = False  # TRL padding-free batches (needs flash attention on GPU)
     compact_lm_head: bool = True  # CPU: vocabulary projection only at answer tokens (sft/speedups.py)
     share_prefix: bool = True  # each batch's common prompt prefix runs once (sft/shared_prefix.py)
+    # the frozen layers below the lowest adapter computed once per record and kept (sft/trunk.py); None: on
+    # wherever the trunk is frozen and dropout-free (lora_layers=N), false: off
+    trunk_cache: bool | None = None
+    trunk_cache_gb: float | None = None  # the trunk cache's disk limit under $SFTBENCH_CACHE/trunk (None: 8 GB)
     attention: str = "auto"  # auto (eager on CPU, SDPA elsewhere) | eager | sdpa | flash_attention_2 | ...
     logging_steps: int = 5
     eval_steps: int | None = None  # None: evaluate once per epoch
@@ -210,7 +214,7 @@ def preset_values(name: str) -> dict:
     return values
 
 
-FLOAT_KEYS = {"epochs", "lr", "warmup_ratio", "weight_decay", "max_grad_norm", "lora_dropout"}
+FLOAT_KEYS = {"epochs", "lr", "warmup_ratio", "weight_decay", "max_grad_norm", "lora_dropout", "trunk_cache_gb"}
 
 
 def _typed(key: str, value, origin: str):
@@ -264,7 +268,7 @@ def build_config(*layers: tuple[dict, str]) -> TrainConfig:
 
 
 # Keys written to config.yaml only when set, so that the runs trained before they existed keep their config.
-WRITTEN_WHEN_SET = ("run_name", "lora_args", "lora_layers")
+WRITTEN_WHEN_SET = ("run_name", "lora_args", "lora_layers", "trunk_cache", "trunk_cache_gb")
 
 
 FILE_TASK_PREFIXES = ("csv:", "jsonl:", "domain:")

@@ -29,7 +29,7 @@ from sftbench_common.paths import REPO_ROOT
 
 # Settings that change what happens around training, not the weights it produces: a finished run that differs
 # from the config only in these is not trained again (and bench does not list them as overrides).
-NOT_TRAINING_SETTINGS = ("report_to", "merge", "push_to_hub", "hub_model_id")
+NOT_TRAINING_SETTINGS = ("report_to", "merge", "push_to_hub", "hub_model_id", "trunk_cache", "trunk_cache_gb")
 
 LIBRARIES = ("torch", "transformers", "trl", "peft", "accelerate", "bitsandbytes", "datasets", "scikit-learn")
 

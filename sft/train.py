@@ -60,6 +60,7 @@ from sft.trainer_args import (
     tensorboard_logs_in,
     training_arguments,
 )
+from sft.trunk import DEFAULT_TRUNK_CACHE_GB, TrunkCacheMixin
 from sftbench_common import locks, processes
 from sftbench_common.errors import UserError, moved_to
 from sftbench_common.hardware import describe_hardware, device_name, pick_precision, torch_dtype
@@ -121,12 +122,14 @@ def load_generative_model(model: ResolvedModel, config: TrainConfig, precision: 
     return lm
 
 
-def sft_trainer_class(label_scoring: bool, share_prefix: bool) -> type:
-    """TRL's SFTTrainer with the toolkit's mixins: LabelScoringMixin (label accuracy at each evaluation,
-    sft/label_scoring.py) and SharedPrefixMixin (sft/shared_prefix.py). TRL loads here: 7 s to import."""
+def sft_trainer_class(label_scoring: bool, share_prefix: bool, trunk_cache: bool = False) -> type:
+    """TRL's SFTTrainer with the toolkit's mixins: TrunkCacheMixin (the frozen trunk computed once, sft/trunk.py;
+    outermost, so that it wraps the shared prefix), SharedPrefixMixin (sft/shared_prefix.py) and LabelScoringMixin
+    (label accuracy at each evaluation, sft/label_scoring.py). TRL loads here: 7 s to import."""
     from trl import SFTTrainer
 
-    mixins = (SharedPrefixMixin,) * share_prefix + (LabelScoringMixin,) * label_scoring
+    mixins = (TrunkCacheMixin,) * trunk_cache + (SharedPrefixMixin,) * share_prefix
+    mixins += (LabelScoringMixin,) * label_scoring
     if not mixins:
         return SFTTrainer
     return type("".join(m.__name__.removesuffix("Mixin") for m in mixins) + "SFTTrainer", (*mixins, SFTTrainer), {})
@@ -153,10 +156,18 @@ def sft_trainer(
             "labels": label_records[1],
             "label_batch_size": config.batch_size * 2,
         }
+    trunk_cache = config.trunk_cache is not False and config.method in ("lora", "qlora")
+    if trunk_cache:
+        gigabytes = DEFAULT_TRUNK_CACHE_GB if config.trunk_cache_gb is None else config.trunk_cache_gb
+        extra["trunk_cache"] = {
+            "model_folder": model.path,
+            "quantized": config.method == "qlora",
+            "disk_bytes": int(gigabytes * 1024**3),
+        }
     precision = pick_precision(config.precision)
     lm = load_generative_model(model, config, precision)
     with tensorboard_logs_in(run_dir):
-        return sft_trainer_class(label_scoring=scoring, share_prefix=share_prefix)(
+        return sft_trainer_class(label_scoring=scoring, share_prefix=share_prefix, trunk_cache=trunk_cache)(
             **extra,
             model=lm,
             args=training_arguments(config, run_dir, precision, has_eval=eval_dataset is not None),

@@ -317,10 +317,28 @@ def plan(overrides, experiment, only, tasks, gpu, no_measure, workers):
 @click.option("--no-baselines", is_flag=True, help="skip the classical baselines")
 @click.option("--force", is_flag=True, help="recompute rows that are already there")
 @click.option("--all-settings", is_flag=True, help="also measure a sweep's settings not chosen on val (marked so)")
+@click.option(
+    "--no-shared-trunk",
+    is_flag=True,
+    help="score every model whole (default: models adapted above a layer reuse the base model's pass below it)",
+)
 @click.option("--prompts", type=int, default=32, show_default=True, help="domain text: held-out prompts to continue")
 @click.option("--api-base", help="domain text: also score an OpenAI-compatible endpoint (http://127.0.0.1:11434/v1)")
 @click.option("--api-model", default="default", show_default=True, help="the model name sent to --api-base")
-def bench(overrides, experiment, tasks, modes, limit, batch_size, device, no_baselines, force, all_settings, **domain):
+def bench(
+    overrides,
+    experiment,
+    tasks,
+    modes,
+    limit,
+    batch_size,
+    device,
+    no_baselines,
+    force,
+    all_settings,
+    no_shared_trunk,
+    **domain,
+):
     """Benchmark every model of an experiment, base and fine-tuned, and the baselines.
 
     Writes one row file per model and mode under results/<task>/rows/, then the table: results/results.md,
@@ -346,6 +364,7 @@ def bench(overrides, experiment, tasks, modes, limit, batch_size, device, no_bas
         baselines=not no_baselines,
         force=force,
         all_settings=all_settings,
+        shared_trunk=not no_shared_trunk,
         **domain,
     )
     started = time.time()

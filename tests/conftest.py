@@ -14,6 +14,8 @@ def isolated_outputs(tmp_path_factory, monkeypatch):
     root = tmp_path_factory.mktemp("sftbench")
     monkeypatch.setenv("SFTBENCH_DATA", str(root / "data"))
     monkeypatch.setenv("SFTBENCH_RESULTS", str(root / "results"))
+    # the trunk cache too (the model cache stays shared: converting a model takes tens of seconds)
+    monkeypatch.setattr("sft.trunk.trunk_folder", lambda: root / "trunk")
     return root
 
 
