@@ -21,8 +21,14 @@ is there, else the model the toolkit just trained):
   plain recipe  one `generate` call per example (fp32), then the label parser
   toolkit       `score` mode (bench/generative.py): batched, the prompt prefix all examples share run once,
                 each prompt's own tokens once for all labels, logits only where a label token is scored
-Finally the toolkit's training FLOP/s against the measured peak of a bf16 (or fp32) matmul here, and
-the most examples/s score mode could reach at that peak.
+Then the toolkit's training FLOP/s against the measured peak of a bf16 (or fp32) matmul here, and the most
+examples/s score mode could reach at that peak. Finally the frozen trunk computed once (sft/trunk.py), on the
+first task, each with and without it and an empty cache at the start:
+  a run         3 epochs of LoRA on the top 8 layers: the second and third run the upper layers only
+  a group       9 runs (3 seeds x 3 learning rates, one epoch each) over the same records, as a sweep trains
+  a benchmark   the base model zero-shot and 4-shot and 3 of the group's models in score mode: model by model,
+                and with the base model's trunk pass shared
+with the losses and predictions of both ways beside each ratio (`--parts trunk` measures these alone).
 
 torch, datasets, peft and transformers load inside the functions (2-8 s to import; --help answers at once).
 """
@@ -41,9 +47,10 @@ from prompts.tasks import get_task
 from sft import run_folders
 from sft.config import build_config
 from sft.label_scoring import common_prefix_length, completion_texts, prompt_ids, score_labels
-from sft.models import load_tokenizer, model_slug, resolve_model
+from sft.models import load_tokenizer, resolve_model
 from sft.train import build_sft_trainer
 from sft.trainer_args import lora_config
+from sft.trunk import decoder_layers
 from sftbench_common.errors import moved_to
 from sftbench_common.hardware import describe_cpu, device_name, pick_precision, torch_dtype
 from sftbench_common.logs import get_logger
@@ -233,18 +240,7 @@ def train_each_way(args, task: str, resolved, device: str) -> dict:
     return results
 
 
-def measure_speed(args) -> None:
-    """`sftbench speed`: `args` holds model, tasks, device, steps, batch_size, max_length, score_examples, heldout."""
-    import torch
-
-    device = device_name(args.device)
-    resolved = resolve_model(args.model)
-    log.info(
-        f"speed: {args.model} on {', '.join(args.tasks)}, device {device}"
-        f"{', CPU ' + describe_cpu() if device == 'cpu' else ''}, toolkit precision "
-        f"{pick_precision(device=device)}, {args.steps} timed steps of batch {args.batch_size} after 1 warm-up step"
-    )
-    trained = {task: train_each_way(args, task, resolved, device) for task in args.tasks}
+def log_training_ratios(trained: dict, steps: int) -> None:
     for task, results in trained.items():
         seconds = {name: r["seconds"] for name, r in results.items()}
         log.info(
@@ -254,27 +250,35 @@ def measure_speed(args) -> None:
             f"{seconds['eager'] / seconds['shared prefix']:.2f}x), vs the plain recipe "
             f"{seconds['plain'] / seconds['shared prefix']:.1f}x; LoRA on the top {TOP_LAYERS} layers "
             f"{seconds['shared prefix'] / seconds[TOP_PATH]:.2f}x more; "
-            f"held-out loss after {args.steps + 1} steps: "
+            f"held-out loss after {steps + 1} steps: "
             + ", ".join(f"{name} {r['heldout']:.4f}" for name, r in results.items())
         )
-    task = args.tasks[0]
-    labels = load_meta(task)["labels"]
-    tokenizer = load_tokenizer(resolved)
-    precision = pick_precision(device=device)
-    shared_trainer = trained[task]["shared prefix"]["trainer"]
-    results = trained[task]
 
-    # ---- scoring: on the default experiment's fine-tuned run when it exists (a few steps of training leave
-    # a model whose answers are close to chance, which says little about accuracy), else the model just trained
-    run_dir = results_dir() / "runs" / task / f"{model_slug(args.model)}-lora"
-    if run_folders.is_finished(run_dir) and run_folders.has_weights(run_dir):
+
+def scoring_model(args, task: str, trained_model, device: str):
+    """The model the scoring lines use: the default experiment's fine-tuned run where it is finished here (a few
+    steps of training leave a model whose answers are close to chance), else the model just trained."""
+    import torch
+
+    from sft.experiment import load_experiment
+
+    default = next((c for c in load_experiment("default").configs if c.task == task and c.model == args.model), None)
+    run_dir = default.run_dir(results_dir()) if default else None
+    if run_dir and run_folders.is_finished(run_dir) and run_folders.has_weights(run_dir):
         model, _ = load_for_inference(args.model, run_dir, dtype=torch.float32)
-        model = model.to(device)
         log.info(f"  scoring with the fine-tuned run {run_dir}")
-    else:
-        model = shared_trainer.model.merge_and_unload().float().eval().to(device)
-        model.requires_grad_(True)  # see bench/generative.py: keeps the LM-head matmul on the fast path
-        log.info("  scoring with the model trained above (no finished run of the default experiment)")
+        return model.to(device)
+    model = trained_model.merge_and_unload().float().eval().to(device)
+    model.requires_grad_(True)  # see bench/generative.py: keeps the LM-head matmul on the fast path
+    log.info("  scoring with the model trained above (no finished run of the default experiment)")
+    return model
+
+
+def measure_scoring(args, task: str, model, tokenizer, device: str) -> float:
+    """Per-example generate (the plain recipe) against score mode on the same test records; returns the plain
+    path's seconds per example."""
+
+    labels = load_meta(task)["labels"]
     records = load_split(task, "test")[: args.score_examples]
     gold = [r["output"] for r in records]
     started = time.perf_counter()
@@ -284,7 +288,7 @@ def measure_speed(args) -> None:
     ]
     plain_seconds = time.perf_counter() - started
     plain_accuracy = sum(parse_label(a, labels) == g for a, g in zip(plain_answers, gold)) / len(records)
-    model = model.to(torch_dtype(precision))
+    model = model.to(torch_dtype(pick_precision(device=device)))
     started = time.perf_counter()
     scores = score_labels(model, tokenizer, records, labels, batch_size=16, progress=False)
     score_seconds = time.perf_counter() - started
@@ -297,13 +301,18 @@ def measure_speed(args) -> None:
         f"  toolkit  score: {len(records) / score_seconds:6.2f} examples/s (score mode), accuracy {score_accuracy:.3f}"
     )
     log.info(f"score speedup vs per-example generate: {plain_seconds / score_seconds:.1f}x")
+    return plain_seconds / len(records)
 
-    # ---- model FLOP utilisation of the toolkit's training
+
+def measure_utilisation(args, task: str, model, tokenizer, eager_tokens_per_s: float, plain_per_example: float, device):
+    """The toolkit's training FLOP/s against the matmul peak here, and score mode's ceiling at that peak."""
+
+    precision = pick_precision(device=device)
     body = sum(p.numel() for n, p in model.named_parameters() if "embed" not in n and "lm_head" not in n)
     # LoRA on a frozen base: forward 2N and input gradients 2N per token, no weight gradients for the base.
     # Measured without the shared prefix: that path skips work (the prefix runs once a batch), so its tokens/s
     # would overstate the FLOP/s the hardware delivers.
-    achieved = 4 * body * results["eager"]["tokens_per_s"]
+    achieved = 4 * body * eager_tokens_per_s
     peak = matmul_peak(device, torch_dtype(precision))
     log.info(
         f"training FLOP/s ({task}, eager, no sharing): {achieved / 1e9:.0f} GFLOP/s achieved "
@@ -312,14 +321,182 @@ def measure_speed(args) -> None:
     )
     # The ceiling of score mode here: even at the matmul peak, every token a prompt does not share with the
     # others has to go through the model once (2 x params FLOPs).
+    records = load_split(task, "test")[: args.score_examples]
     prompts = prompt_ids(tokenizer, records)
     shared = common_prefix_length(prompts)
     own_tokens = sum(len(p) - shared for p in prompts) / len(prompts)
     ceiling = peak / (2 * body * own_tokens)
     log.info(
         f"score ceiling: {own_tokens:.0f} own prompt tokens per example ({shared} shared tokens run once); at the "
-        f"matmul peak at most {ceiling:.1f} examples/s, {ceiling * plain_seconds / len(records):.1f}x the plain path"
+        f"matmul peak at most {ceiling:.1f} examples/s, {ceiling * plain_per_example:.1f}x the plain path"
     )
+
+
+# ---------------------------------------------------------------- the frozen trunk computed once (sft/trunk.py)
+
+GROUP_LRS = (5e-4, 1e-3, 2e-3)  # a sweep's three settings
+GROUP_SEEDS = (42, 43, 44)
+
+
+def trunk_run_config(args, task: str, **values):
+    """A top-8-layer LoRA run as the default experiment trains mushroom, on `args.trunk_records` records, with an
+    evaluation after each epoch on as many val records (a learning-curve point's budget: sft/run_groups.py)."""
+    settings = {
+        **lora_settings(args),
+        "task": task,
+        "model": args.model,
+        "lora_layers": TOP_LAYERS,
+        "train_limit": args.trunk_records,
+        "eval_limit": args.trunk_records,
+        "eval_steps": None,
+        "max_steps": -1,
+        "epochs": 1,
+        "scheduler": "linear",
+        **values,
+    }
+    return build_config((settings, "bench.speed"))
+
+
+def train_runs(configs: list, resolved, cached: bool, folder: Path) -> tuple[float, float, list]:
+    """Train each config (from scratch, in this process) with the trunk cache in `folder` or off: (wall seconds,
+    seconds in optimizer steps, each run's trainer)."""
+    import torch
+
+    wall = steps = 0.0
+    trainers = []
+    for config in configs:
+        started = time.perf_counter()
+        torch.manual_seed(config.seed)
+        run_config = dataclasses.replace(config, trunk_cache=cached)
+        run_dir = Path(tempfile.mkdtemp(prefix="sftbench-speed-"))
+        trainer = build_sft_trainer(run_config, resolved, run_dir, trunk_cache_folder=folder)
+        timer = step_timer()
+        trainer.add_callback(timer)
+        step_started = time.perf_counter()
+        trainer.train()
+        steps += time.perf_counter() - step_started
+        wall += time.perf_counter() - started
+        trainers.append(trainer)
+    return wall, steps, trainers
+
+
+def losses_of(trainer) -> list[float]:
+    return [h["loss"] for h in trainer.state.log_history if "loss" in h]
+
+
+def measure_trunk_training(args, task: str, resolved) -> list:
+    """A 3-epoch run, and a group of 9 runs (3 seeds x 3 learning rates, one epoch each, as a sweep at 3 seeds
+    trains them), each with and without the trunk cache, an empty cache at the start; returns the group's cached
+    trainers at the first seed (the benchmark measurement's fine-tuned models)."""
+    scratch = Path(tempfile.mkdtemp(prefix="sftbench-speed-trunk-"))
+    epochs = trunk_run_config(args, task, epochs=3)
+    plain = train_runs([epochs], resolved, False, scratch / "off")
+    cached = train_runs([epochs], resolved, True, scratch / "epochs")
+    same = max(abs(a - b) / abs(a) for a, b in zip(losses_of(plain[2][0]), losses_of(cached[2][0])))
+    log.info(
+        f"{task}: trunk cache, a 3-epoch run of {args.trunk_records} records (top {TOP_LAYERS} layers): "
+        f"{plain[1]:.1f} s -> {cached[1]:.1f} s in training steps, {plain[1] / cached[1]:.2f}x "
+        f"({plain[0] / cached[0]:.2f}x wall, model loading included); every logged loss equal within "
+        f"{same:.1e} relative"
+    )
+    group = [trunk_run_config(args, task, lr=lr, seed=seed) for seed in GROUP_SEEDS for lr in GROUP_LRS]
+    plain = train_runs(group, resolved, False, scratch / "off")
+    cached = train_runs(group, resolved, True, scratch / "group")
+    final = [(losses_of(a)[-1], losses_of(b)[-1]) for a, b in zip(plain[2], cached[2])]
+    worst = max(abs(a - b) / abs(a) for a, b in final)
+    log.info(
+        f"{task}: trunk cache, a group of {len(group)} runs ({len(GROUP_SEEDS)} seeds x {len(GROUP_LRS)} learning "
+        f"rates, 1 epoch of {args.trunk_records} records each): {plain[1]:.1f} s -> {cached[1]:.1f} s in "
+        f"training steps, {plain[1] / cached[1]:.2f}x ({plain[0]:.0f} s -> {cached[0]:.0f} s wall, "
+        f"{plain[0] / cached[0]:.2f}x); final losses equal within {worst:.1e} relative"
+    )
+    return cached[2][: len(GROUP_LRS)]
+
+
+def measure_shared_trunk_bench(args, task: str, resolved, trainers: list, device: str) -> None:
+    """A task's score-mode benchmark, the base model zero-shot and 4-shot and 3 fine-tuned top-8 models, model by
+    model and with the shared trunk; the same predictions."""
+    from bench.classification_rows import ClassificationJob
+    from bench.rows import Row
+    from bench.run import demonstrations_for
+
+    meta = load_meta(task)
+    records = load_split(task, "test")[: args.bench_examples]
+    scratch = Path(tempfile.mkdtemp(prefix="sftbench-speed-bench-"))
+    rows = [
+        Row("base.score", task, args.model, "base", "", "score", "causal", 0),
+        Row("base-4shot.score", task, args.model, "base", "", "score", "causal", 1, extra={"shots": 4}),
+    ]
+    for index, trainer in enumerate(trainers):
+        run_dir = scratch / f"run{index}"
+        trainer.save_model(str(run_dir / "adapter"))
+        rows.append(
+            Row(f"tuned{index}.score", task, args.model, "fine-tuned", "lora", "score", "causal", 2 + index, run_dir)
+        )
+    demonstrations = demonstrations_for(task, meta["labels"], [4])
+    boundary = len(decoder_layers(trainers[0].model)) - TOP_LAYERS
+    predicted, seconds, scoring = {}, {}, {}
+    for shared in (False, True):
+        job = ClassificationJob(
+            records,
+            len(records),
+            [],
+            meta,
+            device,
+            args.batch_size * 2,
+            demonstrations,
+            {args.model: boundary} if shared else {},
+        )
+        started = time.perf_counter()
+        results = [job.compute(row) for row in rows]
+        seconds[shared] = time.perf_counter() - started
+        predicted[shared] = [result["predictions"] for result in results]
+        scoring[shared] = sum(r["seconds"] for row, r in zip(rows, results) if not row.extra.get("shots"))
+    largest = max(
+        abs(a["scores"][label] - b["scores"][label])
+        for row_a, row_b in zip(predicted[False], predicted[True])
+        for a, b in zip(row_a, row_b)
+        for label in a["scores"]
+    )
+    answers_equal = all(
+        [p["predicted"] for p in a] == [p["predicted"] for p in b] for a, b in zip(predicted[False], predicted[True])
+    )
+    log.info(
+        f"{task}: shared trunk in the benchmark ({len(records)} test records, score mode): base + {len(trainers)} "
+        f"fine-tuned top-{TOP_LAYERS} models {scoring[False]:.1f} s -> {scoring[True]:.1f} s scoring, "
+        f"{scoring[False] / scoring[True]:.2f}x; with the 4-shot row and loading the models {seconds[False]:.1f} s "
+        f"-> {seconds[True]:.1f} s, {seconds[False] / seconds[True]:.2f}x; predictions "
+        f"{'equal' if answers_equal else 'DIFFERENT'}, scores within {largest:.1e}"
+    )
+
+
+PARTS = ("paths", "scoring", "trunk")
+
+
+def measure_speed(args) -> None:
+    """`sftbench speed`: `args` holds model, tasks, device, steps, batch_size, max_length, score_examples, heldout,
+    trunk_records, bench_examples and parts (which of PARTS to measure)."""
+    device = device_name(args.device)
+    resolved = resolve_model(args.model)
+    log.info(
+        f"speed: {args.model} on {', '.join(args.tasks)}, device {device}"
+        f"{', CPU ' + describe_cpu() if device == 'cpu' else ''}, toolkit precision "
+        f"{pick_precision(device=device)}, {args.steps} timed steps of batch {args.batch_size} after 1 warm-up step"
+    )
+    task = args.tasks[0]
+    tokenizer = load_tokenizer(resolved)
+    if "paths" in args.parts or "scoring" in args.parts:
+        trained = {t: train_each_way(args, t, resolved, device) for t in args.tasks}
+        log_training_ratios(trained, args.steps)
+        if "scoring" in args.parts:
+            model = scoring_model(args, task, trained[task]["shared prefix"]["trainer"].model, device)
+            plain_per_example = measure_scoring(args, task, model, tokenizer, device)
+            eager = trained[task]["eager"]["tokens_per_s"]
+            measure_utilisation(args, task, model, tokenizer, eager, plain_per_example, device)
+    if "trunk" in args.parts:
+        build_task(get_task(task))
+        trainers = measure_trunk_training(args, task, resolved)
+        measure_shared_trunk_bench(args, task, resolved, trainers, device)
 
 
 if __name__ == "__main__":

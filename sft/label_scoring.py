@@ -215,16 +215,22 @@ class LabelScoringMixin:
         head.requires_grad_(True)
         self.model.eval()
         own = processes.shard(len(records))  # under several processes, each scores its share
+        mine = [records[i] for i in own]
+        trunk = getattr(self, "trunk", None)  # TrunkCacheMixin's, where the trunk is frozen (sft/trunk.py)
         try:
             with self.autocast_smart_context_manager():
-                scores = score_labels(
-                    self.model,
-                    self.processing_class,
-                    [records[i] for i in own],
-                    self.labels,
-                    self.label_batch_size,
-                    False,
-                )
+                if trunk is None:
+                    scores = score_labels(
+                        self.model, self.processing_class, mine, self.labels, self.label_batch_size, False
+                    )
+                else:
+                    scores = trunk.scored(
+                        self.model,
+                        lambda model: score_labels(
+                            model, self.processing_class, mine, self.labels, self.label_batch_size, False
+                        ),
+                        [prompt_ids(self.processing_class, mine), self.labels, self.label_batch_size],
+                    )
         finally:
             head.requires_grad_(head_trains)
             self.model.train(was_training)

@@ -144,10 +144,12 @@ def sft_trainer(
     eval_dataset,
     label_records: tuple[list[dict], list[str]] | None = None,
     share_prefix: bool = False,
+    trunk_cache_folder: Path | None = None,
 ):
     """TRL's SFTTrainer with the model, precision, LoRA, trackers and JSONL log that `config` asks for; with
     `label_records` (val records, labels), every evaluation also reports label accuracy and macro-F1; with
-    `share_prefix`, each batch's common prompt prefix runs once (sft/shared_prefix.py)."""
+    `share_prefix`, each batch's common prompt prefix runs once (sft/shared_prefix.py); the trunk cache
+    (sft/trunk.py) lives in `trunk_cache_folder` (default: under the cache folder)."""
     scoring = bool(label_records and eval_dataset is not None and config.label_metrics)
     extra = {}
     if scoring:
@@ -163,6 +165,7 @@ def sft_trainer(
             "model_folder": model.path,
             "quantized": config.method == "qlora",
             "disk_bytes": int(gigabytes * 1024**3),
+            "folder": trunk_cache_folder,  # None: under the cache folder
         }
     precision = pick_precision(config.precision)
     lm = load_generative_model(model, config, precision)
@@ -179,7 +182,7 @@ def sft_trainer(
         )
 
 
-def build_sft_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path):
+def build_sft_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path, trunk_cache_folder: Path | None = None):
     """SFTTrainer over the task's prompt/completion pairs, every setting taken from `config`."""
     from datasets import Dataset  # heavy (1 s)
 
@@ -201,6 +204,7 @@ def build_sft_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path):
         to_dataset(val_records) if val_records else None,
         label_records=(val_records, labels),
         share_prefix=config.share_prefix,
+        trunk_cache_folder=trunk_cache_folder,
     )
 
 

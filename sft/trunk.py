@@ -50,12 +50,16 @@ from sftbench_common.paths import cache_dir
 log = get_logger(__name__)
 
 MEMORY_BYTES = 4 * 1024**3  # states kept in this process
+TAPE_BYTES = 1024**3  # evaluation tapes kept in this process (Trunk.scored)
 DEFAULT_TRUNK_CACHE_GB = 8  # states kept under the cache folder (config: trunk_cache_gb)
 DISK_BYTES = DEFAULT_TRUNK_CACHE_GB * 1024**3
 WEIGHT_FILES = ("*.safetensors", "*.bin", "*.gguf")
 
 
 # ---------------------------------------------------------------- the model's layers
+
+
+EVALUATION_TAPES: OrderedDict[str, TrunkTape] = OrderedDict()  # Trunk.scored's, least recently used first
 
 
 def decoder_layers(model):
@@ -195,6 +199,16 @@ class TrunkStore:
         self.writing = disk_bytes > 0
         self.hits = self.misses = self.not_kept = 0
 
+    def describe(self, model: str, about: dict) -> None:
+        """<model key>/about.json: what the key stands for (`sftbench cache` shows it)."""
+        path = self.folder / model / "about.json"
+        if self.writing and not path.is_file():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(about, indent=1))
+            except OSError:
+                pass  # a description only; the first put() reports a disk that refuses writes
+
     def path(self, key: str) -> Path:
         model, row = key.split("/")
         return self.folder / model / row[:2] / f"{row}.safetensors"
@@ -269,7 +283,12 @@ def cache_summary(folder: Path | None = None) -> dict:
     summary = {}
     for model_folder in sorted(p for p in folder.glob("*") if p.is_dir()):
         files = list(model_folder.glob("*/*.safetensors"))  # <model key>/<2 hex digits>/<row hash>.safetensors
-        summary[model_folder.name] = {"rows": len(files), "bytes": sum(p.stat().st_size for p in files)}
+        about = model_folder / "about.json"
+        summary[model_folder.name] = {
+            "rows": len(files),
+            "bytes": sum(p.stat().st_size for p in files),
+            "about": json.loads(about.read_text()) if about.is_file() else {},
+        }
     return summary
 
 
@@ -285,6 +304,22 @@ class Trunk:
 
     def keys(self, input_ids, lengths) -> list[str]:
         return [row_key(self.key, input_ids[row, :length].tolist()) for row, length in enumerate(lengths)]
+
+    def scored(self, model, score, description: list):
+        """`score(model)`, a scoring pass over the same records every evaluation of every run of this model and
+        trunk (the val records' label scoring): recorded on a TrunkTape the first time, replayed after."""
+        key = hashlib.sha256(json.dumps([self.key, self.boundary, description]).encode()).hexdigest()
+        tape = EVALUATION_TAPES.get(key)
+        if tape is not None:
+            EVALUATION_TAPES.move_to_end(key)
+            return score(tape.replaying(model))
+        tape = TrunkTape(self.boundary)
+        with tape.recording(model):
+            result = score(model)
+        EVALUATION_TAPES[key] = tape
+        while sum(t.bytes for t in EVALUATION_TAPES.values()) > TAPE_BYTES and len(EVALUATION_TAPES) > 1:
+            EVALUATION_TAPES.popitem(last=False)
+        return result
 
 
 def right_padded_lengths(attention_mask) -> list[int] | None:
@@ -370,8 +405,8 @@ def add_trunk_cache(model, trunk: Trunk) -> None:
 
 class TrunkCacheMixin:
     """Mixed into TRL's SFTTrainer (sft/train.py `sft_trainer_class`), outside SharedPrefixMixin: each batch's
-    frozen trunk is looked up, or computed and kept (see the module's docstring). `trunk_cache` = (model key
-    parts, store) from the run's config and model files."""
+    frozen trunk is looked up, or computed and kept (see the module's docstring). `trunk_cache`: the model's
+    folder, whether it is quantized, the store's folder and disk limit (sft/train.py sft_trainer)."""
 
     def __init__(self, *args, trunk_cache: dict, **kwargs):
         from peft import PeftModel
@@ -393,7 +428,9 @@ class TrunkCacheMixin:
             str(next(lm.parameters()).device),
             trunk_cache["quantized"],
         )
-        store = shared_store(str(trunk_folder()), trunk_cache["disk_bytes"])
+        store = shared_store(str(trunk_cache["folder"] or trunk_folder()), trunk_cache["disk_bytes"])
+        about = {"model": Path(trunk_cache["model_folder"]).name, "layers": f"0-{boundary - 1}", "dtype": str(dtype)}
+        store.describe(key, about)
         self.trunk = Trunk(lm, boundary, key, store)
         add_trunk_cache(lm, self.trunk)
         log.info(
@@ -408,10 +445,15 @@ class TrunkCacheMixin:
 class TrunkTape:
     """The trunk's output of every model call of one scoring pass (score mode: the shared prefix, each batch of
     prompts, each batch's label continuations), in call order, recorded while the base model scores; replayed
-    by each model whose layers below `boundary` are the base model's."""
+    by each model whose layers below `boundary` are the base model's. Training's evaluations use it too: the
+    val records are scored the same way at every evaluation of every run (Trunk.scored)."""
 
     def __init__(self, boundary: int):
         self.boundary, self.states = boundary, []
+
+    @property
+    def bytes(self) -> int:
+        return sum(s.numel() * s.element_size() for s in self.states)
 
     @contextlib.contextmanager
     def recording(self, model, trunk_only: bool = False):

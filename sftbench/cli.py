@@ -448,6 +448,34 @@ def evaluate(run_dirs, split, limit):
 
 
 @cli.command()
+@click.option("--clear", is_flag=True, help="delete the trunk cache (it is computed again when needed)")
+def cache(clear):
+    """The trunk cache: what it holds and its size; --clear empties it.
+
+    Runs with LoRA on a model's top layers (lora_layers=N) keep each record's output of the frozen layers below
+    the adapters under $SFTBENCH_CACHE/trunk (default ~/.cache/sftbench/trunk), so later epochs, seeds, sweep
+    settings and learning-curve sizes skip those layers. It holds at most trunk_cache_gb (default 8) on disk;
+    past that, records are computed again. Deleting it loses nothing but time.
+    """
+    import shutil
+
+    from sft.trunk import cache_summary, trunk_folder
+
+    folder = trunk_folder()
+    summary = cache_summary(folder)
+    rows, size = sum(m["rows"] for m in summary.values()), sum(m["bytes"] for m in summary.values())
+    if clear:
+        shutil.rmtree(folder, ignore_errors=True)
+        click.echo(f"trunk cache cleared: {rows} record(s), {size / 1e6:.1f} MB removed from {folder}")
+        return
+    click.echo(f"trunk cache: {folder}")
+    for key, found in summary.items():
+        about = ", ".join(f"{k} {v}" for k, v in found["about"].items())
+        click.echo(f"  {key} ({about or 'no description'}): {found['rows']} record(s), {found['bytes'] / 1e6:.1f} MB")
+    click.echo(f"  in all: {rows} record(s), {size / 1e6:.1f} MB")
+
+
+@cli.command()
 @click.option("--model", default="smollm2-135m-instruct", show_default=True)
 @click.option("--tasks", default="mushroom,tweets", show_default=True, help="training is timed on each")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
@@ -456,15 +484,28 @@ def evaluate(run_dirs, split, limit):
 @click.option("--max-length", type=int, default=256, show_default=True, help="the plain recipe pads to this")
 @click.option("--score-examples", type=int, default=48, show_default=True)
 @click.option("--heldout", type=int, default=32, show_default=True, help="val records for the loss after training")
+@click.option("--trunk-records", type=int, default=64, show_default=True, help="train records of the trunk-cache runs")
+@click.option(
+    "--bench-examples", type=int, default=96, show_default=True, help="test records of the shared-trunk bench"
+)
+@click.option(
+    "--parts",
+    default="paths,scoring,trunk",
+    show_default=True,
+    help="what to measure: paths (training paths vs the plain recipe), scoring, trunk (the frozen trunk computed once)",
+)
 def speed(**options):
     """Training and scoring speed against the plain recipe, as ratios measured in one process.
 
     Plain HF Trainer vs the toolkit's paths (SDPA, eager attention, shared prefix) over the same steps and
     data, then each model's held-out loss, so a speed-up that changed what is learned shows.
     """
-    from bench.speed import measure_speed
+    from bench.speed import PARTS, measure_speed
 
     options["tasks"] = sorted(task_set(options["tasks"]), key=options["tasks"].index)
+    options["parts"] = task_set(options["parts"]) or set()
+    if not options["parts"] or options["parts"] - set(PARTS):
+        raise UserError(f"--parts: a comma-separated choice of {', '.join(PARTS)}; got '{','.join(options['parts'])}'")
     measure_speed(SimpleNamespace(**options))
 
 
