@@ -7,9 +7,12 @@
 
 The unit of work is a run folder: a worker calls the same `train(config)` as the local executor, into the
 results folder, which every worker must see (shared storage: NFS, a cluster's home or scratch). The run's lock
-keeps two workers off one folder; finished runs are skipped and interrupted ones resume, as locally. Runs go
-out in waves: every run that can train now; then, once a sweep's grid has finished, its chosen setting at the
-other seeds. A run that fails is reported with its error and the others go on; the command then exits with an
+keeps two workers off one folder. Every executor is the same loop (run_in_waves; the local one is that loop
+with one worker, this process): runs go out in waves, every run that can train now, then, once a sweep's grid
+has finished, its chosen setting at the other seeds; run_folders.decide says for each whether it is skipped,
+resumed, trained or refused (a run trained with other settings is never overwritten without --force), in the
+same words `--list` prints. A run that fails, a refused run, a worker that dies (killed by the OS, out of
+memory) or a job that is cancelled is one `[fail]` line, and the others go on; the command then exits with an
 error naming the failed runs, and running it again retries only those.
 
 Ray and submitit are optional: `pip install sftbench[ray]` / `sftbench[slurm]`.
@@ -36,7 +39,6 @@ from sftbench_common.paths import results_dir
 
 log = get_logger(__name__)
 
-EXECUTORS = ("local", "ray", "slurm")
 # set where the command runs, seen by every worker
 FORWARDED_ENV = ("SFTBENCH_", "HF_", "TRANSFORMERS_", "TOKENIZERS_", "DATASETS_", "TQDM_")
 
@@ -62,14 +64,10 @@ class Outcome:
     error: str | None = None  # the exception's last lines, when the run failed
 
 
-def train_one(config: TrainConfig, force: bool, results: str, env: dict[str, str]) -> Outcome:
-    """What a worker runs: one run, into the shared results folder; an error comes back as text, not raised, so
-    the caller reports it beside the others."""
-    os.environ.update(env)
-    os.environ["SFTBENCH_RESULTS"] = results
-    setup_logging()  # as the command set it up where it was typed (progress bars off off a terminal, ...)
+def attempt(config: TrainConfig, force: bool, results: Path) -> Outcome:
+    """One run, its error returned as text rather than raised, so the caller reports it beside the others."""
     started = time.time()
-    run_dir = config.run_dir(Path(results))
+    run_dir = config.run_dir(results)
     try:
         train(config, force=force)
     except Exception as error:  # noqa: BLE001 - every failure is reported with its run; the others go on
@@ -83,14 +81,27 @@ def train_one(config: TrainConfig, force: bool, results: str, env: dict[str, str
     return Outcome(str(run_dir), round(time.time() - started, 1))
 
 
-def needs_training(config: TrainConfig, split_hashes: dict[str, str], root: Path) -> bool:
-    """Whether a worker has anything to do for this run (the worker's `train` checks again, under the lock)."""
+def train_one(config: TrainConfig, force: bool, results: str, env: dict[str, str]) -> Outcome:
+    """What a Ray or SLURM worker runs: one run, into the shared results folder, in the command's environment."""
+    os.environ.update(env)
+    os.environ["SFTBENCH_RESULTS"] = results
+    setup_logging()  # as the command set it up where it was typed (progress bars off off a terminal, ...)
+    return attempt(config, force, Path(results))
+
+
+def decision_for(config: TrainConfig, split_hashes: dict[str, str], root: Path, force: bool) -> run_folders.Decision:
+    """run_folders.decide for this run (the worker's `train` decides again, under the run's lock)."""
     slug = task_slug(config.task, config.task_options)
     if slug not in split_hashes:  # built once here, so workers find the split and never build it at once
         split_hashes[slug] = build_task(get_task(config.task, **config.task_options))["split_hash"]
-    run_dir = config.run_dir(root)
-    state = run_folders.status(run_dir, to_yaml(config), split_hashes[slug])
-    return state != "finished" or not run_folders.has_weights(run_dir)
+    return run_folders.decide(config.run_dir(root), to_yaml(config), split_hashes[slug], force)
+
+
+def decision_line(config: TrainConfig, decision: run_folders.Decision, root: Path) -> str:
+    """'  [skip  ] results/runs/mushroom/smollm2-135m-instruct-lora: finished': what train-all does, as --list says."""
+    shown = run_folders.display_path(config.run_dir(root))
+    why = decision.why.removeprefix(f"{shown}: ")
+    return f"  [{decision.action:<6}] {shown}: {why}"
 
 
 def forwarded_env() -> dict[str, str]:
@@ -99,7 +110,7 @@ def forwarded_env() -> dict[str, str]:
 
 def run_in_waves(waves, submit, force: bool) -> list[Outcome]:
     """Train wave after wave: `waves()` gives the runs that can train now, `submit(configs)` trains them and
-    returns their outcomes; a run is tried once per command."""
+    returns their outcomes; a run is tried once per command. A refused run is a failure here, never sent."""
     root, tried, outcomes, split_hashes = results_dir(), set(), [], {}
     while True:
         pending = [c for c in waves() if c.run_dir(root) not in tried]
@@ -108,13 +119,32 @@ def run_in_waves(waves, submit, force: bool) -> list[Outcome]:
         tried |= {c.run_dir(root) for c in pending}
         to_send = []
         for config in pending:
-            if force or needs_training(config, split_hashes, root):
-                to_send.append(config)
+            decision = decision_for(config, split_hashes, root, force)
+            if decision.action == "skip":
+                log.info(decision_line(config, decision, root))
+            elif decision.action == "refuse":
+                outcome = Outcome(str(config.run_dir(root)), 0.0, decision.why.split(": ", 1)[1])
+                report(outcome)
+                outcomes.append(outcome)
             else:
-                log.info(f"  [done] {run_folders.display_path(config.run_dir(root))}")
+                log.info(decision_line(config, decision, root))
+                to_send.append(config)
         if to_send:
-            log.info(f"sending {len(to_send)} run(s) to the workers")
             outcomes += submit(to_send)
+
+
+def local_submit(options: ClusterOptions, force: bool):
+    """The local executor: the same loop with one worker, this process."""
+
+    def submit(configs: list[TrainConfig]) -> list[Outcome]:
+        outcomes = []
+        for config in configs:
+            outcome = attempt(config, force, results_dir())
+            report(outcome)
+            outcomes.append(outcome)
+        return outcomes
+
+    return submit, lambda: None
 
 
 def report(outcome: Outcome) -> None:
@@ -151,11 +181,16 @@ def ray_submit(options: ClusterOptions, force: bool):
     remote = ray.remote(num_cpus=options.cpus_per_run, num_gpus=gpus, max_retries=0)(train_one)
 
     def submit(configs: list[TrainConfig]) -> list[Outcome]:
-        waiting = [remote.remote(c, force, str(results_dir()), forwarded_env()) for c in configs]
+        waiting = {remote.remote(c, force, str(results_dir()), forwarded_env()): c for c in configs}
         outcomes = []
         while waiting:
-            done, waiting = ray.wait(waiting, num_returns=1)
-            outcome = ray.get(done[0])
+            done, _ = ray.wait(list(waiting), num_returns=1)
+            config = waiting.pop(done[0])
+            try:
+                outcome = ray.get(done[0])
+            except ray.exceptions.RayError as error:  # the worker died (killed, out of memory) or was cancelled
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                outcome = Outcome(str(config.run_dir(results_dir())), 0.0, f"{type(error).__name__}: {reason}")
             report(outcome)
             outcomes.append(outcome)
         return outcomes
@@ -176,11 +211,14 @@ def slurm_submit(options: ClusterOptions, force: bool):
         )
     folder = results_dir() / ".submitit"
     executor = submitit.AutoExecutor(folder=folder / "%j", cluster=cluster)
+    gpus = options.gpus_per_run or 0
+    if gpus != int(gpus):
+        raise UserError(f"--gpus-per-run {gpus:g}: SLURM allocates whole GPUs; give 0, 1, 2, ... (Ray can share one)")
     parameters = {
         "name": "sftbench",
         "timeout_min": options.time_min,
         "cpus_per_task": options.cpus_per_run,
-        "gpus_per_node": int(options.gpus_per_run or 0),
+        "gpus_per_node": int(gpus),
         "slurm_partition": options.partition,
     }
     if options.workers:
@@ -207,12 +245,16 @@ def slurm_submit(options: ClusterOptions, force: bool):
     return submit, lambda: None
 
 
-def train_on_cluster(waves, options: ClusterOptions, force: bool) -> int:
-    """Train every run `waves` yields on Ray or SLURM; returns how many were sent. Raises UserError naming the
-    runs that failed, after the others have finished."""
-    if options.executor not in ("ray", "slurm"):
+SUBMITTERS = {"local": local_submit, "ray": ray_submit, "slurm": slurm_submit}
+EXECUTORS = tuple(SUBMITTERS)
+
+
+def train_runs(waves, options: ClusterOptions, force: bool) -> int:
+    """Train every run `waves` yields with the chosen executor; returns how many were tried. Raises UserError
+    naming the runs that failed, after the others have finished."""
+    if options.executor not in SUBMITTERS:
         raise UserError(f"--executor must be one of {', '.join(EXECUTORS)}, got '{options.executor}'")
-    submit, close = (ray_submit if options.executor == "ray" else slurm_submit)(options, force)
+    submit, close = SUBMITTERS[options.executor](options, force)
     try:
         outcomes = run_in_waves(waves, submit, force)
     finally:

@@ -25,6 +25,7 @@ here and on a GPU (sft/plan.py). Under `accelerate launch` every run trains on a
 
 from __future__ import annotations
 
+import difflib
 import os
 import time
 from dataclasses import dataclass, field
@@ -32,11 +33,9 @@ from pathlib import Path
 
 from prompts.fewshot import check_shots
 from prompts.tasks import task_slug
-from sft import run_folders
-from sft.config import TrainConfig, read_yaml, to_yaml
-from sft.executors import ClusterOptions, train_on_cluster
+from sft.config import TrainConfig, read_yaml
+from sft.executors import ClusterOptions, decision_for, decision_line, train_runs
 from sft.run_groups import GROUP_KEYS, RunGroup, check_seeds, check_sizes, check_sweep, settings_text
-from sft.train import train
 from sftbench_common.errors import UserError, moved_to
 from sftbench_common.logs import get_logger
 from sftbench_common.paths import REPO_ROOT, results_dir
@@ -165,21 +164,6 @@ def load_experiment(name_or_path: str, cli_overrides: dict | None = None) -> Exp
     return Experiment(spec.get("name", path.stem), path, groups, spec.get("bench_limit"), fewshot, modes, results)
 
 
-def train_group(group: RunGroup, force: bool, only: str | None, tasks: set[str] | None = None) -> int:
-    """Train the group's runs: a sweep's grid first, then its chosen setting at the other seeds. Returns how many
-    runs it went through (finished ones are skipped inside `train`)."""
-    root, done = results_dir(), set()
-    while True:
-        pending = [c for c in group.to_train(root) if c.run_dir(root) not in done and selected(c, root, only, tasks)]
-        if not pending:
-            return len(done)
-        for config in pending:
-            train(config, force=force)
-            done.add(config.run_dir(root))
-        if group.swept and (choice := group.choice(root)) is not None:
-            log.info(f"{group.stem}: chosen on val: {settings_text(choice[0])} (among {len(group.settings)} settings)")
-
-
 def selected(config: TrainConfig, root: Path, only: str | None, tasks: set[str] | None) -> bool:
     """Whether `--only TEXT` (a piece of the run folder's path) and `--tasks a,b` keep this run."""
     return (not only or only in str(config.run_dir(root))) and (
@@ -187,19 +171,61 @@ def selected(config: TrainConfig, root: Path, only: str | None, tasks: set[str] 
     )
 
 
-def list_runs(experiment: Experiment, only: str | None = None, tasks: set[str] | None = None) -> list[TrainConfig]:
-    """Log every run the experiment (or its --only/--tasks part) has, with its status; returns the runs."""
-    root = results_dir()
+def check_filters(experiment: Experiment, only: str | None, tasks: set[str] | None) -> None:
+    """A `--tasks` naming a task the experiment does not have, or an `--only` that keeps no run, is one error
+    with the names that exist."""
+    slugs = [task_slug(task, options) for task, options in experiment.tasks]
+    for task in sorted(tasks or ()):
+        if task not in slugs:
+            close = difflib.get_close_matches(task, slugs, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise UserError(
+                f"--tasks: experiment '{experiment.name}' has no task '{task}'; {hint}its tasks: {', '.join(slugs)}"
+            )
+    if only:
+        root = results_dir()
+        names = sorted({str(c.run_dir(root).relative_to(root / "runs")) for c in experiment.configs})
+        if not any(only in str(c.run_dir(root)) for c in experiment.configs):
+            close = difflib.get_close_matches(only, names, n=1, cutoff=0.3)
+            hint = f"did you mean {close[0]}? " if close else ""
+            shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+            raise UserError(
+                f"--only '{only}' matches no run of experiment '{experiment.name}'; {hint}its runs: {shown}"
+            )
+
+
+def runnable_now(experiment: Experiment, only: str | None, tasks: set[str] | None):
+    """The waves of an experiment's training (sft/executors.py run_in_waves): each call, the runs that can train
+    now; a sweep's choice is logged once, when its grid has finished."""
+    root, announced = results_dir(), set()
+
+    def waves() -> list[TrainConfig]:
+        for group in experiment.groups:
+            if group.swept and group.stem not in announced and (choice := group.choice(root)) is not None:
+                announced.add(group.stem)
+                log.info(
+                    f"{group.stem}: chosen on val: {settings_text(choice[0])} (among {len(group.settings)} settings)"
+                )
+        return [c for g in experiment.groups for c in g.to_train(root) if selected(c, root, only, tasks)]
+
+    return waves
+
+
+def list_runs(
+    experiment: Experiment, only: str | None = None, tasks: set[str] | None = None, force: bool = False
+) -> list[TrainConfig]:
+    """Log every run the experiment (or its --only/--tasks part) has, with what `train-all` will do with it, in
+    the words train-all prints; returns the runs."""
+    check_filters(experiment, only, tasks)
+    root, split_hashes = results_dir(), {}
     chosen = [c for c in experiment.configs if selected(c, root, only, tasks)]
     log.info(f"experiment '{experiment.name}' ({experiment.path}): {len(chosen)} run(s)")
     for group in experiment.groups:
         for config in group.to_train(root):
             if selected(config, root, only, tasks):
-                run_dir = config.run_dir(root)
-                shown = run_dir.relative_to(root.parent) if run_dir.is_relative_to(root.parent) else run_dir
-                log.info(f"  [{run_folders.status(run_dir, to_yaml(config)):>11}] {shown}")
+                log.info(decision_line(config, decision_for(config, split_hashes, root, force), root))
         if group.swept and group.choice(root) is None and len(group.run_seeds) > 1:
-            log.info(f"  [after grid ] {group.stem}: the setting chosen on val, at seeds {group.run_seeds[1:]}")
+            log.info(f"  [later ] {group.stem}: the setting chosen on val, at seeds {group.run_seeds[1:]}")
     return chosen
 
 
@@ -212,19 +238,12 @@ def train_experiment(
 ) -> int:
     """Train every unfinished run of the experiment (or its --only/--tasks part), here one after another or on a
     Ray / SLURM cluster (sft/executors.py); returns how many runs it went through."""
+    check_filters(experiment, only, tasks)
     started = time.time()
-    if cluster is None or cluster.executor == "local":
-        trained = sum(train_group(group, force, only, tasks) for group in experiment.groups)
-    else:
-        root = results_dir()
-
-        def runnable_now():
-            return [c for g in experiment.groups for c in g.to_train(root) if selected(c, root, only, tasks)]
-
-        trained = train_on_cluster(runnable_now, cluster, force)
+    trained = train_runs(runnable_now(experiment, only, tasks), cluster or ClusterOptions(), force)
     log.info(
-        f"experiment '{experiment.name}': all {trained} run(s) finished in {time.time() - started:.0f} s; "
-        f"results under {results_dir() / 'runs'}"
+        f"experiment '{experiment.name}': {trained} run(s) trained in {time.time() - started:.0f} s, the others were "
+        f"finished; results under {results_dir() / 'runs'}"
     )
     return trained
 

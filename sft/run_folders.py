@@ -19,6 +19,7 @@ import json
 import platform
 import subprocess
 import time
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -88,6 +89,71 @@ def status(run_dir: Path, config_yaml: str, split_hash: str | None = None) -> st
         return "stale"
     saved = run_dir / "config.yaml"
     return "finished" if saved.is_file() and not overrides(run_dir, config_yaml) else "changed"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a command does with a run folder, and why, in the words `train`, `train-all` and `--list` all print."""
+
+    action: str  # skip | resume | train | refuse
+    why: str
+    checkpoint: Path | None = None  # resume: from here
+    fresh: bool = False  # train: the folder is emptied first (new, or --force)
+
+
+def decide(run_dir: Path, config_yaml: str, split_hash: str, force: bool = False) -> Decision:
+    """The one rule for a run folder: skip a finished run, resume an interrupted one, train a new one (or a
+    finished one whose weights are not here: git keeps only the record), and refuse, unless `force`, whatever
+    would delete or overwrite a run trained with other settings or on another split."""
+    shown = display_path(run_dir)
+    if force:
+        return Decision("train", "--force: trained again from scratch", fresh=True)
+    state = status(run_dir, config_yaml, split_hash)
+    if state == "new":
+        return Decision("train", "new", fresh=True)
+    previous = read_run(run_dir)
+    if state in ("changed", "stale") or (
+        state == "interrupted"
+        and last_checkpoint(run_dir) is not None
+        and (differences(run_dir, config_yaml) or previous.get("split_hash", split_hash) != split_hash)
+    ):
+        what = "finished" if state in ("changed", "stale") else "interrupted"
+        return Decision(
+            "refuse",
+            f"{shown}: {what} with {describe_difference(run_dir, config_yaml, split_hash)}; nothing was changed. "
+            f"Train it again with --force, or give this run a folder of its own with run_name=NAME",
+        )
+    if state == "interrupted":
+        checkpoint = last_checkpoint(run_dir)
+        if checkpoint is None:
+            return Decision("train", "interrupted before its first checkpoint: started again", fresh=True)
+        return Decision("resume", f"interrupted: resumed from {checkpoint.name}", checkpoint=checkpoint)
+    if not has_weights(run_dir):
+        return Decision("train", "finished, but its weights are not here (git keeps the record only)", fresh=True)
+    return Decision("skip", "finished")
+
+
+def differences(run_dir: Path, config_yaml: str) -> dict[str, tuple]:
+    """key -> (the run's value, the wanted value), for every setting that differs (NOT_TRAINING_SETTINGS aside)."""
+    saved_path = run_dir / "config.yaml"
+    saved = (yaml.safe_load(saved_path.read_text()) or {}) if saved_path.is_file() else {}
+    wanted = yaml.safe_load(config_yaml) or {}
+    keys = [k for k in dict.fromkeys([*saved, *wanted]) if k not in NOT_TRAINING_SETTINGS]
+    return {k: (saved.get(k), wanted.get(k)) for k in keys if saved.get(k) != wanted.get(k)}
+
+
+def describe_difference(run_dir: Path, config_yaml: str, split_hash: str) -> str:
+    """'other settings (lr: 0.002 -> 0.0001, train_limit: 384 -> None)' or 'another split of the task (split
+    a1b2 -> c3d4)'."""
+    parts = []
+    changed = differences(run_dir, config_yaml)
+    if changed:
+        shown = ", ".join(f"{k}: {old} -> {new}" for k, (old, new) in list(changed.items())[:6])
+        parts.append(f"other settings ({shown}{', ...' if len(changed) > 6 else ''})")
+    old_split = read_run(run_dir).get("split_hash")
+    if old_split and old_split != split_hash:
+        parts.append(f"another split of the task (split {old_split} -> {split_hash})")
+    return " and ".join(parts) or "another config"
 
 
 def overrides(run_dir: Path, config_yaml: str) -> dict:

@@ -36,6 +36,7 @@ from sft import run_folders
 from sft.config import FIELDS, TrainConfig, build_config, suggest_key
 from sft.models import model_slug
 from sftbench_common.errors import UserError
+from sftbench_common.fileio import content_hash
 
 GROUP_KEYS = ("seeds", "sweep", "learning_curve")  # experiment keys that expand an entry into several runs
 SHORT_NAMES = {"train_limit": "n", "lora_r": "r", "lora_alpha": "alpha", "batch_size": "bs", "epochs": "ep"}
@@ -43,6 +44,37 @@ SHORT_NAMES = {"train_limit": "n", "lora_r": "r", "lora_alpha": "alpha", "batch_
 
 def value_text(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+# the keys that say which run it is, not how it trains: never part of a run folder's name
+IDENTITY_KEYS = ("task", "task_options", "model", "method", "run_name", "output_dir", "seed")
+
+
+def settings_name(settings: dict) -> str:
+    """'lr0.0001-n384-cpu-fast': settings as a folder name's part (a preset by its name, a mapping of settings
+    such as trainer_args by a short hash of it)."""
+    parts = []
+    for key, value in settings.items():
+        if key == "preset":
+            parts.append(str(value))
+        elif isinstance(value, dict | list):
+            parts.append(f"{key}-{content_hash(value)[:6]}")
+        else:
+            parts.append(f"{SHORT_NAMES.get(key, key)}{value_text(value)}")
+    return "-".join(parts)
+
+
+def own_run_name(config: TrainConfig, given: dict) -> str | None:
+    """The folder name of a run trained on its own (`sftbench train`): <model>-<method> and the settings given
+    beyond which run it is, so a run with other settings never shares a folder with an experiment's run or
+    another command's (None: no such setting, the plain <model>-<method>)."""
+    skipped = (*IDENTITY_KEYS, *run_folders.NOT_TRAINING_SETTINGS)
+    settings = {k: getattr(config, k) for k in given if k not in skipped}  # typed: lr 1e-4 as 0.0001
+    if config.seed != TrainConfig.seed:
+        settings["seed"] = config.seed
+    if not settings:
+        return None
+    return f"{model_slug(config.model)}-{config.method}-{settings_name(settings)}"
 
 
 def settings_text(settings: dict) -> str:

@@ -49,6 +49,7 @@ from sft.models import (
     resolve_model,
     uses_classifier_head,
 )
+from sft.run_groups import own_run_name
 from sft.shared_prefix import SharedPrefixMixin
 from sft.speedups import score_only_supervised_positions_on_cpu
 from sft.train_classifier import build_classifier_trainer
@@ -242,36 +243,14 @@ def build_trainer(config: TrainConfig, model: ResolvedModel, run_dir: Path):
 # ---------------------------------------------------------------- one run, start to finish
 
 
-def resume_point(run_dir: Path, config_yaml: str, split_hash: str, force: bool, resume: bool) -> Path | None:
-    """The checkpoint to resume from (None: start fresh). Reads the folder and writes nothing, so every process
-    can ask before the main one changes it."""
-    if force:
-        return None
-    checkpoint = run_folders.last_checkpoint(run_dir)
-    if checkpoint is not None:
-        previous = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() else None
-        if (previous is not None and previous != config_yaml) or run_folders.read_run(run_dir).get(
-            "split_hash", split_hash
-        ) != split_hash:
-            raise UserError(
-                f"{run_dir}: an interrupted run with a different config or split is there; "
-                f"use --force to discard it and start over"
-            )
-        return checkpoint
-    if resume:
-        raise UserError(f"{run_dir}: --resume given but there is no checkpoint to resume from")
-    return None
-
-
-def prepare_run_folder(run_dir: Path, force: bool, checkpoint: Path | None) -> None:
-    """Empty the folder for a fresh start (force), or trim its log to the checkpoint being resumed from."""
-    if force and run_dir.exists():
+def prepare_run_folder(run_dir: Path, decision: run_folders.Decision) -> None:
+    """Empty the folder for a fresh start (decide() allows it only where nothing trained is lost, or with --force),
+    or trim its log to the checkpoint being resumed from."""
+    if decision.fresh and run_dir.exists():
         shutil.rmtree(run_dir)
-    elif checkpoint is not None:
-        run_folders.trim_log(run_dir / "train_log.jsonl", int(checkpoint.name.split("-")[-1]))
-        log.info(f"resuming {run_dir} from {checkpoint.name}")
-    else:
-        (run_dir / "train_log.jsonl").unlink(missing_ok=True)
+    elif decision.checkpoint is not None:
+        run_folders.trim_log(run_dir / "train_log.jsonl", int(decision.checkpoint.name.split("-")[-1]))
+        log.info(f"resuming {run_dir} from {decision.checkpoint.name}")
 
 
 def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Path:
@@ -300,43 +279,36 @@ def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Pat
 def train_run_folder(
     config: TrainConfig, model: ResolvedModel, run_dir: Path, split_hash: str, force: bool, resume: bool
 ) -> Path:
-    """`train` once the run's input is checked and its folder is this process's: skip, resume or start."""
+    """`train` once the run's input is checked and its folder is this process's: skip, resume, train or refuse, as
+    run_folders.decide says."""
     config_yaml = to_yaml(config)
     on_cpu = device_name() == "cpu"
-    state = run_folders.status(run_dir, config_yaml, split_hash)
-    if state == "finished" and not run_folders.has_weights(run_dir):
-        log.info(
-            f"{run_dir}: finished, but its weights are not here (git keeps only the run's record); training it again"
-        )
-        force = True
-    elif state == "finished" and not force:
+    decision = run_folders.decide(run_dir, config_yaml, split_hash, force)
+    if decision.action == "refuse":
+        raise UserError(decision.why)
+    if resume and decision.action != "resume":
+        raise UserError(f"{run_dir}: --resume given but there is no checkpoint to resume from ({decision.why})")
+    if decision.action == "skip":
         log.info(f"already finished: {run_dir} (use --force to train again)")
         if (config.merge or config.push_to_hub) and processes.is_main_process():
             export_run(run_dir, model, merge=config.merge, repo_id=config.hub_model_id if config.push_to_hub else None)
         processes.wait_for_everyone(on_cpu)
         return run_dir
-    elif state == "changed":
-        log.info(f"{run_dir}: finished with a different config.yaml; training it again with the new one")
-        force = True
-    elif state == "stale":
-        log.info(
-            f"{run_dir}: finished on an older split of the task (the data or its options changed); training it again"
-        )
-        force = True
+    if decision.action == "train" and decision.why != "new":
+        log.info(f"{run_folders.display_path(run_dir)}: {decision.why}")
     check_training_arguments(
         config, run_dir, pick_precision(config.precision), sft=not uses_classifier_head(model.kind, config.method)
     )
-    checkpoint = resume_point(run_dir, config_yaml, split_hash, force, resume)
     processes.wait_for_everyone(on_cpu)  # every process has read the folder before the main one changes it
     info = {}
     if processes.is_main_process():
-        prepare_run_folder(run_dir, force, checkpoint)
+        prepare_run_folder(run_dir, decision)
         info = run_folders.start_run(run_dir, config_yaml, describe_hardware(), config.seed, split_hash)
     processes.wait_for_everyone(on_cpu)
     started = time.time()
     trainer = build_trainer(config, model, run_dir)
     weights_dir = run_dir / ("adapter" if config.method != "full" else "model")
-    results = run_folders.train_and_save(trainer, weights_dir, checkpoint)
+    results = run_folders.train_and_save(trainer, weights_dir, decision.checkpoint)
     if uses_classifier_head(model.kind, config.method):
         results["labels"] = list(trainer.model.config.id2label.values())
     if processes.is_main_process():
@@ -358,12 +330,19 @@ def train_run_folder(
 
 
 def config_from(overrides: list[str], config_file: Path | None = None) -> TrainConfig:
-    """The run's config: defaults, then a preset, then `config_file`, then the command line's key=value pairs."""
+    """The run's config: defaults, then a preset, then `config_file`, then the command line's key=value pairs.
+    Unless run_name or output_dir is given, the folder is named after the settings given (run_groups.own_run_name):
+    `sftbench train task=mushroom lr=1e-4` trains into results/runs/mushroom/smollm2-135m-instruct-lora-lr0.0001,
+    never into the default experiment's smollm2-135m-instruct-lora."""
     layers = []
     if config_file:
         layers.append((read_yaml(config_file), str(config_file)))
     layers.append((parse_overrides(overrides), "command line"))
-    return build_config(*layers)
+    config = build_config(*layers)
+    if config.run_name is None and config.output_dir is None:
+        given = {key: value for values, _ in layers for key, value in values.items()}
+        config = build_config(*layers, ({"run_name": own_run_name(config, given)}, "the settings given"))
+    return config
 
 
 if __name__ == "__main__":

@@ -139,7 +139,7 @@ def load(experiment_name: str, overrides: tuple[str, ...] = ()):
 def data(items, all_tasks, out, seed, ratios, force):
     """Build tasks' splits: data/<task>/{train,val,test}.jsonl and meta.json.
 
-    TASK is a task name (mushroom, tweets, news, movie-reviews, django-docs, ...), csv:PATH, jsonl:PATH,
+    TASK is a task name (mushroom, tweets, movie-reviews, sms-spam, ag_news, django-docs, ...), csv:PATH, jsonl:PATH,
     hub:DATASET or domain:PATH; also accepted as task=TASK. A user file's columns and options go as
     task_options.KEY=VALUE: text_column, feature_columns (comma-separated), label_column (default label),
     id_column, labels (the declared label set), question, name, test_file, val_file.
@@ -181,12 +181,12 @@ def data(items, all_tasks, out, seed, ratios, force):
 @click.option("--force", is_flag=True, help="discard an existing run and train from scratch")
 @click.option("--print-config", is_flag=True, help="print the resolved config (every key) and exit")
 def train(overrides, config_file, resume, force, print_config):
-    """Train one run: a task, a model and a method, into results/runs/<task>/<model>-<method>/.
+    """Train one run: a task, a model and a method, into results/runs/<task>/<model>-<method>[-<settings>]/.
 
     \b
     Config keys (all of them, with defaults: sftbench train --print-config; the file: sft/config.py):
-      task=mushroom | tweets | news | movie-reviews | csv:PATH | jsonl:PATH | domain:PATH | hub:DATASET
-      model=smollm2-135m-instruct | gemma-3-270m | minilm-l6 | a Hugging Face id | a local folder
+      task=mushroom | tweets | movie-reviews | sms-spam | ag_news | csv:PATH | jsonl:PATH | domain:PATH | hub:DATASET
+      model=smollm2-135m-instruct | gemma3-270m | minilm-l6 | a Hugging Face id | a local folder
       method=lora | qlora | full | lora-head        preset=cpu-fast | lora-3ep | ... (configs/presets/)
       epochs, lr, batch_size, grad_accum, max_length, train_limit, seed, precision=auto|bf16|fp16|fp32,
       lora_r, lora_alpha, lora_dropout, eval_steps, save_steps, report_to, merge, push_to_hub, ...
@@ -197,7 +197,10 @@ def train(overrides, config_file, resume, force, print_config):
       sftbench train task=mushroom model=smollm2-135m-instruct method=lora preset=cpu-fast
       sftbench train --config configs/examples/tweets-qlora.yaml lr=1e-4 epochs=2
       accelerate launch --config_file configs/accelerate/ddp.yaml -m sftbench train task=tweets
-    A finished run is skipped (--force trains it again); an interrupted one resumes from its last checkpoint.
+    The folder is named after the settings given beyond task, model and method (lr=1e-4 preset=cpu-fast:
+    <model>-<method>-lr0.0001-cpu-fast; run_name=NAME names it yourself), so a run with other settings never
+    shares a folder with another. A finished run is skipped; one trained with other settings or on another split
+    is never overwritten without --force; an interrupted one resumes from its last checkpoint.
     """
     from sft.config import to_yaml
     from sft.train import config_from
@@ -217,7 +220,7 @@ def train_all_command(name: str, doc: str):
     @click.option("--only", help="only runs whose folder path contains this text, e.g. mushroom/smollm2")
     @tasks_option
     @click.option("--force", is_flag=True, help="retrain finished runs from scratch")
-    @click.option("--list", "list_only", is_flag=True, help="list the runs and their status; train nothing")
+    @click.option("--list", "list_only", is_flag=True, help="list the runs and what train-all would do; train nothing")
     @click.option("--plan", is_flag=True, help="estimate each run's time instead of training (as sftbench plan)")
     @click.option(
         "--executor",
@@ -243,10 +246,11 @@ def train_all_command(name: str, doc: str):
         from sft.plan import print_plan
 
         loaded = load(experiment, overrides)
-        runs = list_runs(loaded, only, task_set(tasks))
-        if plan:
-            print_plan(runs, workers=[cluster["workers"]] if cluster["workers"] else worker_counts(WORKER_COUNTS))
-        elif not list_only:
+        if plan or list_only:
+            runs = list_runs(loaded, only, task_set(tasks), force)
+            if plan:
+                print_plan(runs, workers=[cluster["workers"]] if cluster["workers"] else worker_counts(WORKER_COUNTS))
+        else:
             train_experiment(loaded, force, only, task_set(tasks), ClusterOptions(**cluster))
 
     return command
@@ -353,6 +357,7 @@ def bench(
     """
     from bench.report import build_report
     from bench.run import MODES, BenchOptions, bench_experiment, parse_modes
+    from sft.experiment import check_filters
     from sftbench_common.logs import get_logger
 
     loaded = load(experiment, overrides)
@@ -367,6 +372,7 @@ def bench(
         shared_trunk=not no_shared_trunk,
         **domain,
     )
+    check_filters(loaded, None, task_set(tasks))
     started = time.time()
     computed = bench_experiment(loaded, options, task_set(tasks))
     report = build_report()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sft.executors import ClusterOptions, Outcome, run_in_waves, train_on_cluster
+from sft.executors import ClusterOptions, Outcome, run_in_waves, train_runs
 from sft.experiment import load_experiment
 from sftbench_common.errors import UserError
 from tests.helpers import notes_experiment, run_sftbench
@@ -73,7 +73,7 @@ def test_ray_and_submitit_train_what_the_local_executor_trains(tmp_path, isolate
         "train-all", "--experiment", str(experiment), "--executor", "ray", "--workers", "2",
         env={"SFTBENCH_RESULTS": str(tmp_path / "ray")}, separate_process=True,
     )  # fmt: skip
-    assert again.returncode == 0 and again.stdout.count("[done]") == 2 and "[ ok ]" not in again.stdout
+    assert again.returncode == 0 and again.stdout.count("[skip  ]") == 2 and "[ ok ]" not in again.stdout
 
     started = time.time()
     on_slurm = run_sftbench(
@@ -122,7 +122,7 @@ def test_waves_send_each_run_once_and_skip_finished_ones(isolated_outputs, tmp_p
 
 def test_unknown_executor_and_missing_sbatch_are_one_clear_error(isolated_outputs, monkeypatch):
     with pytest.raises(UserError, match="--executor must be one of local, ray, slurm"):
-        train_on_cluster(lambda: [], ClusterOptions(executor="mpi"), force=False)
+        train_runs(lambda: [], ClusterOptions(executor="mpi"), force=False)
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(UserError, match="no `sbatch` on this machine"):
-        train_on_cluster(lambda: [], ClusterOptions(executor="slurm"), force=False)
+        train_runs(lambda: [], ClusterOptions(executor="slurm"), force=False)
