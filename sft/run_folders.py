@@ -212,8 +212,62 @@ def val_metrics(run_dir: Path) -> dict:
     return {k: v for k, v in evaluations[-1].items() if k.startswith("eval_")} if evaluations else {}
 
 
+RECORD_FILE = "sftbench_record.json"  # in each checkpoint: what a resumed run needs to keep its record whole
+
+
+def record_keeper(trainer, resumed_from: Path | None):
+    """A callback that keeps a resumed run's record equal to an uninterrupted run's. The Trainer starts its running
+    sums afresh on a resume: the loss of the steps since the last log line (so the first line after the resume
+    averages fewer steps), the run's total loss (train_loss becomes the mean of this attempt's steps), TRL's count
+    of tokens (num_tokens restarts) and its per-step metrics since the last log. Each checkpoint saves them
+    (RECORD_FILE) and a resume puts them back before its first step; `train_loss` in the final log line and in
+    run.json is then the mean over every step of the run. Timings stay this attempt's (run.json says where it
+    resumed). Placed first among the callbacks, so the log file and the trackers get the corrected line."""
+    import torch
+    from transformers import TrainerCallback
+
+    class RecordKeeper(TrainerCallback):
+        drained_before = 0.0  # the loss of the steps logged before this attempt began
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            record = resumed_from / RECORD_FILE if resumed_from else None
+            if record is None or not record.is_file():
+                return
+            saved = json.loads(record.read_text())
+            self.drained_before = saved["drained_loss"]
+            trainer._tr_loss = torch.tensor(saved["pending_loss"], device=args.device)
+            trainer._globalstep_last_logged = saved["last_logged_step"]
+            if saved.get("train_tokens") is not None and hasattr(trainer, "_total_train_tokens"):
+                trainer._total_train_tokens = saved["train_tokens"]
+            if saved.get("pending_metrics") and hasattr(trainer, "_metrics"):
+                trainer._metrics["train"].update(saved["pending_metrics"])
+
+        def on_save(self, args, state, control, **kwargs):
+            if not state.is_world_process_zero:
+                return
+            record = {
+                "drained_loss": self.drained_before + trainer._total_loss_scalar,
+                "pending_loss": float(trainer._tr_loss),
+                "last_logged_step": trainer._globalstep_last_logged,
+                "train_tokens": getattr(trainer, "_total_train_tokens", None),
+                "pending_metrics": dict(getattr(trainer, "_metrics", {}).get("train", {})),
+            }
+            atomic_write_json(Path(args.output_dir) / f"checkpoint-{state.global_step}" / RECORD_FILE, record)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "train_loss" in logs:
+                logs["train_loss"] = self.mean_loss(state.global_step)
+
+        def mean_loss(self, steps: int) -> float:
+            return (self.drained_before + trainer._total_loss_scalar) / max(steps, 1)
+
+    return RecordKeeper()
+
+
 def train_and_save(trainer, weights_dir: Path, resume_from: Path | None) -> dict:
     """Train (resuming from a checkpoint if given), save the weights and tokenizer, and sum up for run.json."""
+    keeper = record_keeper(trainer, resume_from)
+    trainer.callback_handler.callbacks.insert(0, keeper)
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     final_val = final_evaluation(trainer, result.global_step)
     trainer.save_model(str(weights_dir))  # every process takes part (FSDP gathers the shards); the main one writes
@@ -231,8 +285,9 @@ def train_and_save(trainer, weights_dir: Path, resume_from: Path | None) -> dict
         "precision": "bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32",
         "train_examples": len(trainer.train_dataset),
         "global_step": result.global_step,
-        "train_loss": result.training_loss,
-        "train_runtime_s": result.metrics.get("train_runtime"),
+        "train_loss": keeper.mean_loss(result.global_step),
+        "train_runtime_s": result.metrics.get("train_runtime"),  # this attempt's
+        **({"resumed_from_step": int(resume_from.name.rsplit("-", 1)[-1])} if resume_from else {}),
         "weights": weights_dir.name,
         "val_metrics": final_val,
     }

@@ -99,7 +99,10 @@ def test_qlora_step_on_cpu(tmp_path):
     assert any(not torch.equal(a, p.detach()) for a, p in zip(before, trainable))
 
 
-def test_killed_run_resumes_from_its_checkpoint(isolated_outputs):
+def test_killed_run_resumes_from_its_checkpoint_and_its_record_is_the_uninterrupted_runs(isolated_outputs):
+    """SIGKILL after checkpoint-6 of 12 steps, the same command again: it resumes, and its log lines (loss over the
+    window that straddles the checkpoint, tokens counted, learning rate) and run.json's train_loss equal an
+    uninterrupted run's."""
     args = [
         "task=mushroom",
         "model=smollm2-135m-instruct",
@@ -109,17 +112,18 @@ def test_killed_run_resumes_from_its_checkpoint(isolated_outputs):
         "batch_size=4",
         "epochs=1",
         "save_steps=3",
-        "logging_steps=1",
+        "logging_steps=4",  # the log at step 8 averages steps 5-8: two before the checkpoint, two after
         *QUICK_LORA,
         "lora_dropout=0",  # trains on the shared-prefix path, which must resume like the plain one
     ]
-    command = [sys.executable, "-m", "sftbench", "train", *args]
-    run_dir = isolated_outputs / "results" / "runs" / "mushroom" / "smollm2-135m-instruct-lora"
+    command = [sys.executable, "-m", "sftbench", "train", *args, "run_name=killed"]
+    runs = isolated_outputs / "results" / "runs" / "mushroom"
+    run_dir = runs / "killed"
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    while not (run_dir / "checkpoints" / "checkpoint-3" / "trainer_state.json").is_file():
-        assert process.poll() is None and time.time() < deadline, "training ended before its first checkpoint"
-        time.sleep(0.5)
+    while not (run_dir / "checkpoints" / "checkpoint-6" / "sftbench_record.json").is_file():
+        assert process.poll() is None and time.time() < deadline, "training ended before its checkpoint"
+        time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert json.loads((run_dir / "run.json").read_text())["status"] == "running"
@@ -127,14 +131,25 @@ def test_killed_run_resumes_from_its_checkpoint(isolated_outputs):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "resuming" in done.stdout and "from checkpoint-" in done.stdout
     assert "share_prefix: each batch's common prompt prefix" in done.stdout
-    run = json.loads((run_dir / "run.json").read_text())
-    assert run["status"] == "finished" and run["global_step"] == 12 and run["attempts"] == 2
-    steps = [
-        json.loads(line)["step"]
-        for line in (run_dir / "train_log.jsonl").read_text().splitlines()
-        if "loss" in json.loads(line)
-    ]
-    assert steps == sorted(set(steps)), "resumed steps were logged twice"
+    whole = subprocess.run(command[:-1] + ["run_name=whole"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    resumed, uninterrupted = (json.loads((runs / name / "run.json").read_text()) for name in ("killed", "whole"))
+    assert resumed["status"] == "finished" and resumed["global_step"] == 12 and resumed["attempts"] == 2
+    assert resumed["resumed_from_step"] >= 6 and "resumed_from_step" not in uninterrupted
+    assert resumed["train_loss"] == pytest.approx(uninterrupted["train_loss"], rel=1e-5)
+    logs = {
+        name: [json.loads(line) for line in (runs / name / "train_log.jsonl").read_text().splitlines()]
+        for name in ("killed", "whole")
+    }
+    steps = [row["step"] for row in logs["killed"] if "loss" in row]
+    assert steps == sorted(set(steps)) == [1, 4, 8, 12], "resumed steps were logged twice"
+    compared = ("step", "loss", "num_tokens", "learning_rate", "mean_token_accuracy", "epoch")
+    for killed, kept in zip(logs["killed"], logs["whole"], strict=True):
+        for key in compared:
+            if key in kept:
+                assert killed[key] == pytest.approx(kept[key], rel=1e-5), (key, killed, kept)
+        if "train_loss" in kept:
+            assert killed["train_loss"] == pytest.approx(kept["train_loss"], rel=1e-5)
 
 
 def test_same_seed_and_config_train_the_same_model(isolated_outputs):
