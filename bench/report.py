@@ -38,7 +38,7 @@ from bench.tables import (
 from prompts import near_duplicates
 from sft import run_folders
 from sftbench_common.errors import moved_to
-from sftbench_common.fileio import atomic_write_text
+from sftbench_common.fileio import atomic_write_text, read_jsonl
 from sftbench_common.logs import get_logger
 from sftbench_common.paths import results_dir
 
@@ -267,6 +267,31 @@ def task_section(task: str, rows: list[dict], kind: str, root: Path) -> tuple[st
     return "\n".join(md), records, csv_records
 
 
+def commands_table(root: Path) -> None:
+    """results/commands.md from commands.jsonl (sft/run_folders.py record_command): every train-all and bench
+    that wrote this folder, with its wall time, work, CPU, precision and commit; the docs include it."""
+    log_path = root / run_folders.COMMANDS_LOG
+    if not log_path.is_file():
+        return
+    lines = []
+    for entry in read_jsonl(log_path, tolerant=True):
+        work = (
+            f"{entry['runs_trained']} of {entry['runs']} runs trained"
+            if entry["command"] == "train-all"
+            else f"{entry.get('rows_computed', 0)} rows computed"
+        )
+        machine = entry.get("gpu") or entry["cpu"]
+        commit = (entry.get("git_commit") or "unknown")[:7] + (
+            "+dirty" if str(entry.get("git_commit")).endswith("+dirty") else ""
+        )
+        lines.append(
+            [f"`sftbench {entry['command']}`", entry["experiment"], f"{entry['seconds']:.0f} s", work, machine,
+             entry["precision"], f"`{commit}`", entry["finished"][:10]]
+        )  # fmt: skip
+    header = ["Command", "Experiment", "Wall time", "Work", "Machine", "Precision", "Commit", "Date"]
+    atomic_write_text(root / "commands.md", markdown_table(header, lines))
+
+
 def build_report(root: Path | None = None) -> Path:
     root = root or results_dir()
     md, tables, csvs = [INTRO], {"classification": [], "domain": []}, {"classification": [], "domain": []}
@@ -282,6 +307,7 @@ def build_report(root: Path | None = None) -> Path:
             atomic_write_text(root / f"{stem}.csv", csv_text(csvs[kind], csv_keys(COLUMNS[kind])))
             atomic_write_text(root / f"{stem}.tex", latex_table(tables[kind], COLUMNS[kind], kind))
     atomic_write_text(root / "results.md", "\n".join(md).rstrip() + "\n")
+    commands_table(root)
     return root / "results.md"
 
 

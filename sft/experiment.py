@@ -33,6 +33,7 @@ from pathlib import Path
 
 from prompts.fewshot import check_shots
 from prompts.tasks import task_slug
+from sft import run_folders
 from sft.config import TrainConfig, read_yaml
 from sft.executors import ClusterOptions, decision_for, decision_line, train_runs
 from sft.run_groups import GROUP_KEYS, RunGroup, check_seeds, check_sizes, check_sweep, settings_text
@@ -241,6 +242,15 @@ def train_experiment(
     check_filters(experiment, only, tasks)
     started = time.time()
     trained = train_runs(runnable_now(experiment, only, tasks), cluster or ClusterOptions(), force)
+    run_folders.record_command(
+        results_dir(),
+        "train-all",
+        experiment.name,
+        time.time() - started,
+        runs_trained=trained,
+        runs=len([c for c in experiment.configs if selected(c, results_dir(), only, tasks)]),
+        executor=(cluster or ClusterOptions()).executor,
+    )
     log.info(
         f"experiment '{experiment.name}': {trained} run(s) trained in {time.time() - started:.0f} s, the others were "
         f"finished; results under {results_dir() / 'runs'}"

@@ -25,7 +25,14 @@ from pathlib import Path
 
 import yaml
 
-from sftbench_common.fileio import atomic_write_json, atomic_write_jsonl, atomic_write_text, read_jsonl, short_hash
+from sftbench_common.fileio import (
+    append_jsonl,
+    atomic_write_json,
+    atomic_write_jsonl,
+    atomic_write_text,
+    read_jsonl,
+    short_hash,
+)
 from sftbench_common.paths import REPO_ROOT
 
 # Settings that change what happens around training, not the weights it produces: a finished run that differs
@@ -57,6 +64,31 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return head.stdout.strip() + ("+dirty" if dirty else "") if head.returncode == 0 else None
+
+
+COMMANDS_LOG = "commands.jsonl"  # beside runs/: each train-all and bench, its time, machine and commit
+
+
+def record_command(results: Path, command: str, experiment: str, seconds: float, **work) -> None:
+    """Append one line to <results>/commands.jsonl: the command's wall time with the CPU, precision and commit it
+    ran on, so every timing the docs quote comes from a file a command wrote (`sftbench report` lists them)."""
+    from sftbench_common.hardware import describe_hardware, pick_precision
+
+    hardware = describe_hardware()
+    append_jsonl(
+        results / COMMANDS_LOG,
+        {
+            "command": command,
+            "experiment": experiment,
+            "seconds": round(seconds, 1),
+            **work,
+            "cpu": hardware["cpu"],
+            "gpu": hardware.get("gpu"),
+            "precision": pick_precision(),
+            "git_commit": git_commit(),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+    )
 
 
 def read_run(run_dir: Path) -> dict:

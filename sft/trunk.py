@@ -41,6 +41,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -403,6 +404,9 @@ def add_trunk_cache(model, trunk: Trunk) -> None:
     model.forward = types.MethodType(functools.wraps(type(model).forward)(forward), model)
 
 
+PRECOMPUTE_BATCH = 32  # records a forward pass of the trunk alone, in order of length (little padding)
+
+
 class TrunkCacheMixin:
     """Mixed into TRL's SFTTrainer (sft/train.py `sft_trainer_class`), outside SharedPrefixMixin: each batch's
     frozen trunk is looked up, or computed and kept (see the module's docstring). `trunk_cache`: the model's
@@ -433,10 +437,47 @@ class TrunkCacheMixin:
         store.describe(key, about)
         self.trunk = Trunk(lm, boundary, key, store)
         add_trunk_cache(lm, self.trunk)
+        self.trunk_decoder = lm.get_decoder()
         log.info(
             f"trunk cache: layers 0-{boundary - 1} of {len(self.trunk.layers)} are frozen; their output per record "
             f"is computed once and kept ({store.folder})"
         )
+
+    def train(self, *args, **kwargs):
+        if self.trunk is not None:
+            self.precompute_trunk()
+        return super().train(*args, **kwargs)
+
+    def precompute_trunk(self) -> None:
+        """The trunk's output for every train and val record not in the cache yet, before the first step: a
+        forward pass of the trunk alone (no upper layers, no LM head, no autograd), in batches of records of
+        similar length; every training step then runs the upper layers only."""
+        import torch
+
+        trunk, layers = self.trunk, self.trunk.layers
+        rows = [r for data in (self.train_dataset, self.eval_dataset) if data is not None for r in data]
+        missing, seen = [], set()
+        for row in rows:
+            key = row_key(trunk.key, row["input_ids"])
+            if key not in seen and trunk.store.get(key) is None:
+                seen.add(key)
+                missing.append((key, row))
+        if not missing:
+            return
+        started = time.perf_counter()
+        missing.sort(key=lambda item: len(item[1]["input_ids"]))
+        device = next(self.trunk.model.parameters()).device
+        with torch.inference_mode(), self.autocast_smart_context_manager():
+            for start in range(0, len(missing), PRECOMPUTE_BATCH):
+                batch = missing[start : start + PRECOMPUTE_BATCH]
+                padded = self.data_collator([row for _, row in batch])
+                with skipping(layers, range(trunk.boundary, len(layers))), capturing(layers, trunk.boundary) as out:
+                    self.trunk_decoder(
+                        input_ids=padded["input_ids"].to(device), attention_mask=padded["attention_mask"].to(device)
+                    )
+                for (key, row), states in zip(batch, out[0]):
+                    trunk.store.put(key, states[: len(row["input_ids"])])
+        log.info(f"trunk cache: {len(missing)} record(s) computed in {time.perf_counter() - started:.1f} s")
 
 
 # ---------------------------------------------------------------- the benchmark: one trunk pass for every model

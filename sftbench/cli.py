@@ -358,7 +358,9 @@ def bench(
     from bench.report import build_report
     from bench.run import MODES, BenchOptions, bench_experiment, parse_modes
     from sft.experiment import check_filters
+    from sft.run_folders import record_command
     from sftbench_common.logs import get_logger
+    from sftbench_common.paths import results_dir
 
     loaded = load(experiment, overrides)
     options = BenchOptions(
@@ -375,6 +377,7 @@ def bench(
     check_filters(loaded, None, task_set(tasks))
     started = time.time()
     computed = bench_experiment(loaded, options, task_set(tasks))
+    record_command(results_dir(), "bench", loaded.name, time.time() - started, rows_computed=computed)
     report = build_report()
     get_logger(__name__).info(
         f"bench '{loaded.name}': {computed} row(s) computed in {time.time() - started:.0f} s; report: {report}"
