@@ -45,6 +45,7 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
+from sft.label_scoring import common_prefix_length
 from sftbench_common.logs import get_logger
 from sftbench_common.paths import cache_dir
 
@@ -404,7 +405,7 @@ def add_trunk_cache(model, trunk: Trunk) -> None:
     model.forward = types.MethodType(functools.wraps(type(model).forward)(forward), model)
 
 
-PRECOMPUTE_BATCH = 32  # records a forward pass of the trunk alone, in order of length (little padding)
+PRECOMPUTE_BATCH = 8  # records a forward pass of the trunk alone, in order of length (little padding)
 
 
 class TrunkCacheMixin:
@@ -450,34 +451,56 @@ class TrunkCacheMixin:
 
     def precompute_trunk(self) -> None:
         """The trunk's output for every train and val record not in the cache yet, before the first step: a
-        forward pass of the trunk alone (no upper layers, no LM head, no autograd), in batches of records of
-        similar length; every training step then runs the upper layers only."""
+        forward pass of the trunk alone (no upper layers, no LM head, no autograd), the prompt text every record
+        shares run once (its KV cache handed to each batch, as in scoring: sft/label_scoring.py), then batches of
+        records of similar length; every training step then runs the upper layers only."""
+        import copy
+
         import torch
 
         trunk, layers = self.trunk, self.trunk.layers
         rows = [r for data in (self.train_dataset, self.eval_dataset) if data is not None for r in data]
-        missing, seen = [], set()
+        missing: dict[str, list[int]] = {}
         for row in rows:
             key = row_key(trunk.key, row["input_ids"])
-            if key not in seen and trunk.store.get(key) is None:
-                seen.add(key)
-                missing.append((key, row))
+            if key not in missing and trunk.store.get(key) is None:
+                missing[key] = list(row["input_ids"])
         if not missing:
             return
         started = time.perf_counter()
-        missing.sort(key=lambda item: len(item[1]["input_ids"]))
+        order = sorted(missing.items(), key=lambda item: len(item[1]))
+        shared = common_prefix_length([ids for _, ids in order])
         device = next(self.trunk.model.parameters()).device
-        with torch.inference_mode(), self.autocast_smart_context_manager():
-            for start in range(0, len(missing), PRECOMPUTE_BATCH):
-                batch = missing[start : start + PRECOMPUTE_BATCH]
-                padded = self.data_collator([row for _, row in batch])
-                with skipping(layers, range(trunk.boundary, len(layers))), capturing(layers, trunk.boundary) as out:
+        top = range(trunk.boundary, len(layers))
+        with torch.inference_mode(), self.autocast_smart_context_manager(), skipping(layers, top):
+            prefix_cache, prefix_states = None, None
+            if shared:
+                with capturing(layers, trunk.boundary) as out:
+                    prefix_cache = self.trunk_decoder(
+                        input_ids=torch.tensor([order[0][1][:shared]], device=device), use_cache=True
+                    ).past_key_values
+                prefix_states = out[0][0]
+            for start in range(0, len(order), PRECOMPUTE_BATCH):
+                batch = order[start : start + PRECOMPUTE_BATCH]
+                rest = [ids[shared:] for _, ids in batch]
+                width = max(map(len, rest))
+                input_ids = torch.tensor([ids + [0] * (width - len(ids)) for ids in rest], device=device)
+                mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in rest], device=device)
+                cache = None
+                if prefix_cache is not None:
+                    cache = copy.deepcopy(prefix_cache)
+                    cache.batch_repeat_interleave(len(batch))
+                    mask = torch.cat([mask.new_ones((len(batch), shared)), mask], dim=1)
+                positions = torch.arange(shared, shared + width, device=device).expand(len(batch), -1)
+                with capturing(layers, trunk.boundary) as out:
                     self.trunk_decoder(
-                        input_ids=padded["input_ids"].to(device), attention_mask=padded["attention_mask"].to(device)
-                    )
-                for (key, row), states in zip(batch, out[0]):
-                    trunk.store.put(key, states[: len(row["input_ids"])])
-        log.info(f"trunk cache: {len(missing)} record(s) computed in {time.perf_counter() - started:.1f} s")
+                        input_ids=input_ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                        use_cache=cache is not None,
+                    )  # fmt: skip
+                for (key, ids), states in zip(batch, out[0]):
+                    own = states[: len(ids) - shared]
+                    trunk.store.put(key, own if prefix_states is None else torch.cat([prefix_states, own]))
+        log.info(f"trunk cache: {len(order)} record(s) computed in {time.perf_counter() - started:.1f} s")
 
 
 # ---------------------------------------------------------------- the benchmark: one trunk pass for every model
