@@ -136,7 +136,7 @@ class Decision:
 def decide(run_dir: Path, config_yaml: str, split_hash: str, force: bool = False) -> Decision:
     """The one rule for a run folder: skip a finished run, resume an interrupted one, train a new one (or a
     finished one whose weights are not here: git keeps only the record), and refuse, unless `force`, whatever
-    would delete or overwrite a run trained with other settings or on another split."""
+    would delete or overwrite the weights of a run trained with other settings or on another split."""
     shown = display_path(run_dir)
     if force:
         return Decision("train", "--force: trained again from scratch", fresh=True)
@@ -144,6 +144,11 @@ def decide(run_dir: Path, config_yaml: str, split_hash: str, force: bool = False
     if state == "new":
         return Decision("train", "new", fresh=True)
     previous = read_run(run_dir)
+    if state in ("changed", "stale") and not has_weights(run_dir):
+        what = describe_difference(run_dir, config_yaml, split_hash)
+        return Decision(
+            "train", f"finished with {what}, but its weights are not here (git keeps the record only)", fresh=True
+        )
     if state in ("changed", "stale") or (
         state == "interrupted"
         and last_checkpoint(run_dir) is not None

@@ -67,6 +67,10 @@ def test_the_rule_in_every_case(tmp_path):
     assert run_folders.decide(run_dir, other, "split-a").action == "refuse"  # an interrupted run of other settings
     (run_dir / "run.json").write_text(json.dumps({"status": "finished", "split_hash": "split-a"}))
     assert run_folders.decide(run_dir, wanted, "split-a").why.startswith("finished, but its weights are not here")
+    record_only = run_folders.decide(run_dir, other, "split-b")  # a clone's record of other settings: no weights
+    assert record_only.action == "train" and record_only.why.endswith(
+        "but its weights are not here (git keeps the record only)"
+    )
     (run_dir / "adapter").mkdir()
     assert run_folders.decide(run_dir, wanted, "split-a").action == "skip"
     stale = run_folders.decide(run_dir, wanted, "split-b")
