@@ -300,6 +300,7 @@ class ClassificationJob:
             "metrics": metrics,
             "intervals": classification_intervals(gold, predicted, self.labels),
             "correct": "".join("1" if p == g else "0" for p, g in zip(predicted, gold, strict=True)),  # McNemar
+            "predicted": predicted,  # each test record's answer, in records.jsonl's order (the results page)
             "seconds": round(seconds, 2),
             "examples_per_s": round(len(self.records) / seconds, 2),
             "peak_memory_mb": round(memory.peak_mb),

@@ -23,6 +23,7 @@ files alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.classification_rows import MODES, ClassificationJob, plan_classification_rows
 from bench.domain_rows import DomainJob, plan_domain_rows
@@ -36,6 +37,7 @@ from sft.run_groups import RunGroup
 from sft.trunk import adapter_boundary
 from sftbench_common import locks
 from sftbench_common.errors import UserError, moved_to
+from sftbench_common.fileio import atomic_write_jsonl, read_jsonl
 from sftbench_common.hardware import device_name
 from sftbench_common.logs import get_logger
 from sftbench_common.paths import results_dir
@@ -124,6 +126,15 @@ def domain_job(slug: str, meta: dict, groups: list[RunGroup], options: BenchOpti
     return job, rows
 
 
+def write_records(out: Path, records: list[dict]) -> None:
+    """results/<task>/records.jsonl: the test records the rows were measured on (id, text, gold label), in their
+    order, so the results page shows each record from the results folder alone."""
+    lines = [{"id": r["id"], "input": r["input"], "output": r["output"]} for r in records]
+    path = out / "records.jsonl"
+    if not path.is_file() or read_jsonl(path) != lines:
+        atomic_write_jsonl(path, lines)
+
+
 def bench_task(
     task: str, task_options: dict, groups: list[RunGroup], options: BenchOptions, fewshot: list[int] = (0,)
 ) -> int:
@@ -134,7 +145,10 @@ def bench_task(
         job, rows = domain_job(slug, meta, groups, options)
     else:
         job, rows = classification_job(slug, meta, groups, options, list(fewshot))
-    return run_rows(rows, job, results_dir() / slug, meta, options.force)
+    out = results_dir() / slug
+    if task_kind(task) == "classification":
+        write_records(out, job.records)
+    return run_rows(rows, job, out, meta, options.force)
 
 
 def bench_experiment(experiment: Experiment, options: BenchOptions, only: set[str] | None = None) -> int:
