@@ -22,7 +22,7 @@ from bench.rows import Row, trained_runs
 from bench.statistics import classification_intervals
 from prompts.sampling import select_train_records
 from sft import run_folders
-from sft.label_scoring import score_labels
+from sft.label_scoring import score_and_answer, score_labels
 from sft.models import model_slug, resolve_model, uses_classifier_head
 from sft.run_groups import WHOLE, RunGroup
 from sft.trunk import TrunkTape, adapter_boundary
@@ -153,6 +153,16 @@ def plan_classification_rows(
     return rows
 
 
+def answer_key(row: Row) -> tuple:
+    """What a score row and a generate row of the same model share: the model, its run and its demonstrations."""
+    return (row.model, row.run_dir, row.extra.get("shots", 0))
+
+
+def max_answer_tokens(tokenizer, labels: list[str]) -> int:
+    """generate mode's answer length: the longest label's tokens and a few more (bench/generative.py)."""
+    return max(len(tokenizer(label, add_special_tokens=False)["input_ids"]) for label in labels) + 6
+
+
 class ClassificationJob:
     """Predictions and metrics of classification rows on one task's test records."""
 
@@ -168,6 +178,7 @@ class ClassificationJob:
         batch_size: int,
         demonstrations: dict[int, list[dict]] | None = None,
         shared_trunk: dict[str, int] | None = None,
+        generate_too: set[tuple] | None = None,
     ):
         self.records, self.test_size, self.train_records = records, test_size, train_records
         self.labels = meta["labels"]
@@ -177,6 +188,8 @@ class ClassificationJob:
         self.records_print = content_hash([meta["split_hash"], [r["id"] for r in records]])
         self.shared_trunk = shared_trunk  # model -> the boundary its score rows share the trunk pass below
         self.tapes: dict[str, TrunkTape] = {}
+        self.generate_too = set(generate_too or ())  # answer_key of score rows that also answer for generate rows
+        self.answered: dict[tuple, tuple[list[str], float]] = {}  # answer_key -> (answers, seconds generating)
 
     def inputs_fingerprint(self, row: Row) -> str:
         shots = row.extra.get("shots")
@@ -215,6 +228,13 @@ class ClassificationJob:
             return lambda: (*predict_labels(model, tokenizer, max_length, row.kind, records, batch_size * 2), None, {})
         if row.mode == "score":
             return self.scorer(row)
+        if (stashed := self.answered.pop(answer_key(row), None)) is not None:
+            answers, seconds = stashed
+
+            def answered():
+                return [parse_label(a, labels) for a in answers], None, answers, {"seconds": seconds}
+
+            return answered
         model, tokenizer = self.models.get(row.model, row.run_dir)
         shown = self.demonstrations.get(row.extra.get("shots", 0), [])
 
@@ -251,17 +271,24 @@ class ClassificationJob:
         shown = self.demonstrations.get(row.extra.get("shots", 0), [])
         records, labels, batch_size = self.records, self.labels, self.batch_size
 
+        answer_tokens = max_answer_tokens(tokenizer, labels) if answer_key(row) in self.generate_too else 0
+
         def score():
             details = {}
-            if tape is not None and row.state == "base":
+            if tape is not None and row.state == "base" and not answer_tokens:
                 with tape.recording(model):
                     scores = score_labels(model, tokenizer, records, labels, batch_size=batch_size)
                 self.tapes[row.model] = tape
-            elif tape is not None:
+            elif tape is not None and not answer_tokens:
                 scores = score_labels(tape.replaying(model), tokenizer, records, labels, batch_size=batch_size)
                 details["shared_trunk_layers"] = tape.boundary  # layers 0..b-1 computed once, by the base model
-            else:
-                scores = score_labels(model, tokenizer, records, labels, batch_size=batch_size, demonstrations=shown)
+            else:  # (a tape records the scoring calls alone: never a pass that also generates)
+                scores, answers, generating = score_and_answer(
+                    model, tokenizer, records, labels, batch_size, True, shown, answer_tokens
+                )
+                if answers is not None:  # the generate row's answers, from this pass over the prompts
+                    self.answered[answer_key(row)] = (answers, generating)
+                    details["excluded_seconds"] = generating
             return [max(s, key=s.get) for s in scores], scores, None, details
 
         return score
@@ -272,7 +299,8 @@ class ClassificationJob:
         with PeakMemory(self.device) as memory:
             started = time.perf_counter()
             predicted, scores, answers, details = predict()
-            seconds = time.perf_counter() - started
+            # a score row that also generated the generate row's answers counts its own part; that row, the rest
+            seconds = details.pop("seconds", time.perf_counter() - started) - details.pop("excluded_seconds", 0)
         gold = [r["output"] for r in self.records]
         metrics = metrics_module().compute(predictions=predicted, references=gold, labels=self.labels)
         predictions = []

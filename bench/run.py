@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.classification_rows import MODES, ClassificationJob, plan_classification_rows
+from bench.classification_rows import MODES, ClassificationJob, answer_key, plan_classification_rows
 from bench.domain_rows import DomainJob, plan_domain_rows
 from bench.rows import Row, run_rows
 from prompts.build import build_task, load_split
@@ -66,12 +66,29 @@ def demonstrations_for(slug: str, labels: list[str], fewshot: list[int]) -> dict
     return {k: choose_demonstrations(train, held_out, labels, k) for k in fewshot if k > 0}
 
 
+def generate_too(rows: list[Row]) -> set[tuple]:
+    """The score rows whose pass over the prompts also gives a generate row's answers: each model, run and set of
+    demonstrations measured in both modes."""
+    modes: dict[tuple, set[str]] = {}
+    for row in rows:
+        if row.kind == "causal" and row.mode in ("score", "generate"):
+            modes.setdefault(answer_key(row), set()).add(row.mode)
+    return {key for key, found in modes.items() if found == {"score", "generate"}}
+
+
 def shared_trunk(rows: list[Row]) -> dict[str, int]:
     """Model -> the boundary below which its score rows share one trunk pass: the lowest layer any of its
-    fine-tuned runs changed, where that is above layer 0 (sft/trunk.py adapter_boundary)."""
+    fine-tuned runs changed, where that is above layer 0 (sft/trunk.py adapter_boundary), among the runs not
+    measured in generate mode too (those share the whole prompt pass with their generate row instead)."""
     boundaries: dict[str, int] = {}
+    answered = generate_too(rows)
     for row in rows:
-        if row.state == "fine-tuned" and row.mode == "score" and row.kind == "causal":
+        if (
+            row.state == "fine-tuned"
+            and row.mode == "score"
+            and row.kind == "causal"
+            and answer_key(row) not in answered
+        ):
             boundary = adapter_boundary(row.run_dir)
             if boundary > 0:
                 boundaries[row.model] = min(boundary, boundaries.get(row.model, boundary))
@@ -103,6 +120,7 @@ def classification_job(slug: str, meta: dict, groups: list[RunGroup], options: B
         options.batch_size,
         demonstrations,
         shared_trunk(rows) if options.shared_trunk else {},
+        generate_too(rows) if options.shared_trunk else set(),
     )
     log.info(f"{slug}: {len(rows)} row(s) on {len(records)} of {len(test)} test records ({meta['split_origin']})")
     return job, rows

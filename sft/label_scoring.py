@@ -122,6 +122,23 @@ def score_labels(
     prompt) runs once for the set, each record's own text once; every label's tokens then reuse that cache,
     with logits only where a label token is scored.
     """
+    return score_and_answer(model, tokenizer, records, labels, batch_size, progress, demonstrations)[0]
+
+
+def score_and_answer(
+    model,
+    tokenizer,
+    records: list[dict],
+    labels: list[str],
+    batch_size: int = 16,
+    progress: bool = True,
+    demonstrations: list[dict] = (),
+    answer_tokens: int = 0,
+) -> tuple[list[dict[str, float]], list[str] | None, float]:
+    """score_labels' scores and, with `answer_tokens` > 0, each record's greedy answer of at most that many tokens
+    (the benchmark's generate mode) from the same pass over the prompts: generation starts from the KV cache the
+    scoring computed, so the prompts run once for both. Returns (scores, answers or None, seconds spent
+    generating)."""
     import torch
 
     completions = [
@@ -135,7 +152,9 @@ def score_labels(
         label_mask[row, : len(ids)] = 1
     device = next(model.parameters()).device
     results: list[dict[str, float] | None] = [None] * len(records)
-    for batch, input_ids, attention, positions, cache, _ in prompt_batches(
+    answers: list[str | None] = [None] * len(records)
+    generating = 0.0
+    for batch, input_ids, attention, positions, cache, prefix in prompt_batches(
         model, tokenizer, records, batch_size, "score", progress, demonstrations
     ):
         with torch.inference_mode():
@@ -147,6 +166,13 @@ def score_labels(
                 use_cache=True,
                 logits_to_keep=1,
             )
+            if answer_tokens:
+                started = time.perf_counter()
+                for index, text in zip(
+                    batch, greedy_answers(model, tokenizer, input_ids, attention, out, prefix, answer_tokens)
+                ):
+                    answers[index] = text
+                generating += time.perf_counter() - started
             first = out.logits[:, -1].float().log_softmax(-1)  # (B, vocab)
             scores = first[:, label_ids[:, 0].to(device)]  # (B, labels)
             if width > 1:
@@ -174,7 +200,32 @@ def score_labels(
                 scores = scores + token_lp.sum(-1).view(len(batch), n_labels)
         for index, row in zip(batch, scores.cpu()):
             results[index] = {label: float(s) for label, s in zip(labels, row)}
-    return results
+    return results, (answers if answer_tokens else None), generating
+
+
+def greedy_answers(model, tokenizer, input_ids, attention, prompt_output, prefix: list[int], answer_tokens: int):
+    """Greedy decoding that continues from a scoring pass's prompt cache: the cache, less its last position, is
+    handed to generate() with the whole prompt, so only the last prompt token runs again before decoding (a copy:
+    the scoring goes on with the original)."""
+    import torch
+
+    cache = copy.deepcopy(prompt_output.past_key_values)
+    cache.crop(-1)
+    prefix_ids = torch.tensor([prefix], dtype=input_ids.dtype, device=input_ids.device)
+    whole = torch.cat([prefix_ids.expand(len(input_ids), -1), input_ids], dim=1)
+    output = model.generate(
+        input_ids=whole,
+        attention_mask=attention,
+        past_key_values=cache,
+        max_new_tokens=answer_tokens,
+        do_sample=False,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        top_p=None,
+        top_k=None,
+        temperature=None,
+    )
+    return tokenizer.batch_decode(output[:, whole.shape[1] :], skip_special_tokens=True)
 
 
 def best_labels(scores: list[dict[str, float]]) -> list[str]:

@@ -355,6 +355,7 @@ def bench(
       sftbench bench
       sftbench bench --experiment study --tasks tweets --modes score
     """
+    from bench.page import build_page
     from bench.report import build_report
     from bench.run import MODES, BenchOptions, bench_experiment, parse_modes
     from sft.experiment import check_filters
@@ -379,6 +380,7 @@ def bench(
     computed = bench_experiment(loaded, options, task_set(tasks))
     record_command(results_dir(), "bench", loaded.name, time.time() - started, rows_computed=computed)
     report = build_report()
+    build_page(results_dir())
     get_logger(__name__).info(
         f"bench '{loaded.name}': {computed} row(s) computed in {time.time() - started:.0f} s; report: {report}"
     )
@@ -389,14 +391,21 @@ def bench(
 def report(experiment):
     """Rebuild the tables and figures from the files under results/ (no model runs).
 
-    results.md / .csv / .tex, the figures and the model cards come from the row files, run.json and
-    train_log.jsonl; the same files give the same bytes.
+    results.md / .csv / .tex, the figures, the model cards and the results page (index.html: every row, every
+    prediction, any two models side by side; it opens from disk) come from the row files, records.jsonl, run.json
+    and train_log.jsonl; the same files give the same bytes.
     """
+    from bench.page import build_page
     from bench.report import build_report
     from sftbench_common.logs import get_logger
+    from sftbench_common.paths import results_dir
 
     load(experiment)
-    get_logger(__name__).info(f"report: {build_report()}")
+    log = get_logger(__name__)
+    log.info(f"report: {build_report()}")
+    page = build_page(results_dir())
+    if page is not None:
+        log.info(f"report: {page} (the results page: open it in a browser, from disk)")
 
 
 @cli.command()
