@@ -231,6 +231,8 @@ def task_section(task: str, rows: list[dict], kind: str, root: Path) -> tuple[st
     else:
         records = csv_records = [flat(r, columns) for r in rows]
     md = [task_heading(task, rows, kind, out) + baselines_note(rows), markdown_rows(records, columns)]
+    # the heading and table alone, for the docs to include (docs/results.md: `--8<-- "results/<task>/table.md"`)
+    atomic_write_text(out / "table.md", "\n".join(md).replace(f"## {task}", f"#### {task}", 1))
     figures = []
     if kind == "classification":
         per_class, keys = per_class_records(rows)

