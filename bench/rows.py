@@ -72,8 +72,8 @@ def trained_runs(slug: str, configs: list[TrainConfig], split_hash: str) -> list
     for config in configs:
         run_dir = config.run_dir(results_dir())
         state = run_folders.status(run_dir, to_yaml(config), split_hash)
-        if state == "interrupted" and (pid := locks.holder(run_dir)) is not None:
-            log.info(f"  {slug}: {run_dir.name} is still training (pid {pid}), not benchmarked")
+        if state == "interrupted" and (who := locks.holder(run_dir)) is not None:
+            log.info(f"  {slug}: {run_dir.name} is still training ({who}), not benchmarked")
             found.append((config, None, {}))
             continue
         if state in ("new", "interrupted", "stale"):

@@ -1,8 +1,10 @@
 """One writer at a time: a run folder trained by two processes, or one results folder benched twice, would
 interleave their files. A lock is a file beside what it guards, held with an OS advisory lock (flock) for as
-long as the work runs, its text the holder's pid. The operating system drops the lock when its process ends,
-however it ends, so a lock left by a killed process never blocks the next run; the file may stay. Locks of
-what lies under the results folder live in its `.locks/` folder, out of the way of anything that lists runs.
+long as the work runs, its text the holder's host and pid (on a cluster the pid alone says nothing). The
+operating system drops the lock when its process ends, however it ends, so a lock left by a killed process never
+blocks the next run; the file may stay. Locks of what lies under the results folder live in its `.locks/`
+folder, out of the way of anything that lists runs. A file system without flock (NFS without a lock daemon,
+Lustre mounted without -o flock) is one clear error naming the folder and the ways on, never a crash.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import socket
 from pathlib import Path
 
 from sftbench_common import paths
@@ -28,8 +31,8 @@ def lock_path(target: Path) -> Path:
     return root / ".locks" / (f"{relative}.lock" if relative.parts else "folder.lock")
 
 
-def holder(target: Path) -> int | None:
-    """The pid that holds `target`'s lock now, or None when nobody does."""
+def holder(target: Path) -> str | None:
+    """'host pid 1234': who holds `target`'s lock now, or None when nobody does (or locks are not supported)."""
     path = lock_path(target)
     if not path.is_file():
         return None
@@ -38,16 +41,29 @@ def holder(target: Path) -> int | None:
             fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            text = handle.read().strip()
-            return int(text) if text.isdigit() else -1
+            return handle.read().strip() or "unknown"
+        except OSError:
+            return None
         fcntl.flock(handle, fcntl.LOCK_UN)
     return None
+
+
+def identity() -> str:
+    return f"{socket.gethostname()} pid {os.getpid()}"
+
+
+def unsupported(target: Path, error: OSError) -> UserError:
+    return UserError(
+        f"{target}: this file system does not support file locks ({error.strerror or error}); put the results "
+        f"folder on one that does (a local disk; NFS with its lock daemon; Lustre mounted with -o flock), or "
+        f"set SFTBENCH_RESULTS to such a folder"
+    )
 
 
 @contextlib.contextmanager
 def exclusive(target: Path, what: str, hint: str):
     """Hold `target`'s lock while the block runs; if another process holds it, one UserError names it:
-    `results/runs/x: another training of this run is in progress (pid 1234); <hint>`."""
+    `results/runs/x: another training of this run is in progress (node7 pid 1234); <hint>`."""
     path = lock_path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(path, "a+")
@@ -55,13 +71,16 @@ def exclusive(target: Path, what: str, hint: str):
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.seek(0)
-        pid = handle.read().strip() or "unknown"
+        who = handle.read().strip() or "unknown"
         handle.close()
-        raise UserError(f"{target}: another {what} is in progress (pid {pid}); {hint}") from None
+        raise UserError(f"{target}: another {what} is in progress ({who}); {hint}") from None
+    except OSError as error:  # ENOLCK, EOPNOTSUPP, ENOSYS: no locks on this file system
+        handle.close()
+        raise unsupported(target, error) from None
     try:
         handle.seek(0)
         handle.truncate()
-        handle.write(str(os.getpid()))
+        handle.write(identity())
         handle.flush()
         yield
     finally:

@@ -166,6 +166,7 @@ def test_a_full_disk_stops_training_with_one_line_and_keeps_what_was_written(iso
             "report_to=none",
             "batch_size=4",
             "max_length=96",  # all layers still: the adapter must outgrow the limit
+            "run_name=smollm2-135m-instruct-lora",
         ],  # fmt: skip
         cwd=REPO,
         capture_output=True,

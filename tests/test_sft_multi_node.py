@@ -20,6 +20,7 @@ from tests.helpers import QUICK_LORA, REPO
 CONFIG = REPO / "configs" / "accelerate" / "multi-node.yaml"
 # 32 records in batches of 4 on each of 2 processes: 4 optimizer steps, a checkpoint after each
 ARGS = [
+    "run_name=smollm2-135m-instruct-lora",  # the folder the asserts read (sftbench train names it otherwise)
     "task=tweets",
     "model=smollm2-135m-instruct",
     "preset=cpu-fast",

@@ -18,6 +18,7 @@ from tests.helpers import QUICK_LORA, REPO
 
 ARGS = [
     *QUICK_LORA,
+    "run_name=smollm2-135m-instruct-lora",  # the folder the asserts read (sftbench train names it otherwise)
     "task=tweets",
     "model=smollm2-135m-instruct",
     "preset=cpu-fast",
