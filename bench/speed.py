@@ -94,7 +94,7 @@ def lora_settings(args) -> dict:
     )
 
 
-def plain_trainer(config, records, tokenizer, model_path, device):
+def plain_trainer(config, records, tokenizer, model_path, device, scratch: Path):
     """The notebook recipe: fp32, pad to max_length, the model computes full logits and its own loss."""
     import torch
     from datasets import Dataset
@@ -120,7 +120,7 @@ def plain_trainer(config, records, tokenizer, model_path, device):
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32, use_safetensors=True)
     model = get_peft_model(model, lora_config(config))
     arguments = TrainingArguments(
-        output_dir="/tmp/sftbench-speed-plain",
+        output_dir=str(scratch / "plain"),
         max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size,
         learning_rate=config.lr,
@@ -195,7 +195,7 @@ PATHS = {
 }
 
 
-def train_each_way(args, task: str, resolved, device: str) -> dict:
+def train_each_way(args, task: str, resolved, device: str, scratch: Path) -> dict:
     """The plain recipe and the toolkit's paths (PATHS), on the same batches."""
     import torch
 
@@ -208,10 +208,10 @@ def train_each_way(args, task: str, resolved, device: str) -> dict:
     for name in ("plain", *PATHS):
         torch.manual_seed(config.seed)
         if name == "plain":
-            trainer, timer = plain_trainer(config, train_records, tokenizer, resolved.path, device)
+            trainer, timer = plain_trainer(config, train_records, tokenizer, resolved.path, device, scratch)
         else:
             run_config = dataclasses.replace(config, **PATHS[name])
-            trainer = build_sft_trainer(run_config, resolved, Path(tempfile.mkdtemp(prefix="sftbench-speed-")))
+            trainer = build_sft_trainer(run_config, resolved, Path(tempfile.mkdtemp(dir=scratch)))
             timer = step_timer()
             trainer.add_callback(timer)
         trainer.train()
@@ -357,7 +357,7 @@ def trunk_run_config(args, task: str, **values):
     return build_config((settings, "bench.speed"))
 
 
-def train_runs(configs: list, resolved, cached: bool, folder: Path) -> tuple[float, float, list]:
+def train_runs(configs: list, resolved, cached: bool, folder: Path, scratch: Path) -> tuple[float, float, list]:
     """Train each config (from scratch, in this process) with the trunk cache in `folder` or off: (wall seconds,
     seconds in optimizer steps, each run's trainer)."""
     import torch
@@ -368,7 +368,7 @@ def train_runs(configs: list, resolved, cached: bool, folder: Path) -> tuple[flo
         started = time.perf_counter()
         torch.manual_seed(config.seed)
         run_config = dataclasses.replace(config, trunk_cache=cached)
-        run_dir = Path(tempfile.mkdtemp(prefix="sftbench-speed-"))
+        run_dir = Path(tempfile.mkdtemp(dir=scratch))
         trainer = build_sft_trainer(run_config, resolved, run_dir, trunk_cache_folder=folder)
         timer = step_timer()
         trainer.add_callback(timer)
@@ -384,14 +384,13 @@ def losses_of(trainer) -> list[float]:
     return [h["loss"] for h in trainer.state.log_history if "loss" in h]
 
 
-def measure_trunk_training(args, task: str, resolved) -> list:
+def measure_trunk_training(args, task: str, resolved, scratch: Path) -> list:
     """A 3-epoch run, and a group of 9 runs (3 seeds x 3 learning rates, one epoch each, as a sweep at 3 seeds
     trains them), each with and without the trunk cache, an empty cache at the start; returns the group's cached
     trainers at the first seed (the benchmark measurement's fine-tuned models)."""
-    scratch = Path(tempfile.mkdtemp(prefix="sftbench-speed-trunk-"))
     epochs = trunk_run_config(args, task, epochs=3)
-    plain = train_runs([epochs], resolved, False, scratch / "off")
-    cached = train_runs([epochs], resolved, True, scratch / "epochs")
+    plain = train_runs([epochs], resolved, False, scratch / "off", scratch)
+    cached = train_runs([epochs], resolved, True, scratch / "epochs", scratch)
     same = max(abs(a - b) / abs(a) for a, b in zip(losses_of(plain[2][0]), losses_of(cached[2][0])))
     log.info(
         f"{task}: trunk cache, a 3-epoch run of {args.trunk_records} records (top {TOP_LAYERS} layers): "
@@ -400,8 +399,8 @@ def measure_trunk_training(args, task: str, resolved) -> list:
         f"{same:.1e} relative"
     )
     group = [trunk_run_config(args, task, lr=lr, seed=seed) for seed in GROUP_SEEDS for lr in GROUP_LRS]
-    plain = train_runs(group, resolved, False, scratch / "off")
-    cached = train_runs(group, resolved, True, scratch / "group")
+    plain = train_runs(group, resolved, False, scratch / "off", scratch)
+    cached = train_runs(group, resolved, True, scratch / "group", scratch)
     final = [(losses_of(a)[-1], losses_of(b)[-1]) for a, b in zip(plain[2], cached[2])]
     worst = max(abs(a - b) / abs(a) for a, b in final)
     log.info(
@@ -413,7 +412,7 @@ def measure_trunk_training(args, task: str, resolved) -> list:
     return cached[2][: len(GROUP_LRS)]
 
 
-def measure_shared_trunk_bench(args, task: str, resolved, trainers: list, device: str) -> None:
+def measure_shared_trunk_bench(args, task: str, resolved, trainers: list, device: str, scratch: Path) -> None:
     """A task's score-mode benchmark, the base model zero-shot and 4-shot and 3 fine-tuned top-8 models, model by
     model and with the shared trunk; the same predictions."""
     from bench.classification_rows import ClassificationJob
@@ -422,7 +421,6 @@ def measure_shared_trunk_bench(args, task: str, resolved, trainers: list, device
 
     meta = load_meta(task)
     records = load_split(task, "test")[: args.bench_examples]
-    scratch = Path(tempfile.mkdtemp(prefix="sftbench-speed-bench-"))
     rows = [
         Row("base.score", task, args.model, "base", "", "score", "causal", 0),
         Row("base-4shot.score", task, args.model, "base", "", "score", "causal", 1, extra={"shots": 4}),
@@ -485,8 +483,13 @@ def measure_speed(args) -> None:
     )
     task = args.tasks[0]
     tokenizer = load_tokenizer(resolved)
+    with tempfile.TemporaryDirectory(prefix="sftbench-speed-") as folder:  # every run's files, gone afterwards
+        measure_parts(args, task, resolved, tokenizer, device, Path(folder))
+
+
+def measure_parts(args, task: str, resolved, tokenizer, device: str, scratch: Path) -> None:
     if "paths" in args.parts or "scoring" in args.parts:
-        trained = {t: train_each_way(args, t, resolved, device) for t in args.tasks}
+        trained = {t: train_each_way(args, t, resolved, device, scratch) for t in args.tasks}
         log_training_ratios(trained, args.steps)
         if "scoring" in args.parts:
             model = scoring_model(args, task, trained[task]["shared prefix"]["trainer"].model, device)
@@ -495,8 +498,8 @@ def measure_speed(args) -> None:
             measure_utilisation(args, task, model, tokenizer, eager, plain_per_example, device)
     if "trunk" in args.parts:
         build_task(get_task(task))
-        trainers = measure_trunk_training(args, task, resolved)
-        measure_shared_trunk_bench(args, task, resolved, trainers, device)
+        trainers = measure_trunk_training(args, task, resolved, scratch)
+        measure_shared_trunk_bench(args, task, resolved, trainers, device, scratch)
 
 
 if __name__ == "__main__":
