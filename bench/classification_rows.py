@@ -79,10 +79,10 @@ def fine_tuned_rows(
     row_modes: tuple[str, ...],
     all_settings: bool,
     first: int,
+    root: Path,
 ) -> list[Row]:
-    """The group's benchmarked runs: every seed of its (chosen) setting; with `all_settings`, a sweep's other
-    settings too, marked as not chosen."""
-    root = results_dir()
+    """The group's benchmarked runs (under the results folder `root`): every seed of its (chosen) setting; with
+    `all_settings`, a sweep's other settings too, marked as not chosen."""
     configs = group.chosen_configs(root)
     if configs is None:
         log.info(
@@ -95,7 +95,7 @@ def fine_tuned_rows(
         chosen = {c.run_dir(root) for c in configs}
         others = [c for c in group.grid() if c.run_dir(root) not in chosen]
     rows: list[Row] = []
-    for config, run_dir, overrides in trained_runs(slug, configs + others, split_hash):
+    for config, run_dir, overrides in trained_runs(slug, configs + others, split_hash, root):
         if run_dir is None:
             continue
         extra = {**info, **({"seed": config.seed} if group.seeds else {})}
@@ -133,7 +133,9 @@ def plan_classification_rows(
     labels: list[str],
     fewshot: list[int] = (0,),
     all_settings: bool = False,
+    root: Path | None = None,
 ) -> list[Row]:
+    root = root or results_dir()
     rows: list[Row] = []
     seen_bases, sizes = set(), []
     for group in groups:
@@ -147,7 +149,7 @@ def plan_classification_rows(
             rows += base_rows(name, kind, row_modes, list(fewshot) if kind == "causal" else [0], slug, len(rows))
         if group.size not in (None, WHOLE, *sizes):  # the whole split's baselines are the plain ones
             sizes.append(group.size)
-        rows += fine_tuned_rows(slug, group, (name, kind), split_hash, row_modes, all_settings, len(rows))
+        rows += fine_tuned_rows(slug, group, (name, kind), split_hash, row_modes, all_settings, len(rows), root)
     if with_baselines:
         rows += baseline_rows(slug, records, labels, [None, *sorted(sizes)], len(rows))
     return rows

@@ -8,6 +8,7 @@ tokenizer of the row's model (an API row uses the first model's), the same for i
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from bench.api_client import complete
 from bench.domain import (
@@ -33,10 +34,10 @@ SAMPLES = 3
 
 
 def plan_domain_rows(
-    slug: str, configs: list[TrainConfig], split_hash: str, api_base: str | None, api_model: str
+    slug: str, configs: list[TrainConfig], split_hash: str, api_base: str | None, api_model: str, root: Path
 ) -> list[Row]:
     rows: list[Row] = []
-    for config, run_dir, overrides in trained_runs(slug, configs, split_hash):
+    for config, run_dir, overrides in trained_runs(slug, configs, split_hash, root):
         name = model_slug(config.model)
         if not any(r.model == name and r.state == "base" for r in rows):
             rows.append(Row(f"{name}.base.lm", slug, name, "base", "", "lm", "causal", len(rows)))

@@ -64,15 +64,19 @@ class RowJob(Protocol):
     def describe(self, result: dict) -> str: ...
 
 
-def trained_runs(slug: str, configs: list[TrainConfig], split_hash: str) -> list[tuple[TrainConfig, Path | None, dict]]:
-    """Each config with its finished run's folder and the settings that run was trained with beyond the
-    experiment's (a run's own config.yaml is the truth: trained with overrides, it is still benchmarked).
-    The folder is None, with a note, for a run that is missing, unfinished or trained on an older split."""
+def trained_runs(
+    slug: str, configs: list[TrainConfig], split_hash: str, root: Path | None = None
+) -> list[tuple[TrainConfig, Path | None, dict]]:
+    """Each config with its finished run's folder under the results folder `root` and the settings that run was
+    trained with beyond the experiment's (a run's own config.yaml is the truth: trained with overrides, it is
+    still benchmarked). The folder is None, with a note, for a run that is missing, unfinished or trained on an
+    older split."""
+    root = root or results_dir()
     found = []
     for config in configs:
-        run_dir = config.run_dir(results_dir())
+        run_dir = config.run_dir(root)
         state = run_folders.status(run_dir, to_yaml(config), split_hash)
-        if state == "interrupted" and (who := locks.holder(run_dir)) is not None:
+        if state == "interrupted" and (who := locks.holder(run_dir, root)) is not None:
             log.info(f"  {slug}: {run_dir.name} is still training ({who}), not benchmarked")
             found.append((config, None, {}))
             continue

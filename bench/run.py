@@ -95,7 +95,9 @@ def shared_trunk(rows: list[Row]) -> dict[str, int]:
     return boundaries
 
 
-def classification_job(slug: str, meta: dict, groups: list[RunGroup], options: BenchOptions, fewshot: list[int]):
+def classification_job(
+    slug: str, meta: dict, groups: list[RunGroup], options: BenchOptions, fewshot: list[int], root: Path
+):
     test = load_split(slug, "test")
     records = test[: options.limit] if options.limit else test
     causal = any(resolve_model(g.base.model).kind == "causal" for g in groups)
@@ -110,6 +112,7 @@ def classification_job(slug: str, meta: dict, groups: list[RunGroup], options: B
         meta["labels"],
         fewshot,
         options.all_settings,
+        root,
     )
     job = ClassificationJob(
         records,
@@ -126,9 +129,9 @@ def classification_job(slug: str, meta: dict, groups: list[RunGroup], options: B
     return job, rows
 
 
-def domain_job(slug: str, meta: dict, groups: list[RunGroup], options: BenchOptions):
+def domain_job(slug: str, meta: dict, groups: list[RunGroup], options: BenchOptions, root: Path):
     texts = [r["text"] for r in load_split(slug, "test")]
-    configs = [c for g in groups for c in (g.chosen_configs(results_dir()) or [])]
+    configs = [c for g in groups for c in (g.chosen_configs(root) or [])]
     job = DomainJob(
         texts,
         configs,
@@ -139,7 +142,7 @@ def domain_job(slug: str, meta: dict, groups: list[RunGroup], options: BenchOpti
         options.api_base,
         options.api_model,
     )
-    rows = plan_domain_rows(slug, configs, meta["split_hash"], options.api_base, options.api_model)
+    rows = plan_domain_rows(slug, configs, meta["split_hash"], options.api_base, options.api_model, root)
     log.info(f"{slug}: {len(rows)} row(s) on the test documents ({len(texts)})")
     return job, rows
 
@@ -154,16 +157,23 @@ def write_records(out: Path, records: list[dict]) -> None:
 
 
 def bench_task(
-    task: str, task_options: dict, groups: list[RunGroup], options: BenchOptions, fewshot: list[int] = (0,)
+    task: str,
+    task_options: dict,
+    groups: list[RunGroup],
+    options: BenchOptions,
+    fewshot: list[int] = (0,),
+    root: Path | None = None,
 ) -> int:
-    """Every row of one task; returns how many were computed (the rest were already there)."""
+    """Every row of one task, into the results folder `root`; returns how many were computed (the rest were
+    already there)."""
+    root = root or results_dir()
     meta = build_task(get_task(task, **task_options))
     slug = task_slug(task, task_options)
     if task_kind(task) == "domain":
-        job, rows = domain_job(slug, meta, groups, options)
+        job, rows = domain_job(slug, meta, groups, options, root)
     else:
-        job, rows = classification_job(slug, meta, groups, options, list(fewshot))
-    out = results_dir() / slug
+        job, rows = classification_job(slug, meta, groups, options, list(fewshot), root)
+    out = root / slug
     if task_kind(task) == "classification":
         write_records(out, job.records)
     return run_rows(rows, job, out, meta, options.force)
@@ -179,11 +189,17 @@ def bench_experiment(experiment: Experiment, options: BenchOptions, only: set[st
         if task_kind(task) == "classification":
             demonstrations_for(task_slug(task, task_options), meta["labels"], experiment.fewshot)
     # one bench writing a results folder's rows at a time (a second `make bench`, a notebook cell run twice)
-    with locks.exclusive(results_dir(), "bench of this results folder", "wait for it to finish or stop it"):
+    root = experiment.root
+    with locks.exclusive(root, "bench of this results folder", "wait for it to finish or stop it", root):
         return sum(
             bench_task(
-                task, task_options, experiment.task_groups(task_slug(task, task_options)), options, experiment.fewshot
-            )
+                task,
+                task_options,
+                experiment.task_groups(task_slug(task, task_options)),
+                options,
+                experiment.fewshot,
+                root,
+            )  # fmt: skip
             for task, task_options in tasks
         )
 

@@ -69,7 +69,7 @@ def attempt(config: TrainConfig, force: bool, results: Path) -> Outcome:
     started = time.time()
     run_dir = config.run_dir(results)
     try:
-        train(config, force=force)
+        train(config, force=force, results=results)
     except Exception as error:  # noqa: BLE001 - every failure is reported with its run; the others go on
         # an input error is its one line; anything else keeps the traceback's last frames
         lines = (
@@ -82,9 +82,10 @@ def attempt(config: TrainConfig, force: bool, results: Path) -> Outcome:
 
 
 def train_one(config: TrainConfig, force: bool, results: str, env: dict[str, str]) -> Outcome:
-    """What a Ray or SLURM worker runs: one run, into the shared results folder, in the command's environment."""
+    """What a Ray or SLURM worker runs: one run, into the shared results folder. The worker process takes the
+    environment the command was typed in (HF_HUB_OFFLINE, the caches: `forwarded_env`), as a new process of the
+    command's own would have it."""
     os.environ.update(env)
-    os.environ["SFTBENCH_RESULTS"] = results
     setup_logging()  # as the command set it up where it was typed (progress bars off off a terminal, ...)
     return attempt(config, force, Path(results))
 
@@ -108,10 +109,10 @@ def forwarded_env() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if name.startswith(FORWARDED_ENV)}
 
 
-def run_in_waves(waves, submit, force: bool) -> list[Outcome]:
+def run_in_waves(waves, submit, force: bool, root: Path) -> list[Outcome]:
     """Train wave after wave: `waves()` gives the runs that can train now, `submit(configs)` trains them and
     returns their outcomes; a run is tried once per command. A refused run is a failure here, never sent."""
-    root, tried, outcomes, split_hashes = results_dir(), set(), [], {}
+    tried, outcomes, split_hashes = set(), [], {}
     while True:
         pending = [c for c in waves() if c.run_dir(root) not in tried]
         if not pending:
@@ -133,13 +134,13 @@ def run_in_waves(waves, submit, force: bool) -> list[Outcome]:
             outcomes += submit(to_send)
 
 
-def local_submit(options: ClusterOptions, force: bool):
+def local_submit(options: ClusterOptions, force: bool, root: Path):
     """The local executor: the same loop with one worker, this process."""
 
     def submit(configs: list[TrainConfig]) -> list[Outcome]:
         outcomes = []
         for config in configs:
-            outcome = attempt(config, force, results_dir())
+            outcome = attempt(config, force, root)
             report(outcome)
             outcomes.append(outcome)
         return outcomes
@@ -155,7 +156,7 @@ def report(outcome: Outcome) -> None:
         log.error(f"  [fail] {shown} ({outcome.seconds:.0f} s): {outcome.error}")
 
 
-def ray_submit(options: ClusterOptions, force: bool):
+def ray_submit(options: ClusterOptions, force: bool, root: Path):
     try:
         import ray
     except ImportError:
@@ -181,7 +182,7 @@ def ray_submit(options: ClusterOptions, force: bool):
     remote = ray.remote(num_cpus=options.cpus_per_run, num_gpus=gpus, max_retries=0)(train_one)
 
     def submit(configs: list[TrainConfig]) -> list[Outcome]:
-        waiting = {remote.remote(c, force, str(results_dir()), forwarded_env()): c for c in configs}
+        waiting = {remote.remote(c, force, str(root), forwarded_env()): c for c in configs}
         outcomes = []
         while waiting:
             done, _ = ray.wait(list(waiting), num_returns=1)
@@ -190,7 +191,7 @@ def ray_submit(options: ClusterOptions, force: bool):
                 outcome = ray.get(done[0])
             except ray.exceptions.RayError as error:  # the worker died (killed, out of memory) or was cancelled
                 reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-                outcome = Outcome(str(config.run_dir(results_dir())), 0.0, f"{type(error).__name__}: {reason}")
+                outcome = Outcome(str(config.run_dir(root)), 0.0, f"{type(error).__name__}: {reason}")
             report(outcome)
             outcomes.append(outcome)
         return outcomes
@@ -198,7 +199,7 @@ def ray_submit(options: ClusterOptions, force: bool):
     return submit, ray.shutdown
 
 
-def slurm_submit(options: ClusterOptions, force: bool):
+def slurm_submit(options: ClusterOptions, force: bool, root: Path):
     try:
         import submitit
     except ImportError:
@@ -209,7 +210,7 @@ def slurm_submit(options: ClusterOptions, force: bool):
             "--executor slurm: no `sbatch` on this machine; run it on the cluster's login node "
             "(or --cluster local to run the jobs here, as the tests do)"
         )
-    folder = results_dir() / ".submitit"
+    folder = root / ".submitit"
     executor = submitit.AutoExecutor(folder=folder / "%j", cluster=cluster)
     gpus = options.gpus_per_run or 0
     if gpus != int(gpus):
@@ -228,7 +229,7 @@ def slurm_submit(options: ClusterOptions, force: bool):
 
     def submit(configs: list[TrainConfig]) -> list[Outcome]:
         with executor.batch():  # one job array
-            jobs = [executor.submit(train_one, c, force, str(results_dir()), forwarded_env()) for c in configs]
+            jobs = [executor.submit(train_one, c, force, str(root), forwarded_env()) for c in configs]
         log.info(f"submitted job(s) {', '.join(job.job_id for job in jobs)}")
         outcomes = []
         for job in submitit.helpers.as_completed(jobs):
@@ -237,7 +238,7 @@ def slurm_submit(options: ClusterOptions, force: bool):
                 outcome = job.result()
             except Exception as error:  # noqa: BLE001 - the job itself failed (killed, timed out, no node)
                 tail = str(error).strip().splitlines()[-3:]
-                outcome = Outcome(str(config.run_dir(results_dir())), 0.0, f"job {job.job_id}: {' '.join(tail)}")
+                outcome = Outcome(str(config.run_dir(root)), 0.0, f"job {job.job_id}: {' '.join(tail)}")
             report(outcome)
             outcomes.append(outcome)
         return outcomes
@@ -249,14 +250,15 @@ SUBMITTERS = {"local": local_submit, "ray": ray_submit, "slurm": slurm_submit}
 EXECUTORS = tuple(SUBMITTERS)
 
 
-def train_runs(waves, options: ClusterOptions, force: bool) -> int:
+def train_runs(waves, options: ClusterOptions, force: bool, root: Path | None = None) -> int:
     """Train every run `waves` yields with the chosen executor; returns how many were tried. Raises UserError
     naming the runs that failed, after the others have finished."""
     if options.executor not in SUBMITTERS:
         raise UserError(f"--executor must be one of {', '.join(EXECUTORS)}, got '{options.executor}'")
-    submit, close = SUBMITTERS[options.executor](options, force)
+    root = root or results_dir()
+    submit, close = SUBMITTERS[options.executor](options, force, root)
     try:
-        outcomes = run_in_waves(waves, submit, force)
+        outcomes = run_in_waves(waves, submit, force, root)
     finally:
         close()
     failed = [o for o in outcomes if o.error is not None]

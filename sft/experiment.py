@@ -26,7 +26,6 @@ here and on a GPU (sft/plan.py). Under `accelerate launch` every run trains on a
 from __future__ import annotations
 
 import difflib
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,16 +63,11 @@ class Experiment:
     name: str
     path: Path
     groups: list[RunGroup]
+    root: Path  # the results folder its runs, rows and tables go to (results/, or results/<results>/)
     bench_limit: int | None = None  # benchmark the first N test records of each task (None: all)
     fewshot: list[int] = field(default_factory=lambda: [0])  # in-context demonstrations of the base rows
     modes: list[str] | None = None  # the generative modes bench measures (None: score and generate)
     results: str | None = None  # a folder of its own under results/ (runs, rows, tables, report); None: results/
-
-    def use_results_folder(self) -> Path:
-        """Point results_dir() at the experiment's own folder (for this process and those it starts)."""
-        if self.results:
-            os.environ["SFTBENCH_RESULTS"] = str(results_dir() / self.results)
-        return results_dir()
 
     @property
     def configs(self) -> list[TrainConfig]:
@@ -125,7 +119,9 @@ def _groups(layers: list[tuple[dict, str]], spec: dict, run: dict, origin: str) 
     return [RunGroup(layers, settings, seeds, size, origin) for size in sizes]
 
 
-def load_experiment(name_or_path: str, cli_overrides: dict | None = None) -> Experiment:
+def load_experiment(name_or_path: str, cli_overrides: dict | None = None, results: Path | None = None) -> Experiment:
+    """The experiment file's runs, with the command line's overrides; its results go under `results` (default:
+    results/, or $SFTBENCH_RESULTS where the user set it), in the folder of its own the file may name."""
     path = find_experiment(name_or_path)
     spec = read_yaml(path)
     unknown = set(spec) - EXPERIMENT_KEYS
@@ -159,10 +155,11 @@ def load_experiment(name_or_path: str, cli_overrides: dict | None = None) -> Exp
     modes = spec.get("modes")
     if modes is not None and (not isinstance(modes, list) or not set(modes) <= {"score", "generate"} or not modes):
         raise UserError(f"{path}: 'modes' must be a list of score and/or generate; got {modes!r}")
-    results = spec.get("results")
-    if results is not None and (not isinstance(results, str) or "/" in results or results in ("", ".", "..", "runs")):
-        raise UserError(f"{path}: 'results' must be a folder name under results/, e.g. study; got {results!r}")
-    return Experiment(spec.get("name", path.stem), path, groups, spec.get("bench_limit"), fewshot, modes, results)
+    folder = spec.get("results")
+    if folder is not None and (not isinstance(folder, str) or "/" in folder or folder in ("", ".", "..", "runs")):
+        raise UserError(f"{path}: 'results' must be a folder name under results/, e.g. study; got {folder!r}")
+    root = (results or results_dir()) / (folder or "")
+    return Experiment(spec.get("name", path.stem), path, groups, root, spec.get("bench_limit"), fewshot, modes, folder)
 
 
 def selected(config: TrainConfig, root: Path, only: str | None, tasks: set[str] | None) -> bool:
@@ -184,7 +181,7 @@ def check_filters(experiment: Experiment, only: str | None, tasks: set[str] | No
                 f"--tasks: experiment '{experiment.name}' has no task '{task}'; {hint}its tasks: {', '.join(slugs)}"
             )
     if only:
-        root = results_dir()
+        root = experiment.root
         names = sorted({str(c.run_dir(root).relative_to(root / "runs")) for c in experiment.configs})
         if not any(only in str(c.run_dir(root)) for c in experiment.configs):
             close = difflib.get_close_matches(only, names, n=1, cutoff=0.3)
@@ -198,7 +195,7 @@ def check_filters(experiment: Experiment, only: str | None, tasks: set[str] | No
 def runnable_now(experiment: Experiment, only: str | None, tasks: set[str] | None):
     """The waves of an experiment's training (sft/executors.py run_in_waves): each call, the runs that can train
     now; a sweep's choice is logged once, when its grid has finished."""
-    root, announced = results_dir(), set()
+    root, announced = experiment.root, set()
 
     def waves() -> list[TrainConfig]:
         for group in experiment.groups:
@@ -218,7 +215,7 @@ def list_runs(
     """Log every run the experiment (or its --only/--tasks part) has, with what `train-all` will do with it, in
     the words train-all prints; returns the runs."""
     check_filters(experiment, only, tasks)
-    root, split_hashes = results_dir(), {}
+    root, split_hashes = experiment.root, {}
     chosen = [c for c in experiment.configs if selected(c, root, only, tasks)]
     log.info(f"experiment '{experiment.name}' ({experiment.path}): {len(chosen)} run(s)")
     for group in experiment.groups:
@@ -240,20 +237,16 @@ def train_experiment(
     """Train every unfinished run of the experiment (or its --only/--tasks part), here one after another or on a
     Ray / SLURM cluster (sft/executors.py); returns how many runs it went through."""
     check_filters(experiment, only, tasks)
-    started = time.time()
-    trained = train_runs(runnable_now(experiment, only, tasks), cluster or ClusterOptions(), force)
+    started, options, root = time.time(), cluster or ClusterOptions(), experiment.root
+    trained = train_runs(runnable_now(experiment, only, tasks), options, force, root)
+    chosen = [c for c in experiment.configs if selected(c, root, only, tasks)]
     run_folders.record_command(
-        results_dir(),
-        "train-all",
-        experiment.name,
-        time.time() - started,
-        runs_trained=trained,
-        runs=len([c for c in experiment.configs if selected(c, results_dir(), only, tasks)]),
-        executor=(cluster or ClusterOptions()).executor,
-    )
+        root, "train-all", experiment.name, time.time() - started, runs_trained=trained, runs=len(chosen),
+        executor=options.executor,
+    )  # fmt: skip
     log.info(
         f"experiment '{experiment.name}': {trained} run(s) trained in {time.time() - started:.0f} s, the others were "
-        f"finished; results under {results_dir() / 'runs'}"
+        f"finished; results under {root / 'runs'}"
     )
     return trained
 

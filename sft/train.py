@@ -253,11 +253,12 @@ def prepare_run_folder(run_dir: Path, decision: run_folders.Decision) -> None:
         log.info(f"resuming {run_dir} from {decision.checkpoint.name}")
 
 
-def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Path:
+def train(config: TrainConfig, force: bool = False, resume: bool = False, results: Path | None = None) -> Path:
     """Train one run (or skip it if finished); returns its run folder. Under several processes (accelerate
     launch, torchrun) every process trains and the main one alone writes the run's files
     (sftbench_common/processes.py)."""
-    run_dir = config.run_dir(results_dir())
+    results = results or results_dir()
+    run_dir = config.run_dir(results)
     on_cpu = device_name() == "cpu"
     # Bad input fails here, before a model loads or anything is written under results/. The main process
     # writes the task's data files and the converted model first; the others then find them.
@@ -270,7 +271,10 @@ def train(config: TrainConfig, force: bool = False, resume: bool = False) -> Pat
     held = contextlib.nullcontext()
     if processes.is_main_process():
         held = locks.exclusive(
-            run_dir, "training of this run", "wait for it to finish or stop it, then run this again (it resumes)"
+            run_dir,
+            "training of this run",
+            "wait for it to finish or stop it, then run this again (it resumes)",
+            results,
         )
     with held:
         return train_run_folder(config, model, run_dir, split_hash, force, resume)

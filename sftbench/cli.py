@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import click
 
 from sftbench_common.errors import UserError, errors_reported
-from sftbench_common.logs import NORMAL, QUIET, VERBOSE, setup_logging
+from sftbench_common.logs import NORMAL, QUIET, VERBOSE, command_logging
 
 SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 EXPERIMENT_HELP = "an experiment: a name under configs/experiments/ (default, study, full, ...) or a YAML path"
@@ -50,8 +50,7 @@ class Job(click.Command):
         quiet = ctx.params.pop("quiet") or group.get("quiet", False)
         verbose = ctx.params.pop("verbose") or group.get("verbose", False)
         debug = ctx.params.pop("debug") or group.get("debug", False)
-        setup_logging(verbosity(quiet, verbose))
-        with errors_reported(debug):
+        with command_logging(verbosity(quiet, verbose)), errors_reported(debug):
             return super().invoke(ctx)
 
 
@@ -120,13 +119,11 @@ def task_set(text: str | None) -> set[str] | None:
 
 
 def load(experiment_name: str, overrides: tuple[str, ...] = ()):
-    """The experiment with the command line's overrides, its results folder in use."""
+    """The experiment with the command line's overrides; `.root` is the results folder every step gets."""
     from sft.config import parse_overrides
     from sft.experiment import load_experiment
 
-    experiment = load_experiment(experiment_name, parse_overrides(list(overrides)))
-    experiment.use_results_folder()
-    return experiment
+    return load_experiment(experiment_name, parse_overrides(list(overrides)))
 
 
 @cli.command()
@@ -361,7 +358,6 @@ def bench(
     from sft.experiment import check_filters
     from sft.run_folders import record_command
     from sftbench_common.logs import get_logger
-    from sftbench_common.paths import results_dir
 
     loaded = load(experiment, overrides)
     options = BenchOptions(
@@ -378,9 +374,9 @@ def bench(
     check_filters(loaded, None, task_set(tasks))
     started = time.time()
     computed = bench_experiment(loaded, options, task_set(tasks))
-    record_command(results_dir(), "bench", loaded.name, time.time() - started, rows_computed=computed)
-    report = build_report()
-    build_page(results_dir())
+    record_command(loaded.root, "bench", loaded.name, time.time() - started, rows_computed=computed)
+    report = build_report(loaded.root)
+    build_page(loaded.root)
     get_logger(__name__).info(
         f"bench '{loaded.name}': {computed} row(s) computed in {time.time() - started:.0f} s; report: {report}"
     )
@@ -398,12 +394,11 @@ def report(experiment):
     from bench.page import build_page
     from bench.report import build_report
     from sftbench_common.logs import get_logger
-    from sftbench_common.paths import results_dir
 
-    load(experiment)
+    root = load(experiment).root
     log = get_logger(__name__)
-    log.info(f"report: {build_report()}")
-    page = build_page(results_dir())
+    log.info(f"report: {build_report(root)}")
+    page = build_page(root)
     if page is not None:
         log.info(f"report: {page} (the results page: open it in a browser, from disk)")
 
@@ -420,8 +415,7 @@ def paper(experiment, no_pdf):
     from sftbench_common.logs import get_logger
 
     log = get_logger(__name__)
-    load(experiment)
-    tex = build_paper()
+    tex = build_paper(load(experiment).root)
     log.info(f"paper: {tex}")
     if not no_pdf and (pdf := compile_pdf(tex)):
         log.info(f"paper: {pdf}")

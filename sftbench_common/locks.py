@@ -19,11 +19,11 @@ from sftbench_common import paths
 from sftbench_common.errors import UserError
 
 
-def lock_path(target: Path) -> Path:
-    """`target`'s lock: results/.locks/<its path under results>.lock (the results folder itself:
-    results/.locks/folder.lock); outside the results folder, a hidden file beside it. Never inside `target`, so
+def lock_path(target: Path, results: Path | None = None) -> Path:
+    """`target`'s lock: <results>/.locks/<its path under results>.lock (the results folder itself:
+    <results>/.locks/folder.lock); outside the results folder, a hidden file beside it. Never inside `target`, so
     emptying or replacing it leaves the lock alone."""
-    root = paths.results_dir().resolve()
+    root = (results or paths.results_dir()).resolve()
     try:
         relative = Path(target).resolve().relative_to(root)
     except ValueError:
@@ -31,9 +31,9 @@ def lock_path(target: Path) -> Path:
     return root / ".locks" / (f"{relative}.lock" if relative.parts else "folder.lock")
 
 
-def holder(target: Path) -> str | None:
+def holder(target: Path, results: Path | None = None) -> str | None:
     """'host pid 1234': who holds `target`'s lock now, or None when nobody does (or locks are not supported)."""
-    path = lock_path(target)
+    path = lock_path(target, results)
     if not path.is_file():
         return None
     with open(path, "a+") as handle:
@@ -61,10 +61,10 @@ def unsupported(target: Path, error: OSError) -> UserError:
 
 
 @contextlib.contextmanager
-def exclusive(target: Path, what: str, hint: str):
+def exclusive(target: Path, what: str, hint: str, results: Path | None = None):
     """Hold `target`'s lock while the block runs; if another process holds it, one UserError names it:
     `results/runs/x: another training of this run is in progress (node7 pid 1234); <hint>`."""
-    path = lock_path(target)
+    path = lock_path(target, results)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(path, "a+")
     try:

@@ -1,6 +1,5 @@
 """Helpers shared by the test modules (fixtures stay in conftest.py)."""
 
-import logging
 import os
 import random
 import subprocess
@@ -13,7 +12,6 @@ from click.testing import CliRunner
 from prompts.build import build_task, load_split
 from prompts.tasks import get_task
 from sftbench.cli import cli
-from sftbench_common.logs import ROOT as ROOT_LOGGER
 
 REPO = Path(__file__).resolve().parent.parent
 # What a test of the machinery (resume, several processes, locks, the notebook), not of how well a model learns,
@@ -51,8 +49,8 @@ def run_sftbench(
     captured apart), which saves the 12-20 s every new process spends importing torch, transformers and TRL.
     `separate_process=True` runs `python -m sftbench` instead: for what only a new process shows (variables read
     when a library is imported, such as HF_HUB_OFFLINE or OMP_NUM_THREADS, and executors that start processes).
-    `env` holds for the call only; so do the working directory (the repository) and the logging level; `timeout`
-    bounds a separate process only."""
+    `env` holds for the call only; so does the working directory (the repository); `timeout` bounds a separate
+    process only."""
     if separate_process:
         return subprocess.run(
             [sys.executable, "-m", "sftbench", command, *args],
@@ -62,20 +60,23 @@ def run_sftbench(
             timeout=timeout,
             env={**os.environ, **(env or {})},
         )
-    saved_environ, saved_cwd, saved_argv = dict(os.environ), os.getcwd(), sys.argv
-    toolkit_logger = logging.getLogger(ROOT_LOGGER)
-    saved_level = toolkit_logger.level
+    # the call's own variables (a results folder for this call, say) are set for it and put back after it; the
+    # command itself writes none and puts back its logging set-up (sftbench_common/logs.py command_logging)
+    given = {name: os.environ.get(name) for name in env or {}}
+    saved_cwd, saved_argv = os.getcwd(), sys.argv
     try:
         os.environ.update(env or {})
         os.chdir(REPO)
         sys.argv = ["sftbench", command, *args]
         result = CliRunner().invoke(cli, [command, *args], prog_name="sftbench")
     finally:
-        os.environ.clear()
-        os.environ.update(saved_environ)
+        for name, value in given.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         os.chdir(saved_cwd)
         sys.argv = saved_argv
-        toolkit_logger.setLevel(saved_level)
     stderr = result.stderr
     if result.exc_info and not isinstance(result.exception, SystemExit):  # a crash: its traceback, as Python prints
         stderr += "".join(traceback.format_exception(*result.exc_info))

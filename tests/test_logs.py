@@ -19,3 +19,27 @@ def test_bitsandbytes_kernel_warning_is_kept_out_unless_verbose():
     finally:
         library.setLevel(before)
         setup_logging(NORMAL)
+
+
+def test_a_command_writes_no_environment_and_puts_its_logging_back(tmp_path):
+    """State is passed, not set: a command with a results folder of its own leaves SFTBENCH_RESULTS as it was
+    (a second call does not nest results/study/study), and its warning filters, log levels and the libraries'
+    settings last as long as the command (no test saves and restores the environment around it)."""
+    import os
+    import warnings
+
+    from tests.helpers import run_sftbench
+
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text("name: t\nresults: own\ntasks: [mushroom]\nruns:\n  - {model: minilm-l6, method: full}\n")
+    environment, filters = dict(os.environ), list(warnings.filters)
+    level = logging.getLogger("sftbench").level
+    for _ in range(2):
+        done = run_sftbench("train-all", "--experiment", str(experiment), "--list", "-q")
+        assert done.returncode == 0, done.stderr
+    assert dict(os.environ) == environment and warnings.filters == filters
+    assert logging.getLogger("sftbench").level == level
+    listed = run_sftbench("train-all", "--experiment", str(experiment), "--list")
+    assert "results/runs" not in listed.stdout.replace(os.environ["SFTBENCH_RESULTS"], "results")
+    assert f"{os.environ['SFTBENCH_RESULTS']}/own/runs/mushroom/minilm-l6-full" in listed.stdout
+    assert "own/own" not in listed.stdout
