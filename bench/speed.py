@@ -54,7 +54,6 @@ from sft.trunk import decoder_layers
 from sftbench_common.errors import moved_to
 from sftbench_common.hardware import describe_cpu, device_name, pick_precision, torch_dtype
 from sftbench_common.logs import get_logger
-from sftbench_common.paths import results_dir
 
 log = get_logger(__name__)
 
@@ -262,8 +261,9 @@ def scoring_model(args, task: str, trained_model, device: str):
 
     from sft.experiment import load_experiment
 
-    default = next((c for c in load_experiment("default").configs if c.task == task and c.model == args.model), None)
-    run_dir = default.run_dir(results_dir()) if default else None
+    experiment = load_experiment("default")
+    default = next((c for c in experiment.configs if c.task == task and c.model == args.model), None)
+    run_dir = default.run_dir(experiment.root) if default else None
     if run_dir and run_folders.is_finished(run_dir) and run_folders.has_weights(run_dir):
         model, _ = load_for_inference(args.model, run_dir, dtype=torch.float32)
         log.info(f"  scoring with the fine-tuned run {run_dir}")
