@@ -10,7 +10,7 @@ import pytest
 from sft.executors import ClusterOptions, Outcome, run_in_waves, train_runs
 from sft.experiment import load_experiment
 from sftbench_common.errors import UserError
-from tests.helpers import notes_experiment, run_sftbench
+from tests.helpers import REPO, notes_experiment, run_sftbench
 
 SMALL = "epochs: 1, batch_size: 8, max_length: 32, save_steps: 100"
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # what Ray gives a task of 1 CPU; the same arithmetic, so the same bytes
@@ -126,3 +126,50 @@ def test_unknown_executor_and_missing_sbatch_are_one_clear_error(isolated_output
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(UserError, match="no `sbatch` on this machine"):
         train_runs(lambda: [], ClusterOptions(executor="slurm"), force=False)
+
+
+KILLER = '''
+import os, threading, time
+from pathlib import Path
+
+def watch(results: Path, run: str) -> None:
+    """Kill this process (as the OS's out-of-memory killer would) once it trains `run` and has logged a step."""
+    lock = (results / ".locks" / "runs" / "notes" / f"{run}.lock").resolve()
+    log = results / "runs" / "notes" / run / "train_log.jsonl"
+    while True:
+        held = any(os.path.realpath(f"/proc/self/fd/{fd}") == str(lock) for fd in os.listdir("/proc/self/fd"))
+        if held and log.is_file() and log.read_text().strip():
+            os._exit(137)
+        time.sleep(0.2)
+
+if os.environ.get("SFTBENCH_TEST_KILL_RUN"):
+    threading.Thread(target=watch, args=(Path(os.environ["SFTBENCH_RESULTS"]), os.environ["SFTBENCH_TEST_KILL_RUN"]),
+                     daemon=True).start()
+'''
+
+
+@pytest.mark.slow
+def test_a_ray_worker_that_dies_is_reported_and_the_others_finish(tmp_path):
+    """A run whose worker process exits with 137 in mid-training (what the out-of-memory killer does) is one
+    [fail] line; the other run finishes; the summary names it and the command exits 2. The kill comes from a
+    sitecustomize module the test puts on the workers' path: the toolkit has no hook for it."""
+    experiment = two_seeds(tmp_path)
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(KILLER)
+    results = tmp_path / "ray"
+    done = run_sftbench(
+        "train-all", "--experiment", str(experiment), "--executor", "ray", "--workers", "2",
+        env={"SFTBENCH_RESULTS": str(results), "PYTHONPATH": f"{hooks}:{REPO}",
+             "SFTBENCH_TEST_KILL_RUN": "minilm-l6-full-seed2"},
+        separate_process=True,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
+    failed = [line for line in done.stdout.splitlines() if "[fail]" in line]
+    assert len(failed) == 1 and "minilm-l6-full-seed2" in failed[0], done.stdout[-3000:]
+    status = {p.parent.name: json.loads(p.read_text())["status"] for p in results.glob("runs/notes/*/run.json")}
+    assert done.stdout.count("[ ok ]") == 1 and status == {
+        "minilm-l6-full-seed1": "finished",
+        "minilm-l6-full-seed2": "running",
+    }
+    assert done.stderr.strip().splitlines()[-1].startswith("error: 1 of 2 run(s) failed: ")
