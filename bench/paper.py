@@ -22,7 +22,16 @@ import yaml
 
 from bench.report import load_rows, paired_tests
 from bench.seeds import table_lines
-from bench.tables import COLUMNS, flat, latex_escape, latex_table, method_text, p_text
+from bench.tables import (
+    COLUMNS,
+    PAIRED_LATEX_KEYS,
+    SCORE_LATEX_KEYS,
+    flat,
+    latex_escape,
+    latex_table,
+    method_text,
+    p_text,
+)
 from sft import run_folders
 from sft.config import shown_model
 from sft.models import PACKAGED
@@ -204,8 +213,9 @@ def figure_caption(task: str, stem: str) -> str:
     if stem == "confusion_baselines":
         return f"{task}: confusion matrices of the classical baselines (rows: gold, columns: predicted)."
     return (
-        f"{task}: confusion matrices of {stem.removeprefix('confusion_')}, base (left) and fine-tuned (right); "
-        f"rows gold, columns predicted, with a column for invalid answers where there are any."
+        f"{task}: confusion matrices of {stem.removeprefix('confusion_')}, base (left) and fine-tuned at its largest "
+        f"training size (right; each seed's, titled with it); rows gold, columns predicted, with a column for invalid "
+        f"answers where there are any. Every other row's: the results page."
     )
 
 
@@ -221,7 +231,10 @@ def results_section(tasks: dict[str, list[dict]], out: Path, root: Path, runs: s
         "paired proportions, and the exact McNemar $p$. A difference is supported where $p < 0.05$; the interval "
         "shows which differences the test rules out. A line over several training seeds gives accuracy as mean "
         "$\\pm$ sd with a 95\\% interval over seeds and test records (pigeonhole bootstrap) as low and high, mean "
-        "differences with the same kind of interval, and the largest $p$ over the seeds.",
+        "differences with the same kind of interval, and the largest $p$ over the seeds. The confusion matrices "
+        "shown are the base model's, the fine-tuned model's at its largest training size (each seed's) and the "
+        "baselines'; every row's matrix, every test record's answer and any two rows side by side are in the "
+        "results page, \\texttt{results/index.html} beside this report's folder (one file; it opens from disk).",
         "",
         runs,
     ]
@@ -229,7 +242,8 @@ def results_section(tasks: dict[str, list[dict]], out: Path, root: Path, runs: s
         kind = rows[0]["task_kind"]
         records = [flat(row, COLUMNS[kind]) for row in (table_lines(rows) if kind == "classification" else rows)]
         stem = task.replace("/", "_")
-        atomic_write_text(out / "tables" / f"{stem}.tex", latex_table(records, COLUMNS[kind], kind))
+        scores = SCORE_LATEX_KEYS if kind == "classification" else None
+        atomic_write_text(out / "tables" / f"{stem}.tex", latex_table(records, COLUMNS[kind], kind, scores))
         what = "perplexity (lower is better), BLEU and chrF" if kind == "domain" else "accuracy and macro-F1"
         unit = "blocks" if kind == "domain" else "records"
         lines += [
@@ -243,6 +257,20 @@ def results_section(tasks: dict[str, list[dict]], out: Path, root: Path, runs: s
             r"\end{table}",
             "",
         ]
+        paired = [r for r in records if r.get("diff_vs_base") is not None or r.get("diff_vs_baseline") is not None]
+        if kind == "classification" and paired:
+            table = latex_table(paired, COLUMNS[kind], kind, PAIRED_LATEX_KEYS)
+            atomic_write_text(out / "tables" / f"{stem}-paired.tex", table)
+            lines += [
+                r"\begin{table}[H]",
+                r"\centering\small",
+                f"\\caption{{{latex_escape(task)}: each fine-tuned row against its base model, the best baseline and "
+                f"the best in-context row on the same records: the accuracy difference in points, its 95\\% "
+                f"interval (Tango; over seeds and records for a mean over seeds) and the exact McNemar $p$.}}",
+                r"\resizebox{\textwidth}{!}{\input{tables/" + stem + "-paired.tex}}",
+                r"\end{table}",
+                "",
+            ]
         for figure in sorted((root / task / "figures").glob("*.png"), key=lambda p: p.stem == "loss_curves"):
             name = f"{stem}_{figure.name}"
             atomic_write_bytes(out / "figures" / name, figure.read_bytes())

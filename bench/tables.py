@@ -49,7 +49,8 @@ COLUMNS = {
         ("device", "Device"),
     ],
 }
-# The short table for LaTeX (a page is narrower than a screen); CSV keeps every column.
+# The short table for LaTeX (a page is narrower than a screen); CSV keeps every column. The paper splits a
+# classification table in two, the scores and the fine-tuned rows' paired comparisons (PAIRED_LATEX_KEYS).
 LATEX_KEYS = {
     "classification": (
         "model",
@@ -67,6 +68,8 @@ LATEX_KEYS = {
     ),
     "domain": ("model", "state", "method", "perplexity", "bleu", "chrf", "tokens", "device"),
 }
+SCORE_LATEX_KEYS = ("model", "state", "method", "mode", "accuracy", "macro_f1", "invalid_rate", "seed_count", "device")
+PAIRED_LATEX_KEYS = ("model", "method", "mode", "diff_vs_base", "diff_vs_baseline", "diff_vs_fewshot")
 TEXT_KEYS = ("task", "model", "state", "method", "mode", "device", "seed_count")
 # Shown in Markdown and LaTeX only where a task has them (in-context rows, seeds); CSV always has every column.
 OPTIONAL_KEYS = ("diff_vs_fewshot", "seed_count")
@@ -254,11 +257,12 @@ def latex_cell(record: dict, key: str) -> str:
     return latex_escape(cell(key, record.get(key)))
 
 
-def latex_table(records: list[dict], columns: list[tuple[str, str]], kind: str) -> str:
-    """booktabs tabular: the short column set, each interval as low/high columns, a rule between tasks."""
+def latex_table(records: list[dict], columns: list[tuple[str, str]], kind: str, chosen: tuple | None = None) -> str:
+    """booktabs tabular: the short column set (or the `chosen` keys), each interval as low/high columns, a rule
+    between tasks."""
     headers = dict(shown_columns(records, columns))
     keys, header = [], []
-    for key in (k for k in LATEX_KEYS[kind] if k in headers):
+    for key in (k for k in chosen or LATEX_KEYS[kind] if k in headers):
         keys.append(key)
         header.append(headers[key])
         if key in INTERVAL_KEYS:

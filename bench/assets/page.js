@@ -38,6 +38,7 @@ function cellText(cells, key) {
 }
 function rowLabel(task, id) {
   const row = task.rows.find((r) => r.id === id);
+  if (row.state === "baseline") return row.model + " (baseline" + (row.train_size ? ", n=" + row.train_size : "") + ")";
   return row.model + " " + row.state + " " + row.method + " " + row.mode + (row.seed !== null ? " seed " + row.seed : "");
 }
 
