@@ -178,7 +178,7 @@ def data(items, all_tasks, out, seed, ratios, force):
 @click.option("--force", is_flag=True, help="discard an existing run and train from scratch")
 @click.option("--print-config", is_flag=True, help="print the resolved config (every key) and exit")
 def train(overrides, config_file, resume, force, print_config):
-    """Train one run: a task, a model and a method, into results/runs/<task>/<model>-<method>[-<settings>]/.
+    """Train one run: a task, a model and a method, into its folder under results/runs/<task>/.
 
     \b
     Config keys (all of them, with defaults: sftbench train --print-config; the file: sft/config.py):

@@ -55,3 +55,24 @@ def test_committed_runs_are_what_the_experiments_train_now():
     for run_dir in committed:
         assert run_dir in planned, f"{run_dir}: not a run of configs/experiments/study.yaml"
         check(planned[run_dir], run_dir)
+
+
+def test_the_csv_experiment_example_trains_and_benchmarks_a_users_file(tmp_path, isolated_outputs):
+    """configs/examples/my-csv-experiment.yaml, with its csv: path pointed at a small file of reviews: train-all
+    and bench run it as written (the encoder only, a few steps, to keep the test short)."""
+    from tests.helpers import REPO, run_sftbench
+
+    reviews = tmp_path / "reviews.csv"
+    words = {"positive": ["great", "lovely", "superb"], "negative": ["awful", "dull", "poor"]}
+    lines = [f"a {w} film take {i},{label}" for label, ws in words.items() for w in ws for i in range(8)]
+    reviews.write_text("review,sentiment\n" + "\n".join(lines) + "\n")
+    example = (REPO / "configs" / "examples" / "my-csv-experiment.yaml").read_text()
+    experiment = tmp_path / "mine.yaml"
+    experiment.write_text(example.replace("csv:reviews.csv", f"csv:{reviews}"))
+    quick = ["--only", "minilm", "max_steps=2", "save_steps=2", "eval_limit=4"]
+    trained = run_sftbench("train-all", "--experiment", str(experiment), *quick)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    benched = run_sftbench("bench", "--experiment", str(experiment), "max_steps=2", "save_steps=2", "eval_limit=4")
+    assert benched.returncode == 0, benched.stderr[-2000:]
+    table = (isolated_outputs / "results" / "my-csv" / "results.md").read_text()
+    assert "## reviews" in table and "| minilm-l6 | fine-tuned | full | head |" in table
