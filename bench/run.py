@@ -31,6 +31,7 @@ from bench.rows import Row, run_rows
 from prompts.build import build_task, load_split
 from prompts.fewshot import choose_demonstrations
 from prompts.tasks import get_task, task_kind, task_slug
+from sft.executors import ClusterOptions, Outcome, Work, run_units
 from sft.experiment import Experiment
 from sft.models import resolve_model
 from sft.run_groups import RunGroup
@@ -179,10 +180,14 @@ def bench_task(
     return run_rows(rows, job, out, meta, options.force)
 
 
-def bench_experiment(experiment: Experiment, options: BenchOptions, only: set[str] | None = None) -> int:
-    """Every task of the experiment (or those in `only`), then the report; returns the rows computed. Every task's
-    split and in-context demonstrations are prepared first, so bad input stops the bench before any row is
-    written."""
+def bench_experiment(
+    experiment: Experiment, options: BenchOptions, only: set[str] | None = None, cluster: ClusterOptions | None = None
+) -> list[Outcome]:
+    """Every task of the experiment (or those in `only`), each a unit of work on the executor `cluster` names
+    (here, one after another, by default): all of a task's rows on one worker, so they share the model loads, the
+    prompt passes and the frozen trunk. Returns each task's outcome (its `result`: the rows it computed); a task
+    that fails is reported and the others go on (sft/executors.py). Every task's split and in-context
+    demonstrations are prepared first, here, so bad input stops the bench before any row is written."""
     tasks = [(t, o) for t, o in experiment.tasks if not only or task_slug(t, o) in only]
     for task, task_options in tasks:
         meta = build_task(get_task(task, **task_options))
@@ -190,18 +195,13 @@ def bench_experiment(experiment: Experiment, options: BenchOptions, only: set[st
             demonstrations_for(task_slug(task, task_options), meta["labels"], experiment.fewshot)
     # one bench writing a results folder's rows at a time (a second `make bench`, a notebook cell run twice)
     root = experiment.root
+    works = [
+        Work(slug, bench_task, (task, task_options, experiment.task_groups(slug), options, experiment.fewshot, root))
+        for task, task_options in tasks
+        for slug in [task_slug(task, task_options)]
+    ]
     with locks.exclusive(root, "bench of this results folder", "wait for it to finish or stop it", root):
-        return sum(
-            bench_task(
-                task,
-                task_options,
-                experiment.task_groups(task_slug(task, task_options)),
-                options,
-                experiment.fewshot,
-                root,
-            )  # fmt: skip
-            for task, task_options in tasks
-        )
+        return run_units(works, cluster or ClusterOptions(), root)
 
 
 def parse_modes(text: str) -> tuple[str, ...]:

@@ -1,21 +1,24 @@
-"""Where an experiment's runs train: here, one after another (local); as Ray tasks; or as SLURM jobs (submitit).
+"""Where an experiment's work runs: here, one unit after another (local); as Ray tasks; or as SLURM jobs (submitit).
 
     sftbench train-all --experiment study                                   # local, the default
     sftbench train-all --experiment study --executor ray                    # RAY_ADDRESS's cluster, else a local one
     sftbench train-all --experiment study --executor ray --address ray://head:10001 --gpus-per-run 1
     sftbench train-all --experiment study --executor slurm --partition gpu --time 120 --gpus-per-run 1
+    sftbench bench --experiment study --executor ray                        # each task's rows on a worker
 
-The unit of work is a run folder: a worker calls the same `train(config)` as the local executor, into the
-results folder, which every worker must see (shared storage: NFS, a cluster's home or scratch). The run's lock
-keeps two workers off one folder. Every executor is the same loop (run_in_waves; the local one is that loop
-with one worker, this process): runs go out in waves, every run that can train now, then, once a sweep's grid
-has finished, its chosen setting at the other seeds; run_folders.decide says for each whether it is skipped,
-resumed, trained or refused (a run trained with other settings is never overwritten without --force), in the
-same words `--list` prints. A run that fails, a refused run, a worker that dies (killed by the OS, out of
-memory) or a job that is cancelled is one `[fail]` line, and the others go on; the command then exits with an
-error naming the failed runs, and running it again retries only those.
+A unit of work (Work) is a function and its arguments with a name: for train-all a run folder (the same
+`train(config)` as the local executor), for bench a task (all its rows on one worker, so they share the model
+loads, the prompt passes and the frozen trunk). A worker writes into the results folder, which every worker
+must see (shared storage: NFS, a cluster's home or scratch); the run's lock keeps two workers off one folder.
+Every executor is the same loop (the local one is that loop with one worker, this process) with the same
+failure policy: a unit that fails, a worker that dies (killed by the OS, out of memory) or a job that is
+cancelled is one `[fail]` line, and the others go on; the command then exits with an error naming the failed
+units, and running it again retries only those. Training's runs go out in waves (run_in_waves): every run that
+can train now, then, once a sweep's grid has finished, its chosen setting at the other seeds;
+run_folders.decide says for each whether it is skipped, resumed, trained or refused (a run trained with other
+settings is never overwritten without --force), in the same words `--list` prints.
 
-Ray and submitit are optional: `pip install sftbench[ray]` / `sftbench[slurm]`.
+Ray and submitit are optional: `pip install -e '.[ray]'` / `'.[slurm]'` in the clone.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ import os
 import shutil
 import time
 import traceback
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from prompts.build import build_task
@@ -58,36 +62,50 @@ class ClusterOptions:
 
 
 @dataclass
+class Work:
+    """One unit a worker does: `function(*args, **kwargs)`, named in the [ ok ] / [fail] lines."""
+
+    name: str
+    function: Callable
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass
 class Outcome:
-    run_dir: str
+    name: str
     seconds: float
-    error: str | None = None  # the exception's last lines, when the run failed
+    error: str | None = None  # the exception's last lines, when the unit failed
+    result: object = None  # what the function returned
 
 
-def attempt(config: TrainConfig, force: bool, results: Path) -> Outcome:
-    """One run, its error returned as text rather than raised, so the caller reports it beside the others."""
+def attempt(work: Work) -> Outcome:
+    """One unit, its error returned as text rather than raised, so the caller reports it beside the others."""
     started = time.time()
-    run_dir = config.run_dir(results)
     try:
-        train(config, force=force, results=results)
-    except Exception as error:  # noqa: BLE001 - every failure is reported with its run; the others go on
+        result = work.function(*work.args, **work.kwargs)
+    except Exception as error:  # noqa: BLE001 - every failure is reported with its unit; the others go on
         # an input error is its one line; anything else keeps the traceback's last frames
         lines = (
             traceback.format_exception_only(error)
             if isinstance(error, UserError)
             else traceback.format_exception(error)[-3:]
         )
-        return Outcome(str(run_dir), round(time.time() - started, 1), "".join(lines).strip())
-    return Outcome(str(run_dir), round(time.time() - started, 1))
+        return Outcome(work.name, round(time.time() - started, 1), "".join(lines).strip())
+    return Outcome(work.name, round(time.time() - started, 1), result=result)
 
 
-def train_one(config: TrainConfig, force: bool, results: str, env: dict[str, str]) -> Outcome:
-    """What a Ray or SLURM worker runs: one run, into the shared results folder. The worker process takes the
-    environment the command was typed in (HF_HUB_OFFLINE, the caches: `forwarded_env`), as a new process of the
-    command's own would have it."""
+def on_worker(work: Work, env: dict[str, str]) -> Outcome:
+    """What a Ray or SLURM worker runs: one unit. The worker process takes the environment the command was typed
+    in (HF_HUB_OFFLINE, the caches: `forwarded_env`), as a new process of the command's own would have it."""
     os.environ.update(env)
     setup_logging()  # as the command set it up where it was typed (progress bars off off a terminal, ...)
-    return attempt(config, force, Path(results))
+    return attempt(work)
+
+
+def training(config: TrainConfig, force: bool, root: Path) -> Work:
+    """A run to train, named by its folder."""
+    return Work(run_folders.display_path(config.run_dir(root)), train, (config,), {"force": force, "results": root})
 
 
 def decision_for(config: TrainConfig, split_hashes: dict[str, str], root: Path, force: bool) -> run_folders.Decision:
@@ -110,7 +128,7 @@ def forwarded_env() -> dict[str, str]:
 
 
 def run_in_waves(waves, submit, force: bool, root: Path) -> list[Outcome]:
-    """Train wave after wave: `waves()` gives the runs that can train now, `submit(configs)` trains them and
+    """Train wave after wave: `waves()` gives the runs that can train now, `submit(works)` trains them and
     returns their outcomes; a run is tried once per command. A refused run is a failure here, never sent."""
     tried, outcomes, split_hashes = set(), [], {}
     while True:
@@ -124,23 +142,23 @@ def run_in_waves(waves, submit, force: bool, root: Path) -> list[Outcome]:
             if decision.action == "skip":
                 log.info(decision_line(config, decision, root))
             elif decision.action == "refuse":
-                outcome = Outcome(str(config.run_dir(root)), 0.0, decision.why.split(": ", 1)[1])
+                outcome = Outcome(training(config, force, root).name, 0.0, decision.why.split(": ", 1)[1])
                 report(outcome)
                 outcomes.append(outcome)
             else:
                 log.info(decision_line(config, decision, root))
-                to_send.append(config)
+                to_send.append(training(config, force, root))
         if to_send:
             outcomes += submit(to_send)
 
 
-def local_submit(options: ClusterOptions, force: bool, root: Path):
+def local_submit(options: ClusterOptions, root: Path):
     """The local executor: the same loop with one worker, this process."""
 
-    def submit(configs: list[TrainConfig]) -> list[Outcome]:
+    def submit(works: list[Work]) -> list[Outcome]:
         outcomes = []
-        for config in configs:
-            outcome = attempt(config, force, root)
+        for work in works:
+            outcome = attempt(work)
             report(outcome)
             outcomes.append(outcome)
         return outcomes
@@ -149,14 +167,13 @@ def local_submit(options: ClusterOptions, force: bool, root: Path):
 
 
 def report(outcome: Outcome) -> None:
-    shown = run_folders.display_path(Path(outcome.run_dir))
     if outcome.error is None:
-        log.info(f"  [ ok ] {shown} ({outcome.seconds:.0f} s)")
+        log.info(f"  [ ok ] {outcome.name} ({outcome.seconds:.0f} s)")
     else:
-        log.error(f"  [fail] {shown} ({outcome.seconds:.0f} s): {outcome.error}")
+        log.error(f"  [fail] {outcome.name} ({outcome.seconds:.0f} s): {outcome.error}")
 
 
-def ray_submit(options: ClusterOptions, force: bool, root: Path):
+def ray_submit(options: ClusterOptions, root: Path):
     try:
         import ray
     except ImportError:
@@ -179,19 +196,19 @@ def ray_submit(options: ClusterOptions, force: bool, root: Path):
         f"Ray cluster: {resources.get('CPU', 0):.0f} CPUs, {resources.get('GPU', 0):.0f} GPUs; each run takes "
         f"{options.cpus_per_run} CPU(s) and {gpus:g} GPU(s)"
     )
-    remote = ray.remote(num_cpus=options.cpus_per_run, num_gpus=gpus, max_retries=0)(train_one)
+    remote = ray.remote(num_cpus=options.cpus_per_run, num_gpus=gpus, max_retries=0)(on_worker)
 
-    def submit(configs: list[TrainConfig]) -> list[Outcome]:
-        waiting = {remote.remote(c, force, str(root), forwarded_env()): c for c in configs}
+    def submit(works: list[Work]) -> list[Outcome]:
+        waiting = {remote.remote(work, forwarded_env()): work for work in works}
         outcomes = []
         while waiting:
             done, _ = ray.wait(list(waiting), num_returns=1)
-            config = waiting.pop(done[0])
+            work = waiting.pop(done[0])
             try:
                 outcome = ray.get(done[0])
             except ray.exceptions.RayError as error:  # the worker died (killed, out of memory) or was cancelled
                 reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-                outcome = Outcome(str(config.run_dir(root)), 0.0, f"{type(error).__name__}: {reason}")
+                outcome = Outcome(work.name, 0.0, f"{type(error).__name__}: {reason}")
             report(outcome)
             outcomes.append(outcome)
         return outcomes
@@ -199,7 +216,7 @@ def ray_submit(options: ClusterOptions, force: bool, root: Path):
     return submit, ray.shutdown
 
 
-def slurm_submit(options: ClusterOptions, force: bool, root: Path):
+def slurm_submit(options: ClusterOptions, root: Path):
     try:
         import submitit
     except ImportError:
@@ -227,18 +244,18 @@ def slurm_submit(options: ClusterOptions, force: bool, root: Path):
     executor.update_parameters(**{k: v for k, v in parameters.items() if v is not None})
     log.info(f"submitit ({cluster}): job logs under {folder}")
 
-    def submit(configs: list[TrainConfig]) -> list[Outcome]:
+    def submit(works: list[Work]) -> list[Outcome]:
         with executor.batch():  # one job array
-            jobs = [executor.submit(train_one, c, force, str(root), forwarded_env()) for c in configs]
+            jobs = [executor.submit(on_worker, work, forwarded_env()) for work in works]
         log.info(f"submitted job(s) {', '.join(job.job_id for job in jobs)}")
         outcomes = []
         for job in submitit.helpers.as_completed(jobs):
-            config = configs[jobs.index(job)]
+            work = works[jobs.index(job)]
             try:
                 outcome = job.result()
-            except Exception as error:  # noqa: BLE001 - the job itself failed (killed, timed out, no node)
+            except Exception as error:  # noqa: BLE001 - the job itself failed (killed, cancelled, timed out)
                 tail = str(error).strip().splitlines()[-3:]
-                outcome = Outcome(str(config.run_dir(root)), 0.0, f"job {job.job_id}: {' '.join(tail)}")
+                outcome = Outcome(work.name, 0.0, f"job {job.job_id}: {' '.join(tail)}")
             report(outcome)
             outcomes.append(outcome)
         return outcomes
@@ -250,22 +267,42 @@ SUBMITTERS = {"local": local_submit, "ray": ray_submit, "slurm": slurm_submit}
 EXECUTORS = tuple(SUBMITTERS)
 
 
+def executor(options: ClusterOptions, root: Path):
+    """(submit, close) of the chosen executor."""
+    if options.executor not in SUBMITTERS:
+        raise UserError(f"--executor must be one of {', '.join(EXECUTORS)}, got '{options.executor}'")
+    return SUBMITTERS[options.executor](options, root)
+
+
+def raise_failures(outcomes: list[Outcome], what: str) -> None:
+    """The summary after the others finished: one error naming every failed unit, or nothing."""
+    failed = [o for o in outcomes if o.error is not None]
+    if failed:
+        raise UserError(
+            f"{len(failed)} of {len(outcomes)} {what}(s) failed: "
+            + "; ".join(o.name for o in failed)
+            + " (their errors are above; run the command again to retry them)"
+        )
+
+
 def train_runs(waves, options: ClusterOptions, force: bool, root: Path | None = None) -> int:
     """Train every run `waves` yields with the chosen executor; returns how many were tried. Raises UserError
     naming the runs that failed, after the others have finished."""
-    if options.executor not in SUBMITTERS:
-        raise UserError(f"--executor must be one of {', '.join(EXECUTORS)}, got '{options.executor}'")
     root = root or results_dir()
-    submit, close = SUBMITTERS[options.executor](options, force, root)
+    submit, close = executor(options, root)
     try:
         outcomes = run_in_waves(waves, submit, force, root)
     finally:
         close()
-    failed = [o for o in outcomes if o.error is not None]
-    if failed:
-        raise UserError(
-            f"{len(failed)} of {len(outcomes)} run(s) failed: "
-            + "; ".join(run_folders.display_path(Path(o.run_dir)) for o in failed)
-            + " (their errors are above; run the command again to retry them)"
-        )
+    raise_failures(outcomes, "run")
     return len(outcomes)
+
+
+def run_units(works: list[Work], options: ClusterOptions, root: Path) -> list[Outcome]:
+    """Every unit at once with the chosen executor (bench's tasks); returns their outcomes once all have finished
+    (the caller reports what they made, then raise_failures)."""
+    submit, close = executor(options, root)
+    try:
+        return submit(works)
+    finally:
+        close()

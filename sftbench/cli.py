@@ -210,6 +210,42 @@ def train(overrides, config_file, resume, force, print_config):
     train_run(config, force=force, resume=resume)
 
 
+def executor_options(what: str):
+    """--executor and the cluster options beside it, one set for train-all (each run a unit) and bench (each
+    task a unit): sft/executors.py is the one implementation behind both."""
+
+    def decorate(function):
+        options = [
+            click.option(
+                "--executor",
+                type=click.Choice(["local", "ray", "slurm"]),
+                default="local",
+                show_default=True,
+                help=f"where {what}: here one after another, as Ray tasks, or as SLURM jobs (submitit)",
+            ),
+            click.option("--address", help="ray: the cluster's address (default: RAY_ADDRESS, else a local cluster)"),
+            click.option("--workers", type=int, help="ray: CPUs of a local cluster; slurm: jobs running at once"),
+            click.option(
+                "--cpus-per-run", type=int, default=1, show_default=True, help="ray/slurm: CPUs each unit takes"
+            ),
+            click.option(
+                "--gpus-per-run", type=float, help="ray/slurm: GPUs each unit takes (ray: 1 if the cluster has any)"
+            ),
+            click.option("--partition", help="slurm: the partition to submit to"),
+            click.option("--time", "time_min", type=int, default=240, show_default=True, help="slurm: minutes per job"),
+            click.option(
+                "--cluster",
+                type=click.Choice(["slurm", "local", "debug"]),
+                help="slurm: submitit's executor (default slurm where sbatch exists; local runs the jobs here)",
+            ),
+        ]
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
 def train_all_command(name: str, doc: str):
     @cli.command(name, help=doc)
     @overrides_argument
@@ -219,24 +255,7 @@ def train_all_command(name: str, doc: str):
     @click.option("--force", is_flag=True, help="retrain finished runs from scratch")
     @click.option("--list", "list_only", is_flag=True, help="list the runs and what train-all would do; train nothing")
     @click.option("--plan", is_flag=True, help="estimate each run's time instead of training (as sftbench plan)")
-    @click.option(
-        "--executor",
-        type=click.Choice(["local", "ray", "slurm"]),
-        default="local",
-        show_default=True,
-        help="where runs train: here one after another, as Ray tasks, or as SLURM jobs (submitit)",
-    )
-    @click.option("--address", help="ray: the cluster's address (default: RAY_ADDRESS, else a local cluster)")
-    @click.option("--workers", type=int, help="ray: CPUs of a local cluster; slurm: jobs running at once")
-    @click.option("--cpus-per-run", type=int, default=1, show_default=True, help="ray/slurm: CPUs each run takes")
-    @click.option("--gpus-per-run", type=float, help="ray/slurm: GPUs each run takes (ray: 1 if the cluster has any)")
-    @click.option("--partition", help="slurm: the partition to submit to")
-    @click.option("--time", "time_min", type=int, default=240, show_default=True, help="slurm: minutes per job")
-    @click.option(
-        "--cluster",
-        type=click.Choice(["slurm", "local", "debug"]),
-        help="slurm: submitit's executor (default slurm where sbatch exists; local runs the jobs on this machine)",
-    )
+    @executor_options("runs train")
     def command(overrides, experiment, only, tasks, force, list_only, plan, **cluster):
         from sft.executors import ClusterOptions
         from sft.experiment import list_runs, train_experiment
@@ -326,6 +345,7 @@ def plan(overrides, experiment, only, tasks, gpu, no_measure, workers):
 @click.option("--prompts", type=int, default=32, show_default=True, help="domain text: held-out prompts to continue")
 @click.option("--api-base", help="domain text: also score an OpenAI-compatible endpoint (http://127.0.0.1:11434/v1)")
 @click.option("--api-model", default="default", show_default=True, help="the model name sent to --api-base")
+@executor_options("tasks are benchmarked (each task's rows on one worker)")
 def bench(
     overrides,
     experiment,
@@ -338,7 +358,10 @@ def bench(
     force,
     all_settings,
     no_shared_trunk,
-    **domain,
+    prompts,
+    api_base,
+    api_model,
+    **cluster,
 ):
     """Benchmark every model of an experiment, base and fine-tuned, and the baselines.
 
@@ -351,10 +374,12 @@ def bench(
     Examples:
       sftbench bench
       sftbench bench --experiment study --tasks tweets --modes score
+      sftbench bench --experiment study --executor ray --gpus-per-run 1    # each task on a worker (docs/cluster.md)
     """
     from bench.page import build_page
     from bench.report import build_report
     from bench.run import MODES, BenchOptions, bench_experiment, parse_modes
+    from sft.executors import ClusterOptions, raise_failures
     from sft.experiment import check_filters
     from sft.run_folders import record_command
     from sftbench_common.logs import get_logger
@@ -369,17 +394,23 @@ def bench(
         force=force,
         all_settings=all_settings,
         shared_trunk=not no_shared_trunk,
-        **domain,
+        prompts=prompts,
+        api_base=api_base,
+        api_model=api_model,
     )
     check_filters(loaded, None, task_set(tasks))
     started = time.time()
-    computed = bench_experiment(loaded, options, task_set(tasks))
-    record_command(loaded.root, "bench", loaded.name, time.time() - started, rows_computed=computed)
-    report = build_report(loaded.root)
+    outcomes = bench_experiment(loaded, options, task_set(tasks), ClusterOptions(**cluster))
+    computed = sum(o.result or 0 for o in outcomes)
+    record_command(
+        loaded.root, "bench", loaded.name, time.time() - started, rows_computed=computed, executor=cluster["executor"]
+    )
+    report = build_report(loaded.root)  # once, here, from every row the workers wrote
     build_page(loaded.root)
     get_logger(__name__).info(
         f"bench '{loaded.name}': {computed} row(s) computed in {time.time() - started:.0f} s; report: {report}"
     )
+    raise_failures(outcomes, "task")
 
 
 @cli.command()

@@ -112,11 +112,11 @@ def test_waves_send_each_run_once_and_skip_finished_ones(isolated_outputs, tmp_p
     sent = []
 
     def submit(batch):
-        sent.append([c.seed for c in batch])
-        return [Outcome(str(c.run_dir(isolated_outputs / "results")), 0.0) for c in batch]
+        sent.append([work.args[0].seed for work in batch])
+        return [Outcome(work.name, 0.0) for work in batch]
 
     waves = [configs[:1], configs]  # the second wave repeats the first run and adds the other
-    outcomes = run_in_waves(lambda: waves[min(len(sent), 1)], submit, force=False)
+    outcomes = run_in_waves(lambda: waves[min(len(sent), 1)], submit, False, isolated_outputs / "results")
     assert sent == [[1], [2]] and len(outcomes) == 2
 
 
