@@ -22,6 +22,8 @@ files alone.
 
 from __future__ import annotations
 
+import json
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +36,7 @@ from prompts.tasks import get_task, task_kind, task_slug
 from sft.executors import ClusterOptions, Outcome, Work, run_units
 from sft.experiment import Experiment
 from sft.models import resolve_model
+from sft.plan import packed_seconds
 from sft.run_groups import RunGroup
 from sft.trunk import adapter_boundary
 from sftbench_common import locks
@@ -214,3 +217,53 @@ def parse_modes(text: str) -> tuple[str, ...]:
 
 if __name__ == "__main__":
     moved_to("sftbench bench")
+
+
+def scoring_rates(roots: list[Path]) -> dict[tuple, float]:
+    """(task, model, state, mode, shots) and (model, state, mode, shots) -> test examples per second, from the row
+    files under the results folders (what this machine, or the one that wrote them, measured)."""
+    rates: dict[tuple, list[float]] = {}
+    for root in roots:
+        for path in root.glob("*/rows/*.json"):
+            row = json.loads(path.read_text())
+            if row.get("task_kind") != "classification" or not row.get("examples_per_s"):
+                continue
+            shape = (row["model"], row["state"], row["mode"], row.get("shots") or 0)
+            for key in ((row["task"], *shape), shape):
+                rates.setdefault(key, []).append(row["examples_per_s"])
+    return {key: statistics.median(values) for key, values in rates.items()}
+
+
+def plan_bench(experiment: Experiment, options: BenchOptions, workers: list[int]) -> dict[str, float | None]:
+    """Log each task's estimated bench time, row by row from the scoring rates the results folders hold (the same
+    task's where it has one, else the same model, state and mode on another task), and the wall time on N
+    workers (bench --executor ray|slurm: each task on one worker); returns task -> seconds (None: a row has no
+    rate yet). Models are not loaded and nothing is scored."""
+    rates = scoring_rates([experiment.root, *[p.parent for p in experiment.root.glob("*/results.md")]])
+    estimates: dict[str, float | None] = {}
+    for task, task_options in experiment.tasks:
+        if task_kind(task) != "classification":
+            continue
+        slug = task_slug(task, task_options)
+        meta = build_task(get_task(task, **task_options))
+        test = load_split(slug, "test")
+        records = test[: options.limit] if options.limit else test
+        planned = plan_classification_rows(
+            slug, experiment.task_groups(slug), meta["split_hash"], options.modes, options.baselines, records,
+            meta["labels"], experiment.fewshot, options.all_settings, experiment.root,
+        )  # fmt: skip
+        seconds, unknown = 0.0, []
+        for row in planned:
+            shape = (row.model, row.state, row.mode, row.extra.get("shots", 0))
+            rate = rates.get((slug, *shape)) or rates.get(shape)
+            if rate:
+                seconds += len(records) / rate
+            else:
+                unknown.append(f"{row.model} {row.state} {row.mode}")
+        estimates[slug] = None if unknown else seconds
+        left = f"; no rate yet for {', '.join(sorted(set(unknown)))}" if unknown else ""
+        log.info(f"  bench {slug}: {len(planned)} row(s) on {len(records)} records, about {seconds:.0f} s{left}")
+    known = [s for s in estimates.values() if s is not None]
+    for count in workers:
+        log.info(f"  bench on {count} worker(s): about {packed_seconds(known, count):.0f} s (each task on one worker)")
+    return estimates

@@ -307,7 +307,8 @@ train_all_command("experiment", "The same as train-all.\n\n" + TRAIN_ALL_HELP)
 def plan(overrides, experiment, only, tasks, gpu, no_measure, workers):
     """Estimate an experiment's time per run, here and on a GPU; trains nothing.
 
-    Per run: examples, tokens, optimizer steps and the estimated time.
+    Per run: examples, tokens, optimizer steps and the estimated time. Then each task's bench time, from the
+    scoring rates of the rows already in the results folders, and both on N workers.
 
     The time here comes from a few measured steps; the GPU's from its documented throughput. Then the
     experiment's wall time on N workers at once (train-all --executor ray|slurm), to choose N.
@@ -316,14 +317,19 @@ def plan(overrides, experiment, only, tasks, gpu, no_measure, workers):
     Example:
       sftbench plan --experiment study --gpu L4 --workers 1,4,8
     """
+    from bench.run import MODES, BenchOptions, plan_bench
     from sft.experiment import list_runs
     from sft.plan import GPUS, print_plan
 
     if gpu not in GPUS:
         raise UserError(f"--gpu: unknown GPU '{gpu}'; known: {', '.join(sorted(GPUS))}")
     counts = worker_counts(workers)
-    runs = list_runs(load(experiment, overrides), only, task_set(tasks))
+    loaded = load(experiment, overrides)
+    runs = list_runs(loaded, only, task_set(tasks))
     print_plan(runs, gpu=gpu, measure=not no_measure, workers=counts)
+    print()
+    bench = BenchOptions(modes=tuple(loaded.modes or MODES), limit=loaded.bench_limit)
+    plan_bench(loaded, bench, counts)
 
 
 @cli.command()

@@ -83,3 +83,20 @@ def test_runs_are_packed_longest_first_onto_the_free_worker():
     assert packed_seconds([5, 4, 3, 3, 3], 2) == 10
     assert packed_seconds([5, 4, 3], 1) == 12 and packed_seconds([5, 4, 3], 8) == 5
     assert packed_seconds([], 4) == 0
+
+
+def test_plan_estimates_each_tasks_bench_from_the_committed_scoring_rates():
+    """The default experiment's bench, row by row from the rates its committed rows measured: the estimate is the
+    sum of those rows' own seconds (the same records, the same machine), and on 2 workers the longest task."""
+    import json
+
+    from bench.run import MODES, BenchOptions, plan_bench
+    from sft.experiment import load_experiment
+    from tests.helpers import REPO
+
+    experiment = load_experiment("default", results=REPO / "results")
+    estimates = plan_bench(experiment, BenchOptions(modes=MODES), [1, 2])
+    for task, seconds in estimates.items():
+        rows = [json.loads(p.read_text()) for p in (REPO / "results" / task / "rows").glob("*.json")]
+        measured = sum(r["examples"] / r["examples_per_s"] for r in rows)
+        assert seconds == pytest.approx(measured, rel=0.01), task
