@@ -26,6 +26,7 @@ from sft.label_scoring import score_and_answer, score_labels
 from sft.models import model_slug, resolve_model, uses_classifier_head
 from sft.run_groups import WHOLE, RunGroup
 from sft.trunk import TrunkTape, adapter_boundary
+from sftbench_common import processes
 from sftbench_common.fileio import content_hash
 from sftbench_common.hardware import pick_precision
 from sftbench_common.logs import get_logger
@@ -190,6 +191,7 @@ class ClassificationJob:
         self.records_print = content_hash([meta["split_hash"], [r["id"] for r in records]])
         self.shared_trunk = shared_trunk  # model -> the boundary its score rows share the trunk pass below
         self.tapes: dict[str, TrunkTape] = {}
+        self.spread = processes.world_size() > 1  # a launcher's processes share each row's batches
         self.generate_too = set(generate_too or ())  # answer_key of score rows that also answer for generate rows
         self.answered: dict[tuple, tuple[list[str], float]] = {}  # answer_key -> (answers, seconds generating)
 
@@ -227,7 +229,12 @@ class ClassificationJob:
             return fit_and_predict
         if row.mode == "head":
             model, tokenizer, max_length = load_head_model(row.model, row.run_dir, labels, self.device)
-            return lambda: (*predict_labels(model, tokenizer, max_length, row.kind, records, batch_size * 2), None, {})
+            spread = self.spread
+            return lambda: (
+                *predict_labels(model, tokenizer, max_length, row.kind, records, batch_size * 2, spread),
+                None,
+                {},
+            )
         if row.mode == "score":
             return self.scorer(row)
         if (stashed := self.answered.pop(answer_key(row), None)) is not None:
@@ -241,7 +248,9 @@ class ClassificationJob:
         shown = self.demonstrations.get(row.extra.get("shots", 0), [])
 
         def generate():
-            answers = generate_answers(model, tokenizer, records, labels, batch_size=batch_size, demonstrations=shown)
+            answers = generate_answers(
+                model, tokenizer, records, labels, batch_size=batch_size, demonstrations=shown, spread=self.spread
+            )
             return [parse_label(a, labels) for a in answers], None, answers, {}
 
         return generate
@@ -261,7 +270,7 @@ class ClassificationJob:
             model, tokenizer = self.models.get(row.model, None)
             tape = TrunkTape(boundary)
             with tape.recording(model, trunk_only=True):
-                score_labels(model, tokenizer, self.records, self.labels, batch_size=self.batch_size)
+                score_labels(model, tokenizer, self.records, self.labels, self.batch_size, spread=self.spread)
             self.tapes[row.model] = tape
         return self.tapes[row.model]
 
@@ -279,14 +288,14 @@ class ClassificationJob:
             details = {}
             if tape is not None and row.state == "base" and not answer_tokens:
                 with tape.recording(model):
-                    scores = score_labels(model, tokenizer, records, labels, batch_size=batch_size)
+                    scores = score_labels(model, tokenizer, records, labels, batch_size, spread=self.spread)
                 self.tapes[row.model] = tape
             elif tape is not None and not answer_tokens:
-                scores = score_labels(tape.replaying(model), tokenizer, records, labels, batch_size=batch_size)
+                scores = score_labels(tape.replaying(model), tokenizer, records, labels, batch_size, spread=self.spread)
                 details["shared_trunk_layers"] = tape.boundary  # layers 0..b-1 computed once, by the base model
             else:  # (a tape records the scoring calls alone: never a pass that also generates)
                 scores, answers, generating = score_and_answer(
-                    model, tokenizer, records, labels, batch_size, True, shown, answer_tokens
+                    model, tokenizer, records, labels, batch_size, True, shown, answer_tokens, self.spread
                 )
                 if answers is not None:  # the generate row's answers, from this pass over the prompts
                     self.answered[answer_key(row)] = (answers, generating)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from prompts.build import build_task, load_split
@@ -17,6 +18,7 @@ from prompts.tasks import get_task, task_slug
 from sft import run_folders
 from sft.models import load_classifier, resolve_model
 from sft.train_classifier import classifier_text
+from sftbench_common import processes
 from sftbench_common.errors import UserError, moved_to
 from sftbench_common.hardware import pick_precision, torch_dtype
 
@@ -62,15 +64,17 @@ def load_head_model(model_name: str, run_dir: Path | None, labels: list[str], de
     return model.to(device), tokenizer, config.get("max_length", BASE_MAX_LENGTH)
 
 
-def predict_proba(model, tokenizer, texts: list[str], batch_size: int = 32, max_length: int = 512):
-    """Class probabilities, one row per text, in the model's label order (config.id2label)."""
+def predict_proba(model, tokenizer, texts: list[str], batch_size: int = 32, max_length: int = 512, spread=False):
+    """Class probabilities, one row per text, in the model's label order (config.id2label); with `spread`, every
+    N-th batch on each of N processes, whole, gathered on every process."""
     import torch
 
     device = next(model.parameters()).device
     precision = pick_precision(device=device.type)
-    rows = []
+    found = {}
+    starts = list(range(0, len(texts), batch_size))
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch_dtype(precision), enabled=precision == "bf16"):
-        for start in range(0, len(texts), batch_size):
+        for start in processes.own_batches(starts) if spread else starts:
             batch = tokenizer(
                 texts[start : start + batch_size],
                 truncation=True,
@@ -78,16 +82,19 @@ def predict_proba(model, tokenizer, texts: list[str], batch_size: int = 32, max_
                 padding=True,
                 return_tensors="pt",
             ).to(device)
-            rows.append(model(**batch).logits.float().softmax(-1).cpu())
-    return torch.cat(rows).numpy()
+            found[start] = model(**batch).logits.float().softmax(-1).cpu().numpy()
+    if spread:
+        found = processes.gather_by_index(found, device.type == "cpu")
+    return np.concatenate([found[start] for start in starts])
 
 
-def predict_labels(model, tokenizer, max_length: int, kind: str, records: list[dict], batch_size: int):
+def predict_labels(
+    model, tokenizer, max_length: int, kind: str, records: list[dict], batch_size: int, spread: bool = False
+):
     """(predicted labels, per-label probabilities) of a classifier over `records`."""
     model_labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    probs = predict_proba(
-        model, tokenizer, [classifier_text(r, kind) for r in records], batch_size=batch_size, max_length=max_length
-    )
+    texts = [classifier_text(r, kind) for r in records]
+    probs = predict_proba(model, tokenizer, texts, batch_size=batch_size, max_length=max_length, spread=spread)
     scores = [{label: float(p) for label, p in zip(model_labels, row_probs)} for row_probs in probs]
     return [max(s, key=s.get) for s in scores], scores
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from sft.export import merge_adapter
 from sft.label_scoring import prompt_batches
 from sft.models import load_causal_lm, load_tokenizer, resolve_model
+from sftbench_common import processes
 from sftbench_common.errors import UserError
 from sftbench_common.hardware import pick_precision, torch_dtype
 
@@ -44,16 +45,17 @@ def generate_answers(
     max_new_tokens: int | None = None,
     progress: bool = True,
     demonstrations: list[dict] = (),
+    spread: bool = False,
 ) -> list[str]:
     """Greedy answers (decoded text) for each record, batched, the shared prompt prefix (with the in-context
-    `demonstrations`, if any) run once."""
+    `demonstrations`, if any) run once; with `spread`, every N-th batch on each of N processes, gathered."""
     import torch
 
     if max_new_tokens is None:
         max_new_tokens = max(len(tokenizer(label, add_special_tokens=False)["input_ids"]) for label in labels) + 6
-    answers: list[str | None] = [None] * len(records)
+    answers: dict[int, str] = {}
     for batch, input_ids, attention, _, cache, prefix in prompt_batches(
-        model, tokenizer, records, batch_size, "generate", progress, demonstrations
+        model, tokenizer, records, batch_size, "generate", progress, demonstrations, spread
     ):
         # generate() takes the whole prompt and runs only what the cache does not hold; it derives
         # position ids from the mask, which counts only real tokens.
@@ -76,7 +78,9 @@ def generate_answers(
             batch, tokenizer.batch_decode(output[:, input_ids.shape[1] :], skip_special_tokens=True)
         ):
             answers[index] = text
-    return answers
+    if spread:
+        answers = processes.gather_by_index(answers, input_ids.device.type == "cpu")
+    return [answers[i] for i in range(len(records))]
 
 
 def load_for_inference(model_name: str, run_dir: Path | None = None, dtype=None):

@@ -5,7 +5,7 @@ writes results/<task>/predictions/<row>.jsonl, then results/<task>/rows/<row>.js
 last and atomically, so a row file means a finished row. A row already there for the same test inputs
 and the same trained run is skipped, so an interrupted benchmark resumes; `force` recomputes.
 
-A task kind plugs in a job (bench/classification_rows.py, bench/domain_rows.py) with:
+A task kind plugs in a job (bench/classification_rows.py, bench/domain_rows.py) with `device` and:
     inputs_fingerprint(row) -> str   what the row is measured on
     compute(row) -> dict             metrics, timings, predictions (a list) and samples
     context(row) -> dict             fields every row file of the kind carries (sizes, labels, device, precision)
@@ -22,7 +22,7 @@ from typing import Protocol
 
 from sft import run_folders
 from sft.config import TrainConfig, to_yaml
-from sftbench_common import locks
+from sftbench_common import locks, processes
 from sftbench_common.fileio import atomic_write_json, atomic_write_jsonl
 from sftbench_common.logs import get_logger
 from sftbench_common.paths import results_dir
@@ -57,6 +57,7 @@ class Row:
 
 class RowJob(Protocol):
     task_kind: str
+    device: str
 
     def inputs_fingerprint(self, row: Row) -> str: ...
     def compute(self, row: Row) -> dict: ...
@@ -139,9 +140,13 @@ def write_split_description(out: Path, meta: dict) -> None:
 
 def run_rows(rows: list[Row], job: RowJob, out: Path, meta: dict, force: bool = False) -> int:
     """Set aside rows of an older split of the task (meta.json's `meta`), then compute and write every row that
-    is not already there, each recording the split it was measured on; returns how many were computed."""
-    set_aside_stale_rows(out, meta["split_hash"])
-    write_split_description(out, meta)
+    is not already there, each recording the split it was measured on; returns how many were computed. Under
+    several processes (a launcher) every process computes its share of each row, and the main one alone writes."""
+    main, cpu = processes.is_main_process(), job.device == "cpu"
+    if main:
+        set_aside_stale_rows(out, meta["split_hash"])
+        write_split_description(out, meta)
+    processes.wait_for_everyone(cpu)
     computed = 0
     for row in rows:
         row_path = out / "rows" / f"{row.row_id}.json"
@@ -149,10 +154,14 @@ def run_rows(rows: list[Row], job: RowJob, out: Path, meta: dict, force: bool = 
         name = f"{row.label} ({row.mode})"
         if not force and already_done(row_path, inputs_print, row.source):
             log.info(f"  [done] {name}")
-            keep_place(row_path, row.order)
+            if main:
+                keep_place(row_path, row.order)
             continue
         log.info(f"  [....] {name}")
         result = job.compute(row)
+        computed += 1
+        if not main:
+            continue
         atomic_write_jsonl(out / "predictions" / f"{row.row_id}.jsonl", result.pop("predictions"))
         atomic_write_json(
             row_path,
@@ -178,5 +187,5 @@ def run_rows(rows: list[Row], job: RowJob, out: Path, meta: dict, force: bool = 
             },
         )
         log.info(f"  [ ok ] {name}: {job.describe(result)}")
-        computed += 1
+    processes.wait_for_everyone(cpu)
     return computed

@@ -22,6 +22,7 @@ files alone.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from sft.models import resolve_model
 from sft.plan import packed_seconds
 from sft.run_groups import RunGroup
 from sft.trunk import adapter_boundary
-from sftbench_common import locks
+from sftbench_common import locks, processes
 from sftbench_common.errors import UserError, moved_to
 from sftbench_common.fileio import atomic_write_jsonl, read_jsonl
 from sftbench_common.hardware import device_name
@@ -178,7 +179,7 @@ def bench_task(
     else:
         job, rows = classification_job(slug, meta, groups, options, list(fewshot), root)
     out = root / slug
-    if task_kind(task) == "classification":
+    if task_kind(task) == "classification" and processes.is_main_process():
         write_records(out, job.records)
     return run_rows(rows, job, out, meta, options.force)
 
@@ -203,7 +204,10 @@ def bench_experiment(
         for task, task_options in tasks
         for slug in [task_slug(task, task_options)]
     ]
-    with locks.exclusive(root, "bench of this results folder", "wait for it to finish or stop it", root):
+    held = contextlib.nullcontext()  # the processes of one launch are one bench: the main one holds the lock
+    if processes.is_main_process():
+        held = locks.exclusive(root, "bench of this results folder", "wait for it to finish or stop it", root)
+    with held:
         return run_units(works, cluster or ClusterOptions(), root)
 
 

@@ -68,7 +68,14 @@ def common_prefix_length(sequences: list[list[int]]) -> int:
 
 
 def prompt_batches(
-    model, tokenizer, records: list[dict], batch_size: int, desc: str, progress: bool, demonstrations: list[dict] = ()
+    model,
+    tokenizer,
+    records: list[dict],
+    batch_size: int,
+    desc: str,
+    progress: bool,
+    demonstrations: list[dict] = (),
+    spread: bool = False,
 ):
     """The records' prompts in batches, the text they all share run through the model once (in-context
     `demonstrations` come first, so they are part of that shared text).
@@ -91,9 +98,10 @@ def prompt_batches(
                 input_ids=torch.tensor([prompts[0][:shared]], device=device), use_cache=True, logits_to_keep=1
             ).past_key_values
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    for start in tqdm(
-        range(0, len(order), batch_size), desc=desc, disable=None if progress else True, unit="batch", leave=False
-    ):
+    starts = list(range(0, len(order), batch_size))
+    if spread:  # several processes (a launcher): this one's batches, each whole
+        starts = processes.own_batches(starts)
+    for start in tqdm(starts, desc=desc, disable=None if progress else True, unit="batch", leave=False):
         batch = order[start : start + batch_size]
         input_ids, attention, positions = (
             t.to(device) for t in left_pad([prompts[i][shared:] for i in batch], tokenizer.pad_token_id)
@@ -114,15 +122,16 @@ def score_labels(
     batch_size: int = 16,
     progress: bool = True,
     demonstrations: list[dict] = (),
+    spread: bool = False,
 ) -> list[dict[str, float]]:
     """Per record, the summed log-probability of each label's completion after the prompt (after the
-    in-context `demonstrations`, if any).
+    in-context `demonstrations`, if any); with `spread`, the batches shared out over the processes.
 
     The prompt text all records share (chat template, system prompt, instruction: a third of a mushroom
     prompt) runs once for the set, each record's own text once; every label's tokens then reuse that cache,
     with logits only where a label token is scored.
     """
-    return score_and_answer(model, tokenizer, records, labels, batch_size, progress, demonstrations)[0]
+    return score_and_answer(model, tokenizer, records, labels, batch_size, progress, demonstrations, 0, spread)[0]
 
 
 def score_and_answer(
@@ -134,11 +143,13 @@ def score_and_answer(
     progress: bool = True,
     demonstrations: list[dict] = (),
     answer_tokens: int = 0,
+    spread: bool = False,
 ) -> tuple[list[dict[str, float]], list[str] | None, float]:
     """score_labels' scores and, with `answer_tokens` > 0, each record's greedy answer of at most that many tokens
     (the benchmark's generate mode) from the same pass over the prompts: generation starts from the KV cache the
     scoring computed, so the prompts run once for both. Returns (scores, answers or None, seconds spent
-    generating)."""
+    generating). With `spread`, under several processes each computes every N-th batch of the pass, whole (so
+    every record's numbers are a single process's), and every process gets them all."""
     import torch
 
     completions = [
@@ -151,11 +162,11 @@ def score_and_answer(
         label_ids[row, : len(ids)] = torch.tensor(ids)
         label_mask[row, : len(ids)] = 1
     device = next(model.parameters()).device
-    results: list[dict[str, float] | None] = [None] * len(records)
-    answers: list[str | None] = [None] * len(records)
+    results: dict[int, dict[str, float]] = {}
+    answers: dict[int, str] = {}
     generating = 0.0
     for batch, input_ids, attention, positions, cache, prefix in prompt_batches(
-        model, tokenizer, records, batch_size, "score", progress, demonstrations
+        model, tokenizer, records, batch_size, "score", progress, demonstrations, spread
     ):
         with torch.inference_mode():
             out = model(
@@ -200,7 +211,11 @@ def score_and_answer(
                 scores = scores + token_lp.sum(-1).view(len(batch), n_labels)
         for index, row in zip(batch, scores.cpu()):
             results[index] = {label: float(s) for label, s in zip(labels, row)}
-    return results, (answers if answer_tokens else None), generating
+    if spread:
+        cpu = device.type == "cpu"
+        results, answers = processes.gather_by_index(results, cpu), processes.gather_by_index(answers, cpu)
+    scored = [results[i] for i in range(len(records))]
+    return scored, ([answers[i] for i in range(len(records))] if answer_tokens else None), generating
 
 
 def greedy_answers(model, tokenizer, input_ids, attention, prompt_output, prefix: list[int], answer_tokens: int):

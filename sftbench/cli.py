@@ -381,6 +381,7 @@ def bench(
       sftbench bench
       sftbench bench --experiment study --tasks tweets --modes score
       sftbench bench --experiment study --executor ray --gpus-per-run 1    # each task on a worker (docs/cluster.md)
+      accelerate launch --config_file configs/accelerate/ddp.yaml -m sftbench bench    # a row's batches shared out
     """
     from bench.page import build_page
     from bench.report import build_report
@@ -389,6 +390,7 @@ def bench(
     from sft.experiment import check_filters
     from sft.run_folders import record_command
     from sftbench_common.logs import get_logger
+    from sftbench_common.processes import is_main_process, world_size
 
     loaded = load(experiment, overrides)
     options = BenchOptions(
@@ -408,14 +410,16 @@ def bench(
     started = time.time()
     outcomes = bench_experiment(loaded, options, task_set(tasks), ClusterOptions(**cluster))
     computed = sum(o.result or 0 for o in outcomes)
-    record_command(
-        loaded.root, "bench", loaded.name, time.time() - started, rows_computed=computed, executor=cluster["executor"]
-    )
-    report = build_report(loaded.root)  # once, here, from every row the workers wrote
-    build_page(loaded.root)
-    get_logger(__name__).info(
-        f"bench '{loaded.name}': {computed} row(s) computed in {time.time() - started:.0f} s; report: {report}"
-    )
+    if is_main_process():  # under a launcher (accelerate launch, torchrun) the main process writes the tables
+        record_command(
+            loaded.root, "bench", loaded.name, time.time() - started, rows_computed=computed,
+            executor=cluster["executor"], processes=world_size(),
+        )  # fmt: skip
+        report = build_report(loaded.root)  # once, here, from every row the workers wrote
+        build_page(loaded.root)
+        get_logger(__name__).info(
+            f"bench '{loaded.name}': {computed} row(s) computed in {time.time() - started:.0f} s; report: {report}"
+        )
     raise_failures(outcomes, "task")
 
 

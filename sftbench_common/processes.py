@@ -70,6 +70,19 @@ def gather(items: list, cpu: bool) -> list:
     return list(gather_object(list(items)))
 
 
+def own_batches(starts: list[int]) -> list[int]:
+    """This process's batches (their start indices) when the batches of a pass are spread over the processes:
+    every N-th, whole, so each batch is computed exactly as one process would compute it."""
+    return starts[rank() :: world_size()]
+
+
+def gather_by_index(found: dict[int, object], cpu: bool) -> dict[int, object]:
+    """Every process's {index: value}, merged, on every process (one process: `found` as it is)."""
+    if world_size() == 1:
+        return found
+    return dict(gather(list(found.items()), cpu))
+
+
 def shard(count: int) -> list[int]:
     """This process's share of `count` items: equal lengths on every process (the last share padded with
     the last index, so sharded models run the same number of forward passes everywhere)."""
