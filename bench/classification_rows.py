@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.baselines import baselines_for
@@ -135,12 +136,13 @@ def plan_classification_rows(
     fewshot: list[int] = (0,),
     all_settings: bool = False,
     root: Path | None = None,
+    kind_of: Callable[[str], str] = lambda model: resolve_model(model).kind,
 ) -> list[Row]:
     root = root or results_dir()
     rows: list[Row] = []
     seen_bases, sizes = set(), []
     for group in groups:
-        kind = resolve_model(group.base.model).kind
+        kind = kind_of(group.base.model)
         head = uses_classifier_head(kind, group.base.method)
         row_modes = ("head",) if head else modes
         name = model_slug(group.base.model)

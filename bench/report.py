@@ -16,6 +16,7 @@ that were retrained or are unfinished are left out (and `make bench` measures th
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from bench.tables import (
     markdown_rows,
     markdown_table,
     method_text,
+    p_text,
     per_class_records,
     state_text,
 )
@@ -292,6 +294,43 @@ def commands_table(root: Path) -> None:
         )  # fmt: skip
     header = ["Command", "Experiment", "Wall time", "Work", "Machine", "Precision", "Commit", "Date"]
     atomic_write_text(root / "commands.md", markdown_table(header, lines))
+
+
+def row_label(record: dict) -> str:
+    parts = [record["model"], record["state"], record["method"], record["mode"]]
+    return " ".join(part for part in parts if part and part not in ("-", "baseline"))
+
+
+def headline(root: Path, task: str) -> list[str]:
+    """A task's table in a few lines, from results.csv as build_report wrote it: the most accurate row, and each
+    fine-tuned row against its base model and the best baseline (the paired differences and their p-values)."""
+    with open(root / "results.csv", newline="") as handle:
+        records = [r for r in csv.DictReader(handle) if r["task"] == task]
+    if not records:
+        return [f"{task}: no rows in {root / 'results.csv'}"]
+    best = max(records, key=lambda r: float(r["accuracy"]))
+    rows = load_rows(root).get(task) or [{}]
+    lines = [
+        f"{task}: n = {rows[0].get('examples')} of {rows[0].get('test_size')} test records; most accurate: "
+        f"{row_label(best)}: accuracy {float(best['accuracy']):.3f} "
+        f"[{float(best['accuracy_low']):.3f}, {float(best['accuracy_high']):.3f}]"
+    ]
+    for record in records:
+        if record["state"] == "fine-tuned":
+            comparisons = [
+                f"{paired_text(record, other)} vs {words}"
+                for other, words in (("base", "its base model"), ("baseline", "the best baseline"))
+                if record.get(f"diff_vs_{other}")
+            ]
+            lines.append(f"{row_label(record)}: {float(record['accuracy']):.3f}; " + "; ".join(comparisons))
+    return lines
+
+
+def paired_text(record: dict, other: str) -> str:
+    """'+27.1 points [+21.7, +32.5] p<0.001' from a results.csv record's diff_vs_<other> columns."""
+    diff, low, high = (float(record[f"diff_vs_{other}{end}"]) * 100 for end in ("", "_low", "_high"))
+    p = record.get(f"p_vs_{other}")
+    return f"{diff:+.1f} points [{low:+.1f}, {high:+.1f}] {p_text(float(p) if p else None)}"
 
 
 def build_report(root: Path | None = None) -> Path:

@@ -37,7 +37,7 @@ from prompts.tasks import get_task, task_kind, task_slug
 from sft.executors import ClusterOptions, Outcome, Work, run_units
 from sft.experiment import Experiment
 from sft.models import resolve_model
-from sft.plan import packed_seconds
+from sft.plan import packed_seconds, planned_kind
 from sft.run_groups import RunGroup
 from sft.trunk import adapter_boundary
 from sftbench_common import locks, processes
@@ -254,7 +254,7 @@ def plan_bench(experiment: Experiment, options: BenchOptions, workers: list[int]
         records = test[: options.limit] if options.limit else test
         planned = plan_classification_rows(
             slug, experiment.task_groups(slug), meta["split_hash"], options.modes, options.baselines, records,
-            meta["labels"], experiment.fewshot, options.all_settings, experiment.root,
+            meta["labels"], experiment.fewshot, options.all_settings, experiment.root, planned_kind,
         )  # fmt: skip
         seconds, unknown = 0.0, []
         for row in planned:
@@ -268,6 +268,10 @@ def plan_bench(experiment: Experiment, options: BenchOptions, workers: list[int]
         left = f"; no rate yet for {', '.join(sorted(set(unknown)))}" if unknown else ""
         log.info(f"  bench {slug}: {len(planned)} row(s) on {len(records)} records, about {seconds:.0f} s{left}")
     known = [s for s in estimates.values() if s is not None]
+    missing = len(estimates) - len(known)
     for count in workers:
-        log.info(f"  bench on {count} worker(s): about {packed_seconds(known, count):.0f} s (each task on one worker)")
+        about = "at least" if missing else "about"
+        left = f", leaving out {missing} task(s) with rows not timed yet" if missing else ""
+        seconds = packed_seconds(known, count)
+        log.info(f"  bench on {count} worker(s): {about} {seconds:.0f} s (each task on one worker{left})")
     return estimates

@@ -123,7 +123,50 @@ def load_experiment(name_or_path: str, cli_overrides: dict | None = None, result
     """The experiment file's runs, with the command line's overrides; its results go under `results` (default:
     results/, or $SFTBENCH_RESULTS where the user set it), in the folder of its own the file may name."""
     path = find_experiment(name_or_path)
+    return experiment_from(read_yaml(path), path, cli_overrides, results)
+
+
+def experiment_for_task(
+    name_or_path: str, task: str, task_options: dict, cli_overrides: dict | None = None, results: Path | None = None
+) -> Experiment:
+    """`sftbench compare`: an experiment file's runs on one task (the user's), each (model, method) once, into a
+    results folder of its own, compare-<task>."""
+    path = find_experiment(name_or_path)
     spec = read_yaml(path)
+    slug = task_slug(task, task_options)
+    runs, seen = [], set()
+    for run in spec.get("runs") or []:
+        key = (run.get("model"), run.get("method", "lora")) if isinstance(run, dict) else None
+        if key not in seen:
+            seen.add(key)
+            runs.append({k: v for k, v in run.items() if k != "tasks"} if isinstance(run, dict) else run)
+    spec = {
+        **spec, "name": f"compare-{slug}", "results": f"compare-{slug}", "runs": runs,
+        "tasks": [{"task": task, **task_options}],
+    }  # fmt: skip
+    return experiment_from(spec, path, cli_overrides, results)
+
+
+def experiment_of_run(run_dir: Path) -> Experiment:
+    """`sftbench bench --run DIR`: one finished run as an experiment of its own, benchmarked (with its base model
+    and the baselines) into the results folder it was trained under."""
+    config_file = run_dir / "config.yaml"
+    if not config_file.is_file():
+        raise UserError(f"{run_dir}: not a run folder (no config.yaml); runs are under results/runs/<task>/")
+    if not (run_dir / "run.json").is_file():
+        raise UserError(f"{run_dir}: the run has not finished (no run.json); `sftbench train` it again to resume")
+    run_dir = run_dir.resolve()
+    given = read_yaml(config_file)
+    if run_dir.parent.parent.name == "runs":  # <root>/runs/<task>/<run>: its rows and tables go to <root>
+        root, given["run_name"], given["output_dir"] = run_dir.parent.parent.parent, run_dir.name, None
+    else:
+        root, given["output_dir"] = results_dir(), str(run_dir)
+    group = RunGroup([(given, str(config_file))])
+    return Experiment(run_dir.name, config_file, [group], root)
+
+
+def experiment_from(spec: dict, path: Path, cli_overrides: dict | None, results: Path | None) -> Experiment:
+    """An experiment from its file's contents (`path` names it in errors)."""
     unknown = set(spec) - EXPERIMENT_KEYS
     if unknown:
         raise UserError(f"{path}: unknown key(s) {sorted(unknown)}; valid: {sorted(EXPERIMENT_KEYS)}")

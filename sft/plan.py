@@ -121,6 +121,16 @@ def timed_steps(trainer):
     return timer
 
 
+def planned_kind(model: str) -> str:
+    """'causal' or 'encoder', without the model where it is not here but its kind is known (a Hub id offline)."""
+    try:
+        return resolve_model(model).kind
+    except UserError:
+        if model not in KNOWN_PARAMETERS:
+            raise
+        return KNOWN_PARAMETERS[model][0]
+
+
 def plan_run(config: TrainConfig, measure: bool) -> RunPlan:
     stand_in, parameters, counted = None, None, config
     try:

@@ -351,10 +351,17 @@ def plan(overrides, experiment, only, tasks, gpu, no_measure, workers):
 @click.option("--prompts", type=int, default=32, show_default=True, help="domain text: held-out prompts to continue")
 @click.option("--api-base", help="domain text: also score an OpenAI-compatible endpoint (http://127.0.0.1:11434/v1)")
 @click.option("--api-model", default="default", show_default=True, help="the model name sent to --api-base")
+@click.option(
+    "--run",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="benchmark one finished run (with its base model and the baselines) instead of an experiment's runs, "
+    "into the results folder it was trained under",
+)
 @executor_options("tasks are benchmarked (each task's rows on one worker)")
 def bench(
     overrides,
     experiment,
+    run,
     tasks,
     modes,
     limit,
@@ -383,16 +390,11 @@ def bench(
       sftbench bench --experiment study --executor ray --gpus-per-run 1    # each task on a worker (docs/cluster.md)
       accelerate launch --config_file configs/accelerate/ddp.yaml -m sftbench bench    # a row's batches shared out
     """
-    from bench.page import build_page
-    from bench.report import build_report
-    from bench.run import MODES, BenchOptions, bench_experiment, parse_modes
-    from sft.executors import ClusterOptions, raise_failures
-    from sft.experiment import check_filters
-    from sft.run_folders import record_command
-    from sftbench_common.logs import get_logger
-    from sftbench_common.processes import is_main_process, world_size
+    from bench.run import MODES, BenchOptions, parse_modes
+    from sft.executors import ClusterOptions
+    from sft.experiment import experiment_of_run
 
-    loaded = load(experiment, overrides)
+    loaded = experiment_of_run(run) if run else load(experiment, overrides)
     options = BenchOptions(
         modes=parse_modes(modes) if modes else tuple(loaded.modes or MODES),
         limit=loaded.bench_limit if limit is None else limit,
@@ -406,14 +408,28 @@ def bench(
         api_base=api_base,
         api_model=api_model,
     )
-    check_filters(loaded, None, task_set(tasks))
+    benchmark(loaded, options, task_set(tasks), ClusterOptions(**cluster))
+
+
+def benchmark(loaded, options, tasks: set[str] | None, cluster) -> None:
+    """bench and compare: every task's rows (here or on the cluster's workers), then the tables and page once."""
+    from bench.page import build_page
+    from bench.report import build_report
+    from bench.run import bench_experiment
+    from sft.executors import raise_failures
+    from sft.experiment import check_filters
+    from sft.run_folders import record_command
+    from sftbench_common.logs import get_logger
+    from sftbench_common.processes import is_main_process, world_size
+
+    check_filters(loaded, None, tasks)
     started = time.time()
-    outcomes = bench_experiment(loaded, options, task_set(tasks), ClusterOptions(**cluster))
+    outcomes = bench_experiment(loaded, options, tasks, cluster)
     computed = sum(o.result or 0 for o in outcomes)
     if is_main_process():  # under a launcher (accelerate launch, torchrun) the main process writes the tables
         record_command(
             loaded.root, "bench", loaded.name, time.time() - started, rows_computed=computed,
-            executor=cluster["executor"], processes=world_size(),
+            executor=cluster.executor, processes=world_size(),
         )  # fmt: skip
         report = build_report(loaded.root)  # once, here, from every row the workers wrote
         build_page(loaded.root)
@@ -421,6 +437,48 @@ def bench(
             f"bench '{loaded.name}': {computed} row(s) computed in {time.time() - started:.0f} s; report: {report}"
         )
     raise_failures(outcomes, "task")
+
+
+@cli.command()
+@click.argument("task", metavar="TASK")
+@overrides_argument
+@click.option(
+    "--experiment", "-e", default="compare", show_default=True,
+    help="whose runs to train on TASK (each model and method once): a name under configs/experiments/ or a path",
+)  # fmt: skip
+@click.option("--force", is_flag=True, help="retrain finished runs and recompute rows")
+@click.option("--no-baselines", is_flag=True, help="skip the classical baselines")
+@click.option("--limit", type=int, help="benchmark the first N test records (default: all)")
+def compare(task, overrides, experiment, force, no_baselines, limit):
+    """Your task against the default models and the baselines, in one command: train, benchmark, table.
+
+    Trains the runs of configs/experiments/compare.yaml (SmolLM2-135M with LoRA, the MiniLM encoder) on TASK,
+    benchmarks them with their base models, 4-shot prompting and the classical baselines on the whole test split,
+    and writes everything to results/compare-<task>/ (runs, rows, results.md, figures, index.html). Prints the
+    table's path and its headline. Run it again after an interruption: finished runs and rows are kept.
+
+    \b
+    Examples:
+      sftbench compare csv:reviews.csv task_options.text_column=review task_options.label_column=sentiment
+      sftbench compare jsonl:tickets.jsonl task_options.text_column=body train_limit=1024
+      sftbench compare tweets --experiment default        # the default experiment's own settings, one task
+    """
+    from bench.report import headline
+    from bench.run import MODES, BenchOptions
+    from prompts.tasks import task_slug
+    from sft.config import parse_overrides
+    from sft.executors import ClusterOptions
+    from sft.experiment import experiment_for_task, train_experiment
+
+    given = parse_overrides(list(overrides))
+    task_options = given.pop("task_options", {})
+    loaded = experiment_for_task(experiment, task, task_options, given)
+    train_experiment(loaded, force)
+    options = BenchOptions(modes=tuple(loaded.modes or MODES), limit=limit, baselines=not no_baselines, force=force)
+    benchmark(loaded, options, None, ClusterOptions())
+    click.echo(f"table: {loaded.root / 'results.md'}  (page: {loaded.root / 'index.html'})")
+    for line in headline(loaded.root, task_slug(task, task_options)):
+        click.echo(line)
 
 
 @cli.command()
@@ -498,6 +556,37 @@ def evaluate(run_dirs, split, limit):
     for run_dir in run_dirs:
         result = evaluate_run(run_dir, split, limit)
         click.echo(json.dumps({k: v for k, v in result.items() if k != "predicted"}))
+
+
+@cli.command("list")
+@click.argument("what", required=False, type=click.Choice(["models", "tasks", "presets", "experiments"]))
+def list_names(what):
+    """The models, tasks, presets and experiments you can name (all four, or one kind).
+
+    \b
+    Examples:
+      sftbench list
+      sftbench list models
+    """
+    from sft.catalog import CATALOG
+
+    for kind, entries in CATALOG.items():
+        if what in (None, kind):
+            click.echo(f"{kind}:")
+            for name, about in entries():
+                click.echo(f"  {name:36} {about}")
+
+
+@cli.command()
+def doctor():
+    """Check the install in under a minute: Python, packages, torch and its precision, disk, data, models.
+
+    Each check prints one line; a FAIL line says what to do, and the exit code is 1. `make smoke` runs it.
+    """
+    from sft.doctor import run_checks
+
+    if not run_checks(click.echo):
+        raise SystemExit(1)
 
 
 @cli.command()

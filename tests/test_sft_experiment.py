@@ -5,7 +5,7 @@ import json
 from prompts.build import build_task
 from prompts.tasks import get_task
 from sft.config import to_yaml
-from sft.experiment import list_runs, load_experiment
+from sft.experiment import experiment_for_task, list_runs, load_experiment
 from tests.helpers import REPO
 
 
@@ -18,7 +18,7 @@ def test_default_experiment_lists_its_runs(isolated_outputs):
     assert all(c.preset == "cpu-fast" for c in experiment.configs)
     # SmolLM2 on mushroom adapts its top 8 layers only, at the learning rate chosen on val for that; on tweets all
     adapted = {(c.task, c.lora_layers, c.lr) for c in experiment.configs if c.model.startswith("smollm2")}
-    assert adapted == {("mushroom", 8, 2e-3), ("tweets", None, 3e-4)}
+    assert adapted == {("mushroom", 8, 2e-3), ("tweets", None, 1e-3)}
     assert str(experiment.configs[0].run_dir(isolated_outputs / "results")).endswith(
         "results/runs/mushroom/smollm2-135m-instruct-lora"
     )
@@ -76,3 +76,53 @@ def test_the_csv_experiment_example_trains_and_benchmarks_a_users_file(tmp_path,
     assert benched.returncode == 0, benched.stderr[-2000:]
     table = (isolated_outputs / "results" / "my-csv" / "results.md").read_text()
     assert "## reviews" in table and "| minilm-l6 | fine-tuned | full | head |" in table
+
+
+def test_compare_puts_each_model_of_an_experiment_on_the_users_task_once(isolated_outputs):
+    """`sftbench compare TASK` builds its experiment from a template's runs: each (model, method) once, every
+    run on the user's task, into results/compare-<task>/ (the default experiment lists SmolLM2 twice)."""
+    experiment = experiment_for_task("default", "csv:reviews.csv", {"text_column": "review"}, {"lr": 1e-4})
+    assert [(c.model, c.method) for c in experiment.configs] == [
+        ("smollm2-135m-instruct", "lora"),
+        ("minilm-l6", "full"),
+    ]
+    assert {(c.task, repr(c.task_options), c.lr) for c in experiment.configs} == {
+        ("csv:reviews.csv", "{'text_column': 'review'}", 1e-4)
+    }
+    assert experiment.root == isolated_outputs / "results" / "compare-reviews"
+    assert experiment.fewshot == [0, 4] and experiment.name == "compare-reviews"
+
+
+def test_compare_goes_from_a_csv_to_a_table_in_one_command(tmp_path, isolated_outputs):
+    """The newcomer's path: one command trains the compare runs on a CSV, benchmarks them with their base models,
+    4-shot prompting and the baselines, and prints the table's path and its headline; then one run trained
+    with `sftbench train` is benchmarked on its own with `bench --run`."""
+    from tests.helpers import QUICK_LORA, run_sftbench
+
+    reviews = tmp_path / "food.csv"
+    words = {"positive": ["tasty", "fresh", "delicious"], "negative": ["stale", "bland", "soggy"]}
+    lines = [f"the {w} snack number {i} arrived,{label}" for label, ws in words.items() for w in ws for i in range(8)]
+    reviews.write_text("review,sentiment\n" + "\n".join(lines) + "\n")
+    task = [f"csv:{reviews}", "task_options.text_column=review", "task_options.label_column=sentiment"]
+    quick = ["max_steps=2", "save_steps=2", "eval_limit=4", *QUICK_LORA]
+    compared = run_sftbench("compare", *task, *quick)
+    assert compared.returncode == 0, compared.stderr[-3000:]
+    root = isolated_outputs / "results" / "compare-food"
+    assert f"table: {root / 'results.md'}" in compared.stdout
+    assert "food: n = 4 of 4 test records; most accurate: " in compared.stdout
+    assert "smollm2-135m-instruct fine-tuned lora score: " in compared.stdout
+    assert " vs its base model" in compared.stdout and "minilm-l6 fine-tuned full head: " in compared.stdout
+    table = (root / "results.md").read_text()
+    assert "| smollm2-135m-instruct | base, 4-shot | - | score |" in table
+    assert "| tf-idf + logistic regression | baseline |" in table and (root / "index.html").is_file()
+
+    # a run of its own, then benchmarked alone into the results folder it was trained under
+    trained = run_sftbench("train", *task[1:], f"task={task[0]}", "model=minilm-l6", "method=full", "lr=1e-4", *quick)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    run = next((isolated_outputs / "results" / "runs" / "food").glob("minilm-l6-full*"))
+    benched = run_sftbench("bench", "--run", str(run), "--no-baselines")
+    assert benched.returncode == 0, benched.stderr[-3000:]
+    table = (isolated_outputs / "results" / "results.md").read_text()
+    assert f"| minilm-l6 | fine-tuned | full, {run.name.removeprefix('minilm-l6-full-')} |" in table or (
+        "| minilm-l6 | fine-tuned | full |" in table
+    ), table
