@@ -14,7 +14,7 @@ TASKS ?= --all
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install data plan train-all train bench report paper speed docs repository gpu-check lint test clean-results
+.PHONY: help install smoke data plan train-all train bench compare report paper speed docs repository gpu-check lint test clean-results
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ install: $(STAMP)  ## create .venv with pinned packages, torch (CPU wheel unless
 $(STAMP): requirements.txt scripts/install.sh pyproject.toml
 	@bash scripts/install.sh "$(PYTHON)" "$(VENV)"
 	@touch $@
+
+smoke: $(STAMP)  ## check the install in under a minute (sftbench doctor): Python, packages, torch, disk, data, models
+	$(SFTBENCH) doctor
 
 data: $(STAMP)  ## extract the offline tasks and write data/<task>/{train,val,test}.jsonl + meta.json
 	$(SFTBENCH) data $(TASKS)
@@ -39,6 +42,9 @@ train: $(STAMP)  ## one run: make train ARGS="task=mushroom model=smollm2-135m-i
 
 bench: $(STAMP)  ## benchmark base + fine-tuned models of EXPERIMENT and baselines; writes results/results.md
 	$(SFTBENCH) bench --experiment $(EXPERIMENT) $(ARGS)
+
+compare: $(STAMP)  ## your task against the default models and baselines: make compare TASK=csv:reviews.csv ARGS="task_options.text_column=review"
+	$(SFTBENCH) compare $(TASK) $(ARGS)
 
 report: $(STAMP)  ## rebuild results.md/.csv/.tex and figures from results/ files only (no models run)
 	$(SFTBENCH) report --experiment $(EXPERIMENT)
@@ -66,5 +72,9 @@ lint: $(STAMP)  ## ruff (style) and import-linter (the layers: sftbench -> bench
 test: lint  ## lint, then the test suite (offline, CPU, real data and packaged models)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests $(ARGS)
 
-clean-results:  ## delete trained runs (keeps data and the model cache)
+clean-results:  ## delete trained runs (keeps data and the model cache); only with FORCE=1: make clean-results FORCE=1
+	@if [ "$(FORCE)" != 1 ]; then \
+	  echo "would delete $$(find results/runs -mindepth 2 -maxdepth 2 -type d 2>/dev/null | wc -l) run folder(s) under results/runs: nothing deleted; make clean-results FORCE=1 deletes them"; \
+	  exit 1; \
+	fi
 	rm -rf results/runs

@@ -3,8 +3,8 @@
     python scripts/set_repository.py https://github.com/you/sftbench     # `make repository URL=...`
     python scripts/set_repository.py --check                             # exit 1 if a copy disagrees
 
-pyproject.toml's [project.urls] Repository is the setting. The copies: the Open-in-Colab badge in README.md
-and in the notebook (Colab opens notebooks by GitHub path), the notebook's REPO_URL (what it clones) and
+pyproject.toml's [project.urls] Repository is the setting. The copies: the Open-in-Colab badge in README.md,
+docs/colab.md and the notebook (Colab opens notebooks by GitHub path), the notebook's REPO_URL (what it clones) and
 mkdocs.yml's repo_url (the docs site's link).
 """
 
@@ -33,6 +33,7 @@ def copies(url: str) -> dict[Path, list[tuple[re.Pattern, str]]]:
     badge = f"https://colab.research.google.com/github/{owner_name}/blob/main/notebooks/sftbench_colab.ipynb"
     return {
         REPO / "README.md": [(BADGE, badge)],
+        REPO / "docs" / "colab.md": [(BADGE, badge)],
         REPO / "notebooks" / "sftbench_colab.ipynb": [(BADGE, badge), (CLONE, rf"\g<1>{url}.git\g<2>")],
         REPO / "mkdocs.yml": [(MKDOCS, f"repo_url: {url}")],
     }

@@ -33,24 +33,24 @@ class TrainConfig:
     preset: str | None = None  # configs/presets/<preset>.yaml
     output_dir: str | None = None  # default: results/runs/<task>/<run_name>
     run_name: str | None = None  # the run folder's name; default <model>-<method> (experiments name seeds, sweeps)
-    seed: int = 42
+    seed: int = 42  # training seed: data order, LoRA initialisation, dropout
     train_limit: int | None = None  # use N train records (None: all of them)
     train_sampling: str = "first"  # which N: first | leaf-topup (rare rules topped up; prompts/sampling.py)
     eval_limit: int | None = 200  # val records scored for eval loss
     # optimisation (AdamW)
-    epochs: float = 3
+    epochs: float = 3  # passes over the train records (fractions allowed)
     max_steps: int = -1  # > 0 overrides epochs
-    batch_size: int = 8
-    grad_accum: int = 1
-    lr: float = 2e-4
+    batch_size: int = 8  # records per device and step
+    grad_accum: int = 1  # steps accumulated before each optimizer update
+    lr: float = 2e-4  # peak learning rate (2e-4 LoRA, 2e-5 full fine-tuning are the usual starts)
     scheduler: str = "linear"  # any transformers scheduler name, e.g. constant_with_warmup
-    warmup_ratio: float = 0.0
-    weight_decay: float = 0.0
-    optim: str = "adamw_torch"
-    max_grad_norm: float = 1.0
+    warmup_ratio: float = 0.0  # fraction of the steps spent warming the learning rate up
+    weight_decay: float = 0.0  # AdamW weight decay
+    optim: str = "adamw_torch"  # any transformers optimizer name (adamw_torch, paged_adamw_8bit, ...)
+    max_grad_norm: float = 1.0  # gradient clipping
     max_length: int = 512  # tokens; long inputs are shortened so the answer always fits
     precision: str = "auto"  # auto | bf16 | fp16 | fp32 (auto: see sftbench_common/hardware.py)
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, slower
     padding_free: bool = False  # TRL padding-free batches (needs flash attention on GPU)
     compact_lm_head: bool = True  # CPU: vocabulary projection only at answer tokens (sft/speedups.py)
     share_prefix: bool = True  # each batch's common prompt prefix runs once (sft/shared_prefix.py)
@@ -59,18 +59,18 @@ class TrainConfig:
     trunk_cache: bool | None = None
     trunk_cache_gb: float | None = None  # the trunk cache's disk limit under $SFTBENCH_CACHE/trunk (None: 8 GB)
     attention: str = "auto"  # auto (eager on CPU, SDPA elsewhere) | eager | sdpa | flash_attention_2 | ...
-    logging_steps: int = 5
+    logging_steps: int = 5  # train loss logged every N steps (train_log.jsonl, TensorBoard)
     eval_steps: int | None = None  # None: evaluate once per epoch
     save_steps: int = 25  # checkpoint interval, for --resume
-    save_total_limit: int = 2
-    dataloader_workers: int = 0
+    save_total_limit: int = 2  # checkpoints kept (the newest ones)
+    dataloader_workers: int = 0  # data-loading processes (0: in the training process)
     label_metrics: bool = True  # generative classification: score the val labels at each evaluation
     report_to: str | list = "tensorboard"  # none | tensorboard | wandb | trackio | ... (a list for several)
     # LoRA / QLoRA
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    lora_target_modules: str | list = "all-linear"
+    lora_r: int = 16  # LoRA rank
+    lora_alpha: int = 32  # LoRA scaling (alpha / r multiplies the update)
+    lora_dropout: float = 0.05  # dropout on the LoRA input (0 lets the frozen trunk be cached)
+    lora_target_modules: str | list = "all-linear"  # the modules adapted: all-linear or a list of names
     # adapt only the top N transformer layers (None: all): the backward pass then stops at the lowest adapted
     # layer. With `all-linear` the targets are every linear layer of those N (sft/trainer_args.py)
     lora_layers: int | None = None

@@ -40,20 +40,72 @@ from sftbench_common.errors import UserError, moved_to
 from sftbench_common.logs import get_logger
 from sftbench_common.paths import REPO_ROOT, results_dir
 
-EXPERIMENT_KEYS = {
-    "name",
-    "preset",
-    "overrides",
-    "tasks",
-    "runs",
-    "description",
-    "bench_limit",
-    "fewshot",
-    "modes",
-    "results",
-    *GROUP_KEYS,
+# The experiment file's schema: key -> (type, default, meaning). The loader accepts these keys and no others, and
+# docs/experiment-file.md is generated from them (scripts/experiment_reference.py; a test keeps it current).
+GROUP_SCHEMA = {
+    "seeds": (
+        "list of int",
+        "the run's `seed` (one run)",
+        "train one run per seed; the table shows their mean, spread and a pigeonhole-bootstrap interval",
+    ),
+    "sweep": (
+        "mapping: config key -> list",
+        "none",
+        "a grid of settings (e.g. `{lr: [1.0e-4, 3.0e-4]}`), one run each at the first seed, chosen on the "
+        "validation records (never on test); the chosen setting alone trains the later seeds and is benchmarked",
+    ),
+    "learning_curve": (
+        "list of int or `all`",
+        "none",
+        "train sizes (`train_limit`), each with its own sweep and seeds and a validation budget of at most as many "
+        "records; `all` is the whole train split; bench draws the learning-curve figure",
+    ),
 }
-RUN_KEYS = {"model", "method", "tasks", "preset", "overrides", *GROUP_KEYS}
+EXPERIMENT_SCHEMA = {
+    "name": ("str", "the file's name", "what logs, tables and results/commands.md call the experiment"),
+    "description": ("str", "none", "free text, for the reader of the file"),
+    "results": (
+        "str (a folder name)",
+        "none: results/ itself",
+        "a folder of its own under results/ for the runs, rows, tables, figures and page (e.g. `study`)",
+    ),
+    "preset": ("str", "none", "a configs/presets/ name applied to every run that names no preset of its own"),
+    "overrides": (
+        "mapping: config key -> value",
+        "none",
+        "any TrainConfig key (`sftbench train --help`), for every run",
+    ),
+    "tasks": (
+        "list of task names or mappings",
+        "none (each run lists its own)",
+        "the tasks every run trains on: a name (`mushroom`, `sftbench list tasks`) or a mapping "
+        "`{task: 'csv:PATH', text_column: review, label_column: sentiment}` whose other keys are the task's options",
+    ),
+    "runs": ("list of run entries (below)", "required", "the models and methods to train, each on every task"),
+    "fewshot": (
+        "list of int",
+        "[0]",
+        "bench: each base generative model also prompted with this many demonstrations from the train split",
+    ),
+    "modes": (
+        "list: score, generate",
+        "both",
+        "bench: the generative modes to measure (label log-likelihood, greedy answer)",
+    ),
+    "bench_limit": ("int", "none: the whole test split", "bench: the first N test records (the table says so)"),
+    **GROUP_SCHEMA,
+}
+RUN_SCHEMA = {
+    "model": ("str", "required", "a packaged name (`sftbench list models`), a Hugging Face id or a local folder"),
+    "method": ("str", "lora", "lora, qlora, full or lora-head"),
+    "tasks": ("list", "the experiment's `tasks`", "this run's own tasks, in the same form"),
+    "preset": ("str", "the experiment's `preset`", "a configs/presets/ name for this run"),
+    "overrides": ("mapping", "none", "TrainConfig keys for this run; they win over the experiment's `overrides`"),
+    **{key: (kind, "the experiment's", meaning) for key, (kind, _, meaning) in GROUP_SCHEMA.items()},
+}  # fmt: skip
+EXPERIMENT_KEYS = set(EXPERIMENT_SCHEMA)
+RUN_KEYS = set(RUN_SCHEMA)
+assert set(GROUP_KEYS) == set(GROUP_SCHEMA)
 
 log = get_logger(__name__)
 

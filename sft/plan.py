@@ -246,14 +246,14 @@ def workers_table(plans: list[RunPlan], gpu: str, workers: list[int]) -> str:
 
 def print_plan(
     configs: list[TrainConfig], gpu: str = "T4", measure: bool = True, workers: list[int] | None = None
-) -> list[RunPlan]:
+) -> tuple[list[RunPlan], str]:
+    """Plan every run and print the table and its notes; returns the plans and the printed text."""
     plans = []
     for index, config in enumerate(configs, start=1):
         log.info(f"planning {index}/{len(configs)}: {config.task} {config.model} {config.method}")
         plans.append(plan_run(config, measure))
-    print()
     # the runs' own precision: auto picks this machine's, an override (precision=fp32) is what ran
-    print(plan_table(plans, gpu, "/".join(sorted({pick_precision(c.precision) for c in configs}))))
+    parts = [plan_table(plans, gpu, "/".join(sorted({pick_precision(c.precision) for c in configs})))]
     notes = [
         f"{gpu}: {GPUS[gpu]:.0f} TFLOP/s peak at {UTILISATION['lora']:.0%} utilisation "
         f"({UTILISATION['qlora']:.0%} for QLoRA) plus {STEP_OVERHEAD_S} s per step: an estimate (sft/plan.py)."
@@ -263,11 +263,13 @@ def print_plan(
         notes.append("~: not on this machine, " + "; ".join(stand_ins) + ".")
     if not measure:
         notes.append("--no-measure: no steps were timed on this machine.")
-    print("\n" + "\n".join(notes))
+    parts.append("\n".join(notes))
     if workers:
-        print("\n" + workers_table(plans, gpu, workers))
-        print(
-            "\nOn N workers: the runs packed longest first onto whichever worker is free; a sweep's later seeds wait "
+        parts.append(workers_table(plans, gpu, workers))
+        parts.append(
+            "On N workers: the runs packed longest first onto whichever worker is free; a sweep's later seeds wait "
             "for its grid, which this packing leaves out, and each worker's start-up (model conversion) is not counted."
         )
-    return plans
+    text = "\n\n".join(parts)
+    print("\n" + text)
+    return plans, text

@@ -304,7 +304,10 @@ train_all_command("experiment", "The same as train-all.\n\n" + TRAIN_ALL_HELP)
     show_default=True,
     help="also the wall time on N workers at once (train-all --executor ray|slurm), for each N of this list",
 )
-def plan(overrides, experiment, only, tasks, gpu, no_measure, workers):
+@click.option(
+    "--write", type=click.Path(path_type=Path, dir_okay=False), help="also write the plan (Markdown) to this file"
+)
+def plan(overrides, experiment, only, tasks, gpu, no_measure, workers, write):
     """Estimate an experiment's time per run, here and on a GPU; trains nothing.
 
     Per run: examples, tokens, optimizer steps and the estimated time. Then each task's bench time, from the
@@ -326,7 +329,15 @@ def plan(overrides, experiment, only, tasks, gpu, no_measure, workers):
     counts = worker_counts(workers)
     loaded = load(experiment, overrides)
     runs = list_runs(loaded, only, task_set(tasks))
-    print_plan(runs, gpu=gpu, measure=not no_measure, workers=counts)
+    _, text = print_plan(runs, gpu=gpu, measure=not no_measure, workers=counts)
+    if write:
+        from sftbench_common.fileio import atomic_write_text
+
+        shown = " ".join(
+            ["sftbench plan --experiment", experiment, *overrides, f"--gpu {gpu}", f"--workers {workers}"]
+            + (["--no-measure"] if no_measure else [])
+        )
+        atomic_write_text(write, f"`{shown}` ({time.strftime('%Y-%m-%d')}):\n\n{text}\n")
     print()
     bench = BenchOptions(modes=tuple(loaded.modes or MODES), limit=loaded.bench_limit)
     plan_bench(loaded, bench, counts)
@@ -450,7 +461,7 @@ def benchmark(loaded, options, tasks: set[str] | None, cluster) -> None:
 @click.option("--no-baselines", is_flag=True, help="skip the classical baselines")
 @click.option("--limit", type=int, help="benchmark the first N test records (default: all)")
 def compare(task, overrides, experiment, force, no_baselines, limit):
-    """Your task against the default models and the baselines, in one command: train, benchmark, table.
+    """Your task against the default models and the baselines: trained, benchmarked, one table.
 
     Trains the runs of configs/experiments/compare.yaml (SmolLM2-135M with LoRA, the MiniLM encoder) on TASK,
     benchmarks them with their base models, 4-shot prompting and the classical baselines on the whole test split,
@@ -579,9 +590,10 @@ def list_names(what):
 
 @cli.command()
 def doctor():
-    """Check the install in under a minute: Python, packages, torch and its precision, disk, data, models.
+    """Check the install in under a minute and say what is missing.
 
-    Each check prints one line; a FAIL line says what to do, and the exit code is 1. `make smoke` runs it.
+    Python, the pinned packages, torch and the precision it runs in, disk space, the tasks' data, the packaged
+    models (each loads and runs a forward pass). Each check prints one line; a FAIL line says what to do, and the exit code is 1. `make smoke` runs it.
     """
     from sft.doctor import run_checks
 

@@ -30,6 +30,18 @@ def test_the_docs_site_builds_strictly_and_a_broken_link_fails_it(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     for page in ("index", "data", "training", "benchmark", "results", "report", "colab", "architecture"):
         assert (tmp_path / "site" / ("" if page == "index" else page) / "index.html").is_file(), page
+    # the site shows its figures: images whose files are in the site, and never a "(figure: ...)" stand-in
+    images = {}
+    for html in (tmp_path / "site").rglob("*.html"):
+        text = html.read_text()
+        assert "(figure:" not in text, f"{html}: a figure shown as text"
+        for source in re.findall(r'<img[^>]* src="([^"]+)"', text):
+            images.setdefault(html.parent.relative_to(tmp_path / "site").as_posix(), []).append(source)
+            if not source.startswith("http"):
+                assert (html.parent / source).resolve().is_file(), f"{html}: {source} is not in the site"
+    assert len([s for s in images["results"] if "learning_curve" in s]) == 2, images["results"]
+    assert any("confusion_" in s for s in images["results"]) and any("loss_curves" in s for s in images["results"])
+    assert any("colab-badge.svg" in s for s in images["colab"]) and any("results-page.png" in s for s in images["."])
     # the same build on a copy with a broken link, then with a page missing from the navigation: both fail
     for name, change in (
         ("broken link", lambda docs: (docs / "data.md").open("a").write("\nSee [the page](no-such-page.md).\n")),
@@ -131,3 +143,38 @@ def test_committed_run_folders_are_finished_runs_of_clean_code():
         assert info["git_commit"] and not info["git_commit"].endswith("+dirty"), run_json
         config = (run_json.parent / "config.yaml").read_text()
         assert "/tmp/" not in config and "pytest-" not in config, run_json
+
+
+def test_the_experiment_file_reference_is_what_the_code_accepts(tmp_path):
+    """docs/experiment-file.md is generated from the loader's schema and TrainConfig: it is current, it names
+    every key the loader accepts with a meaning, and the check fails on a page that fell behind."""
+    from sft.config import FIELDS
+    from sft.experiment import EXPERIMENT_KEYS, RUN_KEYS
+
+    done = subprocess.run(
+        [sys.executable, "scripts/experiment_reference.py", "--check"], cwd=REPO, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout
+    page = (REPO / "docs" / "experiment-file.md").read_text()
+    sections = page.split("\n## ")
+    for heading, keys in (("Experiment keys", EXPERIMENT_KEYS), ("Run entries", RUN_KEYS), ("Config keys", FIELDS)):
+        section = next(s for s in sections if s.startswith(heading))
+        rows = re.findall(r"^\| `(\w+)` \| ([^|]+) \| ([^|]+) \| ([^|]*) \|$", section, re.M)
+        assert {key for key, *_ in rows} == set(keys), heading
+        assert all(meaning.strip() for *_, meaning in rows), f"{heading}: a key without a meaning"
+    # a page that fell behind the code fails the check
+    stale = tmp_path / "repo"
+    shutil.copytree(REPO / "scripts", stale / "scripts")
+    (stale / "docs").mkdir()
+    (stale / "docs" / "experiment-file.md").write_text(page.replace("| `fewshot` |", "| `shots` |"))
+    script = (REPO / "scripts" / "experiment_reference.py").read_text()
+    (stale / "scripts" / "experiment_reference.py").write_text(
+        script.replace('PAGE = REPO / "docs"', f'PAGE = Path("{stale}") / "docs"')
+    )
+    done = subprocess.run(
+        [sys.executable, str(stale / "scripts" / "experiment_reference.py"), "--check"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1 and "experiment-file.md is not what the code says" in done.stdout
