@@ -593,7 +593,8 @@ def doctor():
     """Check the install in under a minute and say what is missing.
 
     Python, the pinned packages, torch and the precision it runs in, disk space, the tasks' data, the packaged
-    models (each loads and runs a forward pass). Each check prints one line; a FAIL line says what to do, and the exit code is 1. `make smoke` runs it.
+    models (each loads and runs a forward pass). Each check prints one line; a FAIL line says what to do, and
+    the exit code is 1. `make smoke` runs it.
     """
     from sft.doctor import run_checks
 
@@ -648,19 +649,39 @@ def cache(clear):
     show_default=True,
     help="what to measure: paths (training paths vs the plain recipe), scoring, trunk (the frozen trunk computed once)",
 )
-def speed(**options):
+@click.option("--write", type=click.Path(path_type=Path, dir_okay=False), help="also write what it prints to this file")
+def speed(write, **options):
     """Training and scoring speed against the plain recipe, as ratios measured in one process.
 
     Plain HF Trainer vs the toolkit's paths (SDPA, eager attention, shared prefix) over the same steps and
     data, then each model's held-out loss, so a speed-up that changed what is learned shows.
     """
     from bench.speed import PARTS, measure_speed
+    from sftbench_common.logs import get_logger
 
     options["tasks"] = sorted(task_set(options["tasks"]), key=options["tasks"].index)
     options["parts"] = task_set(options["parts"]) or set()
     if not options["parts"] or options["parts"] - set(PARTS):
         raise UserError(f"--parts: a comma-separated choice of {', '.join(PARTS)}; got '{','.join(options['parts'])}'")
-    measure_speed(SimpleNamespace(**options))
+    import logging
+
+    from sftbench_common.fileio import atomic_write_text
+
+    kept = []
+
+    class Keep(logging.Handler):  # the lines measure_speed logs, kept for --write as they are shown
+        def emit(self, record):
+            kept.append(record.getMessage())
+
+    speed_log = get_logger("bench.speed")
+    handler = Keep()
+    speed_log.addHandler(handler)
+    try:
+        measure_speed(SimpleNamespace(**options))
+    finally:
+        speed_log.removeHandler(handler)
+    if write:
+        atomic_write_text(write, "\n".join(kept) + "\n")
 
 
 def main() -> None:
