@@ -73,17 +73,20 @@ def config_rows() -> list[tuple[str, str, str, str]]:
 def render() -> str:
     experiment = [(key, kind, default, meaning) for key, (kind, default, meaning) in EXPERIMENT_SCHEMA.items()]
     run = [(key, kind, default, meaning) for key, (kind, default, meaning) in RUN_SCHEMA.items()]
-    return "\n\n".join(
-        [
-            INTRO.rstrip(),
-            "## Experiment keys\n\n" + table(experiment),
-            "## Run entries (`runs:`)\n\nEach entry of `runs:` is a mapping with these keys:\n\n" + table(run),
-            "## Config keys (`overrides:` and `key=value`)\n\nThe same keys work in an experiment's or a run's "
-            "`overrides:`, in a preset (`configs/presets/`), in a `sftbench train --config` file and on any "
-            "command line as `key=value`. `trainer_args.KEY=VALUE` and `lora_args.KEY=VALUE` reach any SFTConfig / "
-            "TrainingArguments or LoraConfig field.\n\n" + table(config_rows()),
-        ]
-    ) + "\n"
+    return (
+        "\n\n".join(
+            [
+                INTRO.rstrip(),
+                "## Experiment keys\n\n" + table(experiment),
+                "## Run entries (`runs:`)\n\nEach entry of `runs:` is a mapping with these keys:\n\n" + table(run),
+                "## Config keys (`overrides:` and `key=value`)\n\nThe same keys work in an experiment's or a run's "
+                "`overrides:`, in a preset (`configs/presets/`), in a `sftbench train --config` file and on any "
+                "command line as `key=value`. `trainer_args.KEY=VALUE` and `lora_args.KEY=VALUE` reach any SFTConfig / "
+                "TrainingArguments or LoraConfig field.\n\n" + table(config_rows()),
+            ]
+        )
+        + "\n"
+    )
 
 
 def main(argv: list[str]) -> int:
