@@ -6,6 +6,8 @@ nothing, and the page logs no error."""
 import csv
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -166,8 +168,15 @@ def test_the_committed_results_page_agrees_with_results_csv(browser, tmp_path):
             shown = sorted(round(float(v), 6) for v in page.eval_on_selector_all(
                 "table.results td[data-key=accuracy]", "cells => cells.map(c => c.dataset.value)"))  # fmt: skip
             assert shown == expected, task
-        if folder == REPO / "results":
-            page.click("nav button[data-task='tweets']")
-            page.click("button[data-view=versus]")
-            page.screenshot(path=str(REPO / "docs" / "assets" / "results-page.png"), full_page=False)
         assert not errors, errors
+
+
+def test_the_readme_screenshot_script_draws_the_page(tmp_path):
+    """scripts/results_page_screenshot.py, which draws docs/assets/results-page.png, writes a picture of the page."""
+    out = tmp_path / "page.png"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "results_page_screenshot.py"), "--out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20_000
