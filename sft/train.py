@@ -284,20 +284,30 @@ def train_run_folder(
     config: TrainConfig, model: ResolvedModel, run_dir: Path, split_hash: str, force: bool, resume: bool
 ) -> Path:
     """`train` once the run's input is checked and its folder is this process's: skip, resume, train or refuse, as
-    run_folders.decide says."""
-    config_yaml = to_yaml(config)
+    run_folders.decide says; then what follows a run (export_run): after training always, after a skip where merge
+    or push_to_hub asks for it."""
     on_cpu = device_name() == "cpu"
-    decision = run_folders.decide(run_dir, config_yaml, split_hash, force)
+    decision = run_folders.decide(run_dir, to_yaml(config), split_hash, force)
     if decision.action == "refuse":
         raise UserError(decision.why)
     if resume and decision.action != "resume":
         raise UserError(f"{run_dir}: --resume given but there is no checkpoint to resume from ({decision.why})")
     if decision.action == "skip":
         log.info(f"already finished: {run_dir} (use --force to train again)")
-        if (config.merge or config.push_to_hub) and processes.is_main_process():
-            export_run(run_dir, model, merge=config.merge, repo_id=config.hub_model_id if config.push_to_hub else None)
-        processes.wait_for_everyone(on_cpu)
-        return run_dir
+    else:
+        train_in_folder(config, model, run_dir, split_hash, decision)
+    if processes.is_main_process() and (decision.action != "skip" or config.merge or config.push_to_hub):
+        export_run(run_dir, model, merge=config.merge, repo_id=config.hub_model_id if config.push_to_hub else None)
+    gc.collect()
+    processes.wait_for_everyone(on_cpu)  # the next run (sft.experiment) starts when this one's files are written
+    return run_dir
+
+
+def train_in_folder(
+    config: TrainConfig, model: ResolvedModel, run_dir: Path, split_hash: str, decision: run_folders.Decision
+) -> None:
+    """Train (or resume) the run into its folder: run.json says `running` until the weights and metrics are saved."""
+    on_cpu = device_name() == "cpu"
     if decision.action == "train" and decision.why != "new":
         log.info(f"{run_folders.display_path(run_dir)}: {decision.why}")
     check_training_arguments(
@@ -307,7 +317,7 @@ def train_run_folder(
     info = {}
     if processes.is_main_process():
         prepare_run_folder(run_dir, decision)
-        info = run_folders.start_run(run_dir, config_yaml, describe_hardware(), config.seed, split_hash)
+        info = run_folders.start_run(run_dir, to_yaml(config), describe_hardware(), config.seed, split_hash)
     processes.wait_for_everyone(on_cpu)
     started = time.time()
     trainer = build_trainer(config, model, run_dir)
@@ -327,10 +337,6 @@ def train_run_folder(
         log.info(
             f"run finished: {run_dir}  ({results['weights']}/ with README.md, config.yaml, train_log.jsonl, run.json)"
         )
-        export_run(run_dir, model, merge=config.merge, repo_id=config.hub_model_id if config.push_to_hub else None)
-    gc.collect()
-    processes.wait_for_everyone(on_cpu)  # the next run (sft.experiment) starts when this one's files are written
-    return run_dir
 
 
 def config_from(overrides: list[str], config_file: Path | None = None) -> TrainConfig:

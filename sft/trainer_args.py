@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
-import importlib.util
 import os
 import re
 from pathlib import Path
@@ -67,8 +66,20 @@ def user_trainer_args(config: TrainConfig, sft: bool = True) -> dict:
     return values
 
 
+def installed_trackers() -> set[str]:
+    """The reporting integrations transformers finds installed (its own checks: tensorboard through
+    tensorboardX, azure_ml through azureml-core, ...)."""
+    from transformers.integrations import integration_utils
+
+    found = set(integration_utils.get_available_reporting_integrations())
+    # transformers' list leaves out flyte, and azure_ml where mlflow is installed (for report_to=all only)
+    found |= {"flyte"} if integration_utils.is_flytekit_available() else set()
+    found |= {"azure_ml"} if integration_utils.is_azureml_available() else set()
+    return found
+
+
 def check_trackers(report_to) -> None:
-    """Each tracker in report_to is one transformers knows and is installed (wandb, trackio: the user's)."""
+    """Each tracker in report_to is one transformers knows and finds installed (wandb, trackio: the user's)."""
     from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
 
     names = [report_to] if isinstance(report_to, str) else list(report_to or [])
@@ -80,8 +91,11 @@ def check_trackers(report_to) -> None:
             hint = f"did you mean '{close[0]}'? " if close else ""
             known = ", ".join(["none", *INTEGRATION_TO_CALLBACK])
             raise UserError(f"report_to: unknown tracker '{name}'; {hint}known: {known}")
-        if importlib.util.find_spec(name) is None:  # each tracker's package has the tracker's name
-            raise UserError(f"report_to: '{name}' needs the package {name}: pip install {name} (or report_to=none)")
+        if name not in installed_trackers():
+            raise UserError(
+                f"report_to: transformers finds no installed package for '{name}': install it "
+                f"(pip install {name.replace('_', '')} for most), or report_to=none"
+            )
 
 
 def training_arguments(config: TrainConfig, run_dir: Path, precision: str, has_eval: bool, sft: bool = True):
