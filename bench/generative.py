@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from sft.export import merge_adapter
-from sft.label_scoring import prompt_batches
+from sft.label_scoring import greedy_from_cache, prompt_batches
 from sft.models import load_causal_lm, load_tokenizer, resolve_model
 from sftbench_common import processes
 from sftbench_common.errors import UserError
@@ -49,35 +49,14 @@ def generate_answers(
 ) -> list[str]:
     """Greedy answers (decoded text) for each record, batched, the shared prompt prefix (with the in-context
     `demonstrations`, if any) run once; with `spread`, every N-th batch on each of N processes, gathered."""
-    import torch
-
     if max_new_tokens is None:
         max_new_tokens = max(len(tokenizer(label, add_special_tokens=False)["input_ids"]) for label in labels) + 6
     answers: dict[int, str] = {}
     for batch, input_ids, attention, _, cache, prefix in prompt_batches(
         model, tokenizer, records, batch_size, "generate", progress, demonstrations, spread
     ):
-        # generate() takes the whole prompt and runs only what the cache does not hold; it derives
-        # position ids from the mask, which counts only real tokens.
-        prefix_ids = torch.tensor([prefix], dtype=input_ids.dtype, device=input_ids.device)
-        input_ids = torch.cat([prefix_ids.expand(len(batch), -1), input_ids], dim=1)
-        with torch.inference_mode():
-            output = model.generate(
-                input_ids=input_ids,
-                attention_mask=attention,
-                past_key_values=cache,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-                top_p=None,
-                top_k=None,
-                temperature=None,
-            )
-        for index, text in zip(
-            batch, tokenizer.batch_decode(output[:, input_ids.shape[1] :], skip_special_tokens=True)
-        ):
-            answers[index] = text
+        texts = greedy_from_cache(model, tokenizer, input_ids, attention, cache, prefix, max_new_tokens)
+        answers.update(zip(batch, texts))
     if spread:
         answers = processes.gather_by_index(answers, input_ids.device.type == "cpu")
     return [answers[i] for i in range(len(records))]

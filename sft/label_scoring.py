@@ -222,24 +222,32 @@ def greedy_answers(model, tokenizer, input_ids, attention, prompt_output, prefix
     """Greedy decoding that continues from a scoring pass's prompt cache: the cache, less its last position, is
     handed to generate() with the whole prompt, so only the last prompt token runs again before decoding (a copy:
     the scoring goes on with the original)."""
-    import torch
-
     cache = copy.deepcopy(prompt_output.past_key_values)
     cache.crop(-1)
+    return greedy_from_cache(model, tokenizer, input_ids, attention, cache, prefix, answer_tokens)
+
+
+def greedy_from_cache(model, tokenizer, input_ids, attention, cache, prefix: list[int], max_new_tokens: int):
+    """The greedy continuation of each prompt of a batch whose first positions (the shared `prefix`, and more)
+    `cache` holds: generate() takes the whole prompt and runs only what the cache does not hold; it derives
+    position ids from the mask, which counts only real tokens."""
+    import torch
+
     prefix_ids = torch.tensor([prefix], dtype=input_ids.dtype, device=input_ids.device)
     whole = torch.cat([prefix_ids.expand(len(input_ids), -1), input_ids], dim=1)
-    output = model.generate(
-        input_ids=whole,
-        attention_mask=attention,
-        past_key_values=cache,
-        max_new_tokens=answer_tokens,
-        do_sample=False,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        top_p=None,
-        top_k=None,
-        temperature=None,
-    )
+    with torch.inference_mode():
+        output = model.generate(
+            input_ids=whole,
+            attention_mask=attention,
+            past_key_values=cache,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            top_p=None,
+            top_k=None,
+            temperature=None,
+        )
     return tokenizer.batch_decode(output[:, whole.shape[1] :], skip_special_tokens=True)
 
 

@@ -3,6 +3,7 @@
 import pytest
 
 from bench.generative import INVALID, generate_answers, parse_label
+from sft.label_scoring import score_and_answer, score_labels
 from tests.helpers import mushroom_records
 
 
@@ -34,3 +35,17 @@ def test_generate_mode_batched_equals_one_by_one(smollm2):
     ]
     assert batched == single
     assert all(isinstance(a, str) and a.strip() for a in batched)
+
+
+def test_generate_from_the_score_pass_equals_generate_mode(smollm2):
+    """Generate rows that share a score row's pass over the prompts (score_and_answer, answer_tokens > 0) give the
+    answers generate mode gives on its own (fp32), with the scores score_labels gives."""
+    model, tokenizer = smollm2
+    records = mushroom_records(4)
+    labels = ["edible", "poisonous"]
+    alone = generate_answers(model, tokenizer, records, labels, batch_size=2, max_new_tokens=8, progress=False)
+    scores, shared, _ = score_and_answer(
+        model, tokenizer, records, labels, batch_size=2, progress=False, answer_tokens=8
+    )
+    assert shared == alone
+    assert scores == score_labels(model, tokenizer, records, labels, batch_size=2, progress=False)
