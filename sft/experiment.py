@@ -341,7 +341,7 @@ def train_experiment(
     )  # fmt: skip
     log.info(
         f"experiment '{experiment.name}': {trained} run(s) trained in {time.time() - started:.0f} s, the others were "
-        f"finished; results under {root / 'runs'}"
+        f"finished; results under {run_folders.display_path(root / 'runs')}"
     )
     return trained
 

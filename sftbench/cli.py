@@ -429,7 +429,7 @@ def benchmark(loaded, options, tasks: set[str] | None, cluster) -> None:
     from bench.run import bench_experiment
     from sft.executors import raise_failures
     from sft.experiment import check_filters
-    from sft.run_folders import record_command
+    from sft.run_folders import display_path, record_command
     from sftbench_common.logs import get_logger
     from sftbench_common.processes import is_main_process, world_size
 
@@ -445,7 +445,8 @@ def benchmark(loaded, options, tasks: set[str] | None, cluster) -> None:
         report = build_report(loaded.root)  # once, here, from every row the workers wrote
         build_page(loaded.root)
         get_logger(__name__).info(
-            f"bench '{loaded.name}': {computed} row(s) computed in {time.time() - started:.0f} s; report: {report}"
+            f"bench '{loaded.name}': {computed} row(s) computed in {time.time() - started:.0f} s; "
+            f"report: {display_path(report)}"
         )
     raise_failures(outcomes, "task")
 
@@ -480,6 +481,7 @@ def compare(task, overrides, experiment, force, no_baselines, limit):
     from sft.config import parse_overrides
     from sft.executors import ClusterOptions
     from sft.experiment import experiment_for_task, train_experiment
+    from sft.run_folders import display_path
 
     given = parse_overrides(list(overrides))
     task_options = given.pop("task_options", {})
@@ -487,7 +489,8 @@ def compare(task, overrides, experiment, force, no_baselines, limit):
     train_experiment(loaded, force)
     options = BenchOptions(modes=tuple(loaded.modes or MODES), limit=limit, baselines=not no_baselines, force=force)
     benchmark(loaded, options, None, ClusterOptions())
-    click.echo(f"table: {loaded.root / 'results.md'}  (page: {loaded.root / 'index.html'})")
+    table, page = display_path(loaded.root / "results.md"), display_path(loaded.root / "index.html")
+    click.echo(f"table: {table}  (page: {page})")
     for line in headline(loaded.root, task_slug(task, task_options)):
         click.echo(line)
 
