@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
+
 from sft.models import resolve_model
 
 SEED = 42
@@ -118,7 +120,6 @@ _embeddings: dict[str, list[float]] = {}  # text -> embedding, kept for the proc
 def sentence_embeddings(texts: list[str]):
     """all-MiniLM-L6-v2 sentence embeddings (mean over the tokens, L2-normalised, as sentence-transformers pools
     this model), computed once per text in this process."""
-    import numpy as np
     import torch
     from transformers import AutoModel, AutoTokenizer
 

@@ -40,12 +40,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.classification_rows import ClassificationJob
 from bench.generative import generate_answers, load_for_inference, parse_label
+from bench.rows import Row
+from bench.run import demonstrations_for
 from prompts.build import build_task, load_meta, load_split
 from prompts.format import has_chat_template, prompt_text
 from prompts.tasks import get_task
 from sft import run_folders
 from sft.config import build_config
+from sft.experiment import load_experiment
 from sft.label_scoring import common_prefix_length, completion_texts, prompt_ids, score_labels
 from sft.models import load_tokenizer, resolve_model
 from sft.train import build_sft_trainer
@@ -259,8 +263,6 @@ def scoring_model(args, task: str, trained_model, device: str):
     steps of training leave a model whose answers are close to chance), else the model just trained."""
     import torch
 
-    from sft.experiment import load_experiment
-
     experiment = load_experiment("default")
     default = next((c for c in experiment.configs if c.task == task and c.model == args.model), None)
     run_dir = default.run_dir(experiment.root) if default else None
@@ -415,10 +417,6 @@ def measure_trunk_training(args, task: str, resolved, scratch: Path) -> list:
 def measure_shared_trunk_bench(args, task: str, resolved, trainers: list, device: str, scratch: Path) -> None:
     """A task's score-mode benchmark, the base model zero-shot and 4-shot and 3 fine-tuned top-8 models, model by
     model and with the shared trunk; the same predictions."""
-    from bench.classification_rows import ClassificationJob
-    from bench.rows import Row
-    from bench.run import demonstrations_for
-
     meta = load_meta(task)
     records = load_split(task, "test")[: args.bench_examples]
     rows = [

@@ -33,6 +33,7 @@ from sftbench_common.fileio import (
     read_jsonl,
     short_hash,
 )
+from sftbench_common.hardware import describe_hardware, pick_precision
 from sftbench_common.paths import REPO_ROOT
 
 # Settings that change what happens around training, not the weights it produces: a finished run that differs
@@ -72,8 +73,6 @@ COMMANDS_LOG = "commands.jsonl"  # beside runs/: each train-all and bench, its t
 def record_command(results: Path, command: str, experiment: str, seconds: float, **work) -> None:
     """Append one line to <results>/commands.jsonl: the command's wall time with the CPU, precision and commit it
     ran on, so every timing the docs quote comes from a file a command wrote (`sftbench report` lists them)."""
-    from sftbench_common.hardware import describe_hardware, pick_precision
-
     hardware = describe_hardware()
     append_jsonl(
         results / COMMANDS_LOG,

@@ -36,14 +36,18 @@ torch and safetensors load inside the functions (seconds to import; --help answe
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import hashlib
 import json
 import os
 import tempfile
 import time
+import types
 from collections import OrderedDict
 from pathlib import Path
+
+import numpy as np
 
 from sft.label_scoring import common_prefix_length
 from sftbench_common.logs import get_logger
@@ -172,8 +176,6 @@ def model_key(model_folder: Path, boundary: int, dtype, attention: str, device: 
 
 def row_key(model: str, token_ids) -> str:
     """'<model key>/<hash of the token ids>'."""
-    import numpy as np
-
     return f"{model}/{hashlib.sha256(np.asarray(token_ids, dtype=np.int64).tobytes()).hexdigest()}"
 
 
@@ -395,8 +397,6 @@ class TrunkCachedForward:
 
 def add_trunk_cache(model, trunk: Trunk) -> None:
     """Give `model` (the causal LM TRL patched) the cached forward, over whatever forward it has now."""
-    import types
-
     wrapper = TrunkCachedForward(model, model.forward, trunk)
 
     def forward(self, *args, **kwargs):
@@ -454,8 +454,6 @@ class TrunkCacheMixin:
         forward pass of the trunk alone (no upper layers, no LM head, no autograd), the prompt text every record
         shares run once (its KV cache handed to each batch, as in scoring: sft/label_scoring.py), then batches of
         records of similar length; every training step then runs the upper layers only."""
-        import copy
-
         import torch
 
         trunk, layers = self.trunk, self.trunk.layers

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
+import shutil
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -615,8 +617,6 @@ def cache(clear):
     settings and learning-curve sizes skip those layers. It holds at most trunk_cache_gb (default 8) on disk;
     past that, records are computed again. Deleting it loses nothing but time.
     """
-    import shutil
-
     from sft.trunk import cache_summary, trunk_folder
 
     folder = trunk_folder()
@@ -666,8 +666,6 @@ def speed(write, **options):
     options["parts"] = task_set(options["parts"]) or set()
     if not options["parts"] or options["parts"] - set(PARTS):
         raise UserError(f"--parts: a comma-separated choice of {', '.join(PARTS)}; got '{','.join(options['parts'])}'")
-    import logging
-
     from sftbench_common.fileio import atomic_write_text
 
     kept = []

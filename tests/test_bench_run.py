@@ -187,7 +187,8 @@ def test_seeds_a_sweep_chosen_on_val_and_a_learning_curve_from_train_all_to_the_
     table = (results / "results.md").read_text()
     line = next(x for x in table.splitlines() if f"lr={chosen}: chosen on val among 2" in x)
     accuracies = [rows[f"minilm-l6-full-lr{chosen}-seed{s}.head"]["metrics"]["accuracy"] for s in (1, 2)]
-    assert f"{sum(accuracies) / 2:.3f} ± " in line and "| 2 |" in line  # one line: mean ± sd, 2 seeds
+    # one line: the mean with its interval over seeds and records, the seeds' sd and range; 2 seeds
+    assert f"{sum(accuracies) / 2:.3f} [" in line and " sd " in line and "| 2 |" in line
     assert sum("(n=12)" in x for x in table.splitlines() if x.startswith("| minilm-l6 | fine-tuned")) == 1
     csv_lines = (results / "results.csv").read_text().splitlines()
     assert sum(f"lr={chosen}: chosen on val" in x for x in csv_lines) == 3  # each seed, then the mean line
