@@ -33,22 +33,33 @@ def save_figure(figure, path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def curve_of(row: dict) -> tuple[str, str]:
+    """A learning curve's points are groups of their own (one per size): the curve is the model and method."""
+    return row["model"], row["method"]
+
+
+def largest_sizes(rows: list[dict]) -> dict[tuple[str, str], int]:
+    """Each learning curve's largest training size among the fine-tuned rows."""
+    largest: dict[tuple[str, str], int] = {}
+    for row in rows:
+        if row.get("train_size") and row["state"] == "fine-tuned":
+            largest[curve_of(row)] = max(largest.get(curve_of(row), 0), row["train_size"])
+    return largest
+
+
 def confusion_panels(rows: list[dict]) -> dict[str, list[dict]]:
     """Per model, the rows whose confusion matrices are drawn side by side: its base row (zero-shot) and its
     fine-tuned rows in score mode (or by its head), of a learning curve only the largest size; the baselines
     together. A row of several seeds is drawn once per seed, each panel titled with its seed (a matrix belongs
     to one seed, not to their mean); the results page holds every row's matrix."""
-    largest: dict[str, int] = {}
-    for row in rows:
-        if row.get("train_size") and row["state"] == "fine-tuned":
-            largest[row["group"]] = max(largest.get(row["group"], 0), row["train_size"])
+    largest = largest_sizes(rows)
     panels: dict[str, list[dict]] = {}
     for row in rows:
         if row["state"] == "baseline":
             if not row.get("train_size"):
                 panels.setdefault("baselines", []).append(row)
         elif row["mode"] in ("score", "head") and not row.get("shots") and not row.get("not_chosen"):
-            if row.get("train_size") and row["train_size"] != largest[row["group"]]:
+            if row.get("train_size") and row["train_size"] != largest[curve_of(row)]:
                 continue
             panels.setdefault(row["model"], []).append(row)
     return panels
@@ -111,17 +122,14 @@ def confusion_figures(task: str, rows: list[dict], out: Path) -> list[Path]:
 def loss_curve_runs(rows: list[dict]) -> list[Path]:
     """The runs whose curves are drawn: each benchmarked run, but of several seeds only the first, and of a
     learning curve only its largest size (the figure stays readable with a study's dozens of runs)."""
-    largest: dict[str, int] = {}
-    for row in rows:
-        if row.get("train_size") and row["state"] == "fine-tuned":
-            largest[row["group"]] = max(largest.get(row["group"], 0), row["train_size"])
+    largest = largest_sizes(rows)
     chosen = set()
     for row in rows:
         if row["state"] != "fine-tuned" or not row.get("run") or row.get("not_chosen"):
             continue
         if row.get("seeds") and row.get("seed") != row["seeds"][0]:
             continue
-        if row.get("train_size") and row["train_size"] != largest[row["group"]]:
+        if row.get("train_size") and row["train_size"] != largest[curve_of(row)]:
             continue
         chosen.add(run_folders.resolve_path(row["run"]))
     return sorted(p for p in chosen if run_folders.is_finished(p))

@@ -148,7 +148,7 @@ def runs_table(root: Path) -> str:
         r"\caption{Training runs (runs that differ only in their seed share a line). Precision is the one the "
         r"run's machine used; time is training wall time (the mean over the seeds).}\label{tab:runs}\\",
         r"\toprule",
-        r"Task & Model (Hub id) & Method & LoRA $r$ & LR & Epochs & Batch & Train ex. & Precision, hardware, seeds "
+        r"Task & Model (Hub name) & Method & LoRA $r$ & LR & Epochs & Batch & Train ex. & Precision, hardware, seeds "
         r"& Time (s) \\",
         r"\midrule",
         r"\endhead",
@@ -164,10 +164,10 @@ def runs_table(root: Path) -> str:
         hardware = info.get("hardware", {})
         machine = hardware.get("gpu") or ("CPU, AVX-512 BF16" if hardware.get("cpu_bf16") else "CPU")
         rank = str(config["lora_r"]) if config["method"] in ("lora", "qlora", "lora-head") else "-"
-        seeds = f", seeds {', '.join(str(c['seed']) for c, _, _ in runs)}" if len(runs) > 1 else ""
+        seeds = f", seeds {','.join(str(c['seed']) for c, _, _ in runs)}" if len(runs) > 1 else ""
         cells = [
             run_dir.parent.name,
-            hub_id(config["model"]),
+            hub_id(config["model"]).rsplit("/", 1)[-1],  # the organisation: in config.yaml and the Hub
             config["method"],
             rank,
             f"{config['lr']:g}",

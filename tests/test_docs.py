@@ -51,6 +51,8 @@ def test_the_docs_site_builds_strictly_and_a_broken_link_fails_it(tmp_path):
         copy = tmp_path / name.replace(" ", "-")
         shutil.copytree(REPO / "docs", copy / "docs")
         shutil.copy(REPO / "mkdocs.yml", copy / "mkdocs.yml")
+        for shared in ("scripts", "results", "configs"):  # the site's hook and the files its pages include
+            (copy / shared).symlink_to(REPO / shared, target_is_directory=True)
         change(copy / "docs")
         failed = build(copy, copy / "site")
         assert failed.returncode != 0, name
