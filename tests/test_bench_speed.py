@@ -12,7 +12,7 @@ from tests.helpers import run_sftbench
 def test_speed_times_every_path_and_reports_the_peak_and_mfu():
     done = run_sftbench(
         "speed", "--tasks", "mushroom", "--steps", "2", "--batch-size", "2", "--max-length", "96",
-        "--score-examples", "4", "--heldout", "2",
+        "--score-examples", "4", "--heldout", "2", "--trunk-records", "8", "--bench-examples", "6",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     out = done.stdout
@@ -26,3 +26,7 @@ def test_speed_times_every_path_and_reports_the_peak_and_mfu():
     peak = re.search(r"([\d]+) GFLOP/s achieved .* vs ([\d]+) GFLOP/s (bf16|fp32) matmul peak: MFU (\d+)%", out)
     assert peak and 0 < int(peak[1]) and 0 < int(peak[2]), out[-1500:]
     assert "score ceiling:" in out
+    # the frozen trunk computed once: a 3-epoch run, a 9-run group and the benchmark, each way, equal results
+    assert re.search(r"mushroom: trunk cache, a 3-epoch run of 8 records .* [\d.]+x .*equal within", out), out[-2000:]
+    assert re.search(r"mushroom: trunk cache, a group of 9 runs .* [\d.]+x .*final losses equal within", out)
+    assert re.search(r"mushroom: shared trunk in the benchmark \(6 test records, score mode\).* predictions equal", out)
