@@ -243,7 +243,9 @@ def plan_bench(experiment: Experiment, options: BenchOptions, workers: list[int]
     task's where it has one, else the same model, state and mode on another task), and the wall time on N
     workers (bench --executor ray|slurm: each task on one worker); returns task -> seconds (None: a row has no
     rate yet). Models are not loaded and nothing is scored."""
-    rates = scoring_rates([experiment.root, *[p.parent for p in experiment.root.glob("*/results.md")]])
+    # this results folder's own rows first; the folders under it (results/study/, ...) where it has no rate
+    others = scoring_rates([p.parent for p in experiment.root.glob("*/results.md")])
+    rates = {**others, **scoring_rates([experiment.root])}
     estimates: dict[str, float | None] = {}
     for task, task_options in experiment.tasks:
         if task_kind(task) != "classification":
