@@ -287,7 +287,8 @@ def train_run_folder(
     run_folders.decide says; then what follows a run (export_run): after training always, after a skip where merge
     or push_to_hub asks for it."""
     on_cpu = device_name() == "cpu"
-    decision = run_folders.decide(run_dir, to_yaml(config), split_hash, force)
+    config_yaml = to_yaml(config)
+    decision = run_folders.decide(run_dir, config_yaml, split_hash, force)
     if decision.action == "refuse":
         raise UserError(decision.why)
     if resume and decision.action != "resume":
@@ -295,7 +296,7 @@ def train_run_folder(
     if decision.action == "skip":
         log.info(f"already finished: {run_dir} (use --force to train again)")
     else:
-        train_in_folder(config, model, run_dir, split_hash, decision)
+        train_in_folder(config, config_yaml, model, run_dir, split_hash, decision)
     if processes.is_main_process() and (decision.action != "skip" or config.merge or config.push_to_hub):
         export_run(run_dir, model, merge=config.merge, repo_id=config.hub_model_id if config.push_to_hub else None)
     gc.collect()
@@ -304,7 +305,12 @@ def train_run_folder(
 
 
 def train_in_folder(
-    config: TrainConfig, model: ResolvedModel, run_dir: Path, split_hash: str, decision: run_folders.Decision
+    config: TrainConfig,
+    config_yaml: str,
+    model: ResolvedModel,
+    run_dir: Path,
+    split_hash: str,
+    decision: run_folders.Decision,
 ) -> None:
     """Train (or resume) the run into its folder: run.json says `running` until the weights and metrics are saved."""
     on_cpu = device_name() == "cpu"
@@ -317,7 +323,7 @@ def train_in_folder(
     info = {}
     if processes.is_main_process():
         prepare_run_folder(run_dir, decision)
-        info = run_folders.start_run(run_dir, to_yaml(config), describe_hardware(), config.seed, split_hash)
+        info = run_folders.start_run(run_dir, config_yaml, describe_hardware(), config.seed, split_hash)
     processes.wait_for_everyone(on_cpu)
     started = time.time()
     trainer = build_trainer(config, model, run_dir)

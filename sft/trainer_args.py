@@ -83,6 +83,7 @@ def check_trackers(report_to) -> None:
     from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
 
     names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    installed = installed_trackers() if set(names) - {"none", "all"} else set()
     for name in names:
         if name in ("none", "all"):
             continue
@@ -91,7 +92,7 @@ def check_trackers(report_to) -> None:
             hint = f"did you mean '{close[0]}'? " if close else ""
             known = ", ".join(["none", *INTEGRATION_TO_CALLBACK])
             raise UserError(f"report_to: unknown tracker '{name}'; {hint}known: {known}")
-        if name not in installed_trackers():
+        if name not in installed:
             raise UserError(
                 f"report_to: transformers finds no installed package for '{name}': install it "
                 f"(pip install {name.replace('_', '')} for most), or report_to=none"
