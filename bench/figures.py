@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.row_file import BenchRow
 from bench.statistics import correct_matrix, pigeonhole_interval
 from sft import run_folders
 from sft.run_groups import settings_text
@@ -33,62 +34,62 @@ def save_figure(figure, path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def curve_of(row: dict) -> tuple[str, str]:
+def curve_of(row: BenchRow) -> tuple[str, str]:
     """A learning curve's points are groups of their own (one per size): the curve is the model and method."""
-    return row["model"], row["method"]
+    return row.model, row.method
 
 
-def largest_sizes(rows: list[dict]) -> dict[tuple[str, str], int]:
+def largest_sizes(rows: list[BenchRow]) -> dict[tuple[str, str], int]:
     """Each learning curve's largest training size among the fine-tuned rows."""
     largest: dict[tuple[str, str], int] = {}
     for row in rows:
-        if row.get("train_size") and row["state"] == "fine-tuned":
-            largest[curve_of(row)] = max(largest.get(curve_of(row), 0), row["train_size"])
+        if row.train_size and row.state == "fine-tuned":
+            largest[curve_of(row)] = max(largest.get(curve_of(row), 0), row.train_size)
     return largest
 
 
-def confusion_panels(rows: list[dict]) -> dict[str, list[dict]]:
+def confusion_panels(rows: list[BenchRow]) -> dict[str, list[BenchRow]]:
     """Per model, the rows whose confusion matrices are drawn side by side: its base row (zero-shot) and its
     fine-tuned rows in score mode (or by its head), of a learning curve only the largest size; the baselines
     together. A row of several seeds is drawn once per seed, each panel titled with its seed (a matrix belongs
     to one seed, not to their mean); the results page holds every row's matrix."""
     largest = largest_sizes(rows)
-    panels: dict[str, list[dict]] = {}
+    panels: dict[str, list[BenchRow]] = {}
     for row in rows:
-        if row["state"] == "baseline":
-            if not row.get("train_size"):
+        if row.state == "baseline":
+            if not row.train_size:
                 panels.setdefault("baselines", []).append(row)
-        elif row["mode"] in ("score", "head") and not row.get("shots") and not row.get("not_chosen"):
-            if row.get("train_size") and row["train_size"] != largest[curve_of(row)]:
+        elif row.mode in ("score", "head") and not row.shots and not row.not_chosen:
+            if row.train_size and row.train_size != largest[curve_of(row)]:
                 continue
-            panels.setdefault(row["model"], []).append(row)
+            panels.setdefault(row.model, []).append(row)
     return panels
 
 
-def panel_title(row: dict) -> str:
-    if row["state"] == "baseline":
-        return row["model"]
-    title = row["state"] + (f" ({row['method']})" if row["method"] else "")
+def panel_title(row: BenchRow) -> str:
+    if row.state == "baseline":
+        return row.model
+    title = row.state + (f" ({row.method})" if row.method else "")
     details = [
-        f"n={row['train_size']}" if row.get("train_size") else "",
-        f"seed {row['seed']}" if row.get("seed") is not None and row.get("seeds") else "",
+        f"n={row.train_size}" if row.train_size else "",
+        f"seed {row.seed}" if row.seed is not None and row.seeds else "",
     ]
     return title + "".join(f", {d}" for d in details if d)
 
 
-def confusion_figures(task: str, rows: list[dict], out: Path) -> list[Path]:
+def confusion_figures(task: str, rows: list[BenchRow], out: Path) -> list[Path]:
     """Per model, the base and fine-tuned confusion matrices side by side (confusion_panels), and the baselines'."""
     import seaborn as sns
 
     plt = _pyplot()
     written = []
     for model, model_rows in confusion_panels(rows).items():
-        labels = model_rows[0]["labels"]
+        labels = model_rows[0].labels
         figure, axes = plt.subplots(
             1, len(model_rows), figsize=(3.2 + 2.9 * len(model_rows), 3.4 + 0.15 * len(labels)), squeeze=False
         )
         for axis, row in zip(axes[0], model_rows):
-            matrix = np.array(row["metrics"]["confusion"])
+            matrix = np.array(row.metrics["confusion"])
             names = list(labels)
             if matrix[:, -1].sum() == 0:
                 matrix = matrix[:, :-1]
@@ -106,7 +107,7 @@ def confusion_figures(task: str, rows: list[dict], out: Path) -> list[Path]:
                 yticklabels=labels,
                 annot_kws={"size": 10},
             )
-            axis.set_title(f"{panel_title(row)}\naccuracy {row['metrics']['accuracy']:.3f}", fontsize=10)
+            axis.set_title(f"{panel_title(row)}\naccuracy {row.accuracy:.3f}", fontsize=10)
             axis.set_xlabel("predicted")
             axis.set_ylabel("gold")
             axis.tick_params(axis="x", rotation=30)
@@ -119,23 +120,23 @@ def confusion_figures(task: str, rows: list[dict], out: Path) -> list[Path]:
     return written
 
 
-def loss_curve_runs(rows: list[dict]) -> list[Path]:
+def loss_curve_runs(rows: list[BenchRow]) -> list[Path]:
     """The runs whose curves are drawn: each benchmarked run, but of several seeds only the first, and of a
     learning curve only its largest size (the figure stays readable with a study's dozens of runs)."""
     largest = largest_sizes(rows)
     chosen = set()
     for row in rows:
-        if row["state"] != "fine-tuned" or not row.get("run") or row.get("not_chosen"):
+        if row.state != "fine-tuned" or not row.run or row.not_chosen:
             continue
-        if row.get("seeds") and row.get("seed") != row["seeds"][0]:
+        if row.seeds and row.seed != row.seeds[0]:
             continue
-        if row.get("train_size") and row["train_size"] != largest[curve_of(row)]:
+        if row.train_size and row.train_size != largest[curve_of(row)]:
             continue
-        chosen.add(run_folders.resolve_path(row["run"]))
+        chosen.add(run_folders.resolve_path(row.run))
     return sorted(p for p in chosen if run_folders.is_finished(p))
 
 
-def loss_curves_figure(task: str, rows: list[dict], out: Path) -> Path | None:
+def loss_curves_figure(task: str, rows: list[BenchRow], out: Path) -> Path | None:
     """Train (lines) and eval (dashed, dots) loss per epoch of the task's benchmarked runs (loss_curve_runs) and,
     where runs logged it, a second panel with the label accuracy on the val records at each evaluation."""
     plt = _pyplot()
@@ -185,44 +186,39 @@ def loss_curves_figure(task: str, rows: list[dict], out: Path) -> Path | None:
     return path
 
 
-def point_interval(point_rows: list[dict]) -> list[float]:
+def point_interval(point_rows: list[BenchRow]) -> list[float]:
     """A learning-curve point's 95% interval: over seeds and test records together for several seeds (the
     pigeonhole bootstrap of the mean, as a seeds line in the table), Wilson for one run."""
     if len(point_rows) > 1:
-        return pigeonhole_interval(correct_matrix([r["correct"] for r in point_rows]))
-    return point_rows[0]["intervals"]["accuracy"]
+        return pigeonhole_interval(correct_matrix([r.correct for r in point_rows]))
+    return point_rows[0].intervals["accuracy"]
 
 
-def learning_curve_figure(task: str, rows: list[dict], out: Path) -> Path | None:
+def learning_curve_figure(task: str, rows: list[BenchRow], out: Path) -> Path | None:
     """Test accuracy against the number of training records: one line per fine-tuned model (score mode or its
     head; the mean over seeds, each seed a small dot), each point with its 95% interval (point_interval) and the
     setting chosen on validation at that size written beside it, the classical baselines trained on the same
     records dashed, and each base model's in-context rows as horizontal dotted lines."""
     curve = [
-        r
-        for r in rows
-        if r.get("train_size")
-        and r["state"] == "fine-tuned"
-        and r["mode"] in ("score", "head")
-        and not r.get("not_chosen")
+        r for r in rows if r.train_size and r.state == "fine-tuned" and r.mode in ("score", "head") and not r.not_chosen
     ]
     if not curve:
         return None
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(8.5, 5.0))
-    lines: dict[str, dict[int, list[dict]]] = {}
+    lines: dict[str, dict[int, list[BenchRow]]] = {}
     for row in curve:
-        name = f"{row['model']} {row['method']}" + (" (chosen on val at each size)" if row.get("sweep") else "")
-        lines.setdefault(name, {}).setdefault(row["train_size"], []).append(row)
-    whole = next((r["train_size"] for r in curve if r.get("whole_train")), None)  # the whole split's size
+        name = f"{row.model} {row.method}" + (" (chosen on val at each size)" if row.sweep else "")
+        lines.setdefault(name, {}).setdefault(row.train_size, []).append(row)
+    whole = next((r.train_size for r in curve if r.whole_train), None)  # the whole split's size
     for row in rows:
-        size = row.get("train_size") or whole
-        if row["state"] == "baseline" and size:
-            lines.setdefault(f"{row['model']} (baseline)", {}).setdefault(size, []).append(row)
+        size = row.train_size or whole
+        if row.state == "baseline" and size:
+            lines.setdefault(f"{row.model} (baseline)", {}).setdefault(size, []).append(row)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for index, (name, points) in enumerate(lines.items()):
         sizes = sorted(points)
-        means = [float(np.mean([r["metrics"]["accuracy"] for r in points[n]])) for n in sizes]
+        means = [float(np.mean([r.accuracy for r in points[n]])) for n in sizes]
         bounds = [point_interval(points[n]) for n in sizes]
         color = colors[index % len(colors)]
         baseline = name.endswith("(baseline)")
@@ -240,8 +236,8 @@ def learning_curve_figure(task: str, rows: list[dict], out: Path) -> Path | None
         )
         for n, mean in zip(sizes, means):
             if len(points[n]) > 1:
-                axis.scatter([n] * len(points[n]), [r["metrics"]["accuracy"] for r in points[n]], color=color, s=8)
-            chosen = points[n][0].get("sweep", {}).get("chosen")
+                axis.scatter([n] * len(points[n]), [r.accuracy for r in points[n]], color=color, s=8)
+            chosen = (points[n][0].sweep or {}).get("chosen")
             if chosen and not baseline:
                 axis.annotate(
                     settings_text(chosen),
@@ -251,18 +247,14 @@ def learning_curve_figure(task: str, rows: list[dict], out: Path) -> Path | None
                     fontsize=6.5,
                     color=color,
                 )
-    for index, row in enumerate(r for r in rows if r["state"] == "base" and r["mode"] == "score"):
-        shots = f"{row['shots']}-shot" if row.get("shots") else "zero-shot"
+    for index, row in enumerate(r for r in rows if r.state == "base" and r.mode == "score"):
+        shots = f"{row.shots}-shot" if row.shots else "zero-shot"
         axis.axhline(
-            row["metrics"]["accuracy"],
-            color="gray",
-            linestyle=(0, (1, 1 + index)),
-            linewidth=1,
-            label=f"{row['model']} base, {shots}",
+            row.accuracy, color="gray", linestyle=(0, (1, 1 + index)), linewidth=1, label=f"{row.model} base, {shots}"
         )
     axis.set_xscale("log", base=2)
     axis.set_xlabel("training records (log scale)")
-    axis.set_ylabel(f"test accuracy (n = {rows[0]['examples']})")
+    axis.set_ylabel(f"test accuracy (n = {rows[0].examples})")
     axis.set_title(
         f"{task}: learning curve\nbars: 95% interval of the mean over seeds and test records (pigeonhole bootstrap; "
         f"one run: Wilson); dots: single seeds",
@@ -276,13 +268,13 @@ def learning_curve_figure(task: str, rows: list[dict], out: Path) -> Path | None
     return path
 
 
-def sweep_figure(task: str, rows: list[dict], out: Path) -> Path | None:
+def sweep_figure(task: str, rows: list[BenchRow], out: Path) -> Path | None:
     """Each sweep's validation metric for every setting it trained, the chosen one filled: what the choice saw."""
     sweeps: dict[str, dict] = {}
     for row in rows:
-        if row.get("sweep") and row["state"] == "fine-tuned":
-            size = f" (n={row['train_size']})" if row.get("train_size") else ""
-            sweeps.setdefault(f"{row['model']} {row['method']}{size}", row["sweep"])
+        if row.sweep and row.state == "fine-tuned":
+            size = f" (n={row.train_size})" if row.train_size else ""
+            sweeps.setdefault(f"{row.model} {row.method}{size}", row.sweep)
     if not sweeps:
         return None
     plt = _pyplot()

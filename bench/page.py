@@ -30,6 +30,7 @@ from itertools import combinations
 from pathlib import Path
 
 from bench.report import load_rows, paired_tests
+from bench.row_file import BenchRow
 from bench.seeds import PAIRED, seed_key, table_lines
 from bench.statistics import mcnemar_p, paired_difference
 from bench.tables import COLUMNS, flat, method_text, state_text
@@ -41,11 +42,11 @@ ASSETS = Path(__file__).parent / "assets"  # page.html (the frame), page.js (the
 SHOWN_FIGURES = ("learning_curve", "sweep", "loss_curves")
 
 
-def run_curves(row: dict) -> dict:
+def run_curves(row: BenchRow) -> dict:
     """The row's run's train and eval loss and val label accuracy per epoch (train_log.jsonl), if it has a run."""
-    if not row.get("run"):
+    if not row.run:
         return {}
-    log = run_folders.resolve_path(row["run"]) / "train_log.jsonl"
+    log = run_folders.resolve_path(row.run) / "train_log.jsonl"
     lines = read_jsonl(log, tolerant=True) if log.is_file() else []
     return {
         "train": [[r["epoch"], r["loss"]] for r in lines if "loss" in r and "epoch" in r],
@@ -54,63 +55,62 @@ def run_curves(row: dict) -> dict:
     }
 
 
-def row_detail(row: dict, labels: list[str]) -> dict:
+def row_detail(row: BenchRow, labels: list[str]) -> dict:
     """What the page shows of one row (one model, state, mode; one seed)."""
     index = {label: i for i, label in enumerate(labels)}
-    predicted = row.get("predicted")
     return {
-        "id": row["row_id"],
-        "model": row["model"],
+        "id": row.row_id,
+        "model": row.model,
         "state": state_text(row),
         "method": method_text(row),
-        "mode": row["mode"],
-        "seed": row.get("seed") if row.get("seeds") else None,
-        "seeds": row.get("seeds"),
-        "train_size": row.get("train_size"),
-        "run": row["run"].rsplit("/", 1)[-1] if row.get("run") else None,
-        "sweep": row.get("sweep"),
-        "not_chosen": bool(row.get("not_chosen")),
-        "baseline_input": row.get("baseline_input"),
-        "shared_trunk_layers": row.get("shared_trunk_layers"),
-        "accuracy": row["metrics"]["accuracy"],
-        "per_class": row["metrics"].get("per_class"),
-        "confusion": row["metrics"].get("confusion"),
+        "mode": row.mode,
+        "seed": row.seed if row.seeds else None,
+        "seeds": row.seeds,
+        "train_size": row.train_size,
+        "run": row.run_name,
+        "sweep": row.sweep,
+        "not_chosen": row.not_chosen,
+        "baseline_input": row.baseline_input,
+        "shared_trunk_layers": row.shared_trunk_layers,
+        "accuracy": row.accuracy,
+        "per_class": row.metrics.get("per_class"),
+        "confusion": row.metrics.get("confusion"),
         # each record's answer as its label's index (-1: an invalid answer)
-        "answers": [index.get(p, -1) for p in predicted] if predicted else None,
-        "correct": row.get("correct"),
+        "answers": [index.get(p, -1) for p in row.predicted] if row.predicted else None,
+        "correct": row.correct,
         "curves": run_curves(row),
     }
 
 
-def pair_statistics(rows: list[dict]) -> dict:
+def pair_statistics(rows: list[BenchRow]) -> dict:
     """'a\\tb' -> the discordant counts, exact McNemar p and paired difference (a - b) of every two rows measured on
     the same records: the numbers the page shows, from bench/statistics.py."""
     pairs = {}
-    for a, b in combinations([r for r in rows if r.get("correct")], 2):
-        if len(a["correct"]) != len(b["correct"]):
+    for a, b in combinations([r for r in rows if r.correct], 2):
+        if len(a.correct) != len(b.correct):
             continue
-        only_a = sum(x == "1" and y == "0" for x, y in zip(a["correct"], b["correct"]))
-        only_b = sum(x == "0" and y == "1" for x, y in zip(a["correct"], b["correct"]))
-        pairs[f"{a['row_id']}\t{b['row_id']}"] = {
+        only_a = sum(x == "1" and y == "0" for x, y in zip(a.correct, b.correct))
+        only_b = sum(x == "0" and y == "1" for x, y in zip(a.correct, b.correct))
+        pairs[f"{a.row_id}\t{b.row_id}"] = {
             "only_a": only_a,
             "only_b": only_b,
-            "p": mcnemar_p(a["correct"], b["correct"]),
-            **paired_difference(a["correct"], b["correct"]),
+            "p": mcnemar_p(a.correct, b.correct),
+            **paired_difference(a.correct, b.correct),
         }
     return pairs
 
 
-def table_entries(rows: list[dict]) -> list[dict]:
+def table_entries(rows: list[BenchRow]) -> list[dict]:
     """The table's lines as results.csv has them (each seed's row, then their mean), each with the row it opens."""
     columns = COLUMNS["classification"]
     entries = []
     for line in table_lines(rows):
-        if line.get("seed_count"):
+        if line.seed_count:
             seeds = [r for r in rows if seed_key(r) == seed_key(line)]
-            entries += [{"row": r["row_id"], "of_seeds": True, "cells": flat(r, columns)} for r in seeds]
-            entries.append({"row": None, "seed_rows": [r["row_id"] for r in seeds], "cells": flat(line, columns)})
+            entries += [{"row": r.row_id, "of_seeds": True, "cells": flat(r, columns)} for r in seeds]
+            entries.append({"row": None, "seed_rows": [r.row_id for r in seeds], "cells": flat(line, columns)})
         else:
-            entries.append({"row": line["row_id"], "cells": flat(line, columns)})
+            entries.append({"row": line.row_id, "cells": flat(line, columns)})
     return entries
 
 
@@ -123,28 +123,29 @@ def figure_uris(task_dir: Path) -> dict[str, str]:
     return found
 
 
-def task_data(root: Path, task: str, rows: list[dict]) -> dict | None:
+def task_data(root: Path, task: str, rows: list[BenchRow]) -> dict | None:
     """One classification task's part of the page, or None where its records are not in the results folder."""
     records_path = root / task / "records.jsonl"
     if not records_path.is_file():
         return None
     records = read_jsonl(records_path)
-    rows = [r for r in rows if r["examples"] == len(records)]
+    rows = [r for r in rows if r.examples == len(records)]
     if not rows:
         return None
     paired_tests(rows)
-    labels = rows[0]["labels"]
+    labels = rows[0].labels
     return {
         "name": task,
         "labels": labels,
         "n": len(records),
-        "test_size": rows[0]["test_size"],
+        "test_size": rows[0].test_size,
         "records": [{"id": r["id"], "text": r["input"], "gold": labels.index(r["output"])} for r in records],
         "rows": [row_detail(r, labels) for r in rows],
         "table": table_entries(rows),
         "paired": {diff: {"p": p, "with": other} for p, (diff, other) in PAIRED.items()},
         "comparisons": {
-            r["row_id"]: {other: (r.get(other) or {}).get("row_id") for _, other in PAIRED.values()} for r in rows
+            r.row_id: {other: getattr(r, other) and getattr(r, other).row_id for _, other in PAIRED.values()}
+            for r in rows
         },
         "pairs": pair_statistics(rows),
         "figures": figure_uris(root / task),
@@ -159,7 +160,7 @@ def embedded_json(data: dict) -> str:
 
 def build_page(root: Path) -> Path | None:
     """<root>/index.html from the files under `root`; None where no task has its records there yet."""
-    tasks = [t for task, rows in load_rows(root).items() if rows[0]["task_kind"] == "classification"
+    tasks = [t for task, rows in load_rows(root).items() if rows[0].task_kind == "classification"
              if (t := task_data(root, task, rows)) is not None]  # fmt: skip
     if not tasks:
         return None

@@ -8,8 +8,10 @@ results/report/ compiles unchanged on Overleaf (article class, booktabs, graphic
                           reproducibility; Discussion and Limitations are marked stubs for the author's words
     tables/<task>.tex     the benchmark's table with 95% intervals and McNemar p-values (booktabs)
     figures/*.png         the confusion heatmaps and loss curves of results/<task>/figures/
-Every number comes from the same row files as results.md (bench/report.py), and no model runs. Nothing in
-report.tex depends on the time it was built, so building it twice gives the same bytes.
+report.tex is the template bench/templates/report.tex (the layout, Jinja) filled with what this module works out
+from the row files (the data, escaped for LaTeX); the tables and figures are written beside it first. Every number
+comes from the same row files as results.md (bench/report.py), and no model runs. Nothing in report.tex depends on
+the time it was built, so building it twice gives the same bytes.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import jinja2
 import yaml
 
 from bench.report import load_rows, paired_tests
-from bench.seeds import table_lines
+from bench.row_file import BenchRow
+from bench.seeds import seed_key, table_lines
 from bench.tables import (
     COLUMNS,
     PAIRED_LATEX_KEYS,
@@ -44,7 +48,7 @@ log = get_logger(__name__)
 
 TITLE = "Fine-tuning small language models for classification: sftbench results"
 COMMANDS = ("make train-all", "make bench", "make paper")
-STUB = r"\textbf{[To be written by the author.]}"
+TEMPLATES = Path(__file__).parent / "templates"  # report.tex: the layout
 
 
 def hub_id(model: str) -> str:
@@ -56,61 +60,61 @@ def number(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-def with_bounds(row: dict, key: str) -> str:
-    if key == "accuracy" and row.get("seed_count"):
+def with_bounds(row: BenchRow, key: str) -> str:
+    if key == "accuracy" and row.seed_count:
         return (
-            f"{number(row['metrics'][key])} $\\pm$ {number(row['accuracy_sd'])} (mean $\\pm$ sd of "
-            f"{row['seed_count']} seeds, range {number(row['accuracy_min'])}--{number(row['accuracy_max'])})"
+            f"{number(row.metrics[key])} $\\pm$ {number(row.accuracy_sd)} (mean $\\pm$ sd of "
+            f"{row.seed_count} seeds, range {number(row.accuracy_min)}--{number(row.accuracy_max)})"
         )
-    if key not in row.get("intervals", {}):
-        return number(row["metrics"][key])
-    low, high = row["intervals"][key]
-    return f"{number(row['metrics'][key])} [{number(low)}, {number(high)}]"
+    if key not in row.intervals:
+        return number(row.metrics[key])
+    low, high = row.intervals[key]
+    return f"{number(row.metrics[key])} [{number(low)}, {number(high)}]"
 
 
-def versus(row: dict, diff_key: str, p_key: str) -> str:
+def versus(row: BenchRow, diff_key: str, p_key: str) -> str:
     """'+3.1 points [-0.5, +6.8], p=0.092' (the accuracy difference with its 95% interval, and McNemar's p)."""
-    difference, (low, high) = row[diff_key]["difference"], row[diff_key]["interval"]
-    shown = f"{100 * difference:+.1f} points [{100 * low:+.1f}, {100 * high:+.1f}], {p_text(row.get(p_key))}"
+    paired = getattr(row, diff_key)
+    difference, (low, high) = paired["difference"], paired["interval"]
+    shown = f"{100 * difference:+.1f} points [{100 * low:+.1f}, {100 * high:+.1f}], {p_text(getattr(row, p_key))}"
     return latex_escape(shown)
 
 
 # ---------------------------------------------------------------- sections
 
 
-def abstract(tasks: dict[str, list[dict]]) -> str:
+def abstract(tasks: dict[str, list[BenchRow]]) -> str:
     """One sentence per classification task: its best fine-tuned row against its base and best baseline."""
     sentences = []
     for task, rows in tasks.items():
         tuned = [
             r
             for r in table_lines(rows)
-            if r["state"] == "fine-tuned" and r["task_kind"] == "classification" and not r.get("not_chosen")
+            if r.state == "fine-tuned" and r.task_kind == "classification" and not r.not_chosen
         ]
         if not tuned:
             continue
-        best = max(tuned, key=lambda r: r["metrics"]["accuracy"])
-        base = best.get("base_row")
+        best = max(tuned, key=lambda r: r.accuracy)
         text = (
-            f"On {latex_escape(task)} (n = {best['examples']} test records), the best fine-tuned model, "
-            f"{latex_escape(hub_id(best['model']))} ({latex_escape(method_text(best))}, {best['mode']} mode), reaches "
+            f"On {latex_escape(task)} (n = {best.examples} test records), the best fine-tuned model, "
+            f"{latex_escape(hub_id(best.model))} ({latex_escape(method_text(best))}, {best.mode} mode), reaches "
             f"accuracy {with_bounds(best, 'accuracy')}"
         )
-        if best.get("diff_vs_base"):
+        if best.diff_vs_base:
             text += (
-                f"; against its base model ({number(base['metrics']['accuracy'])}) "
+                f"; against its base model ({number(best.base_row.accuracy)}) "
                 f"{versus(best, 'diff_vs_base', 'p_vs_base')}"
             )
-        if best.get("diff_vs_fewshot"):
+        if best.diff_vs_fewshot:
             text += (
-                f"; against the base model prompted with {best['fewshot_row']['shots']} examples "
+                f"; against the base model prompted with {best.fewshot_row.shots} examples "
                 f"{versus(best, 'diff_vs_fewshot', 'p_vs_fewshot')}"
             )
-        if best.get("diff_vs_baseline"):
+        if best.diff_vs_baseline:
             text += f"; against the best classical baseline {versus(best, 'diff_vs_baseline', 'p_vs_baseline')}"
-        if best.get("seed_count"):
+        if best.seed_count:
             text += (
-                f" (mean of {best['seed_count']} seeds; intervals over seeds and test records, p the largest over "
+                f" (mean of {best.seed_count} seeds; intervals over seeds and test records, p the largest over "
                 f"the seeds)"
             )
         sentences.append(text + ".")
@@ -129,36 +133,27 @@ def finished_run_dirs(root: Path) -> list[Path]:
     return sorted(p for p in (root / "runs").glob("*/*") if p.is_dir() and run_folders.is_finished(p))
 
 
-SETUP = (
-    r"\section{Setup}"
-    "\n"
-    "Each run fine-tunes one model on one task's training split with the settings of Table~\\ref{tab:runs} "
-    "(from the run's \\texttt{config.yaml} and \\texttt{run.json}); LoRA adapts every linear layer unless "
-    "noted. Generative models are trained on the answer tokens only (TRL prompt/completion data) and scored by "
-    "the log-likelihood of each label (\\texttt{score}) and by greedy decoding (\\texttt{generate}).\n"
-)
+def seed_settings(tasks: dict[str, list[BenchRow]]) -> dict[Path, tuple]:
+    """Each benchmarked run that is one seed of a setting -> that setting (bench/seeds.py seed_key, the key the
+    table's seeds lines use, without the mode)."""
+    return {
+        run_folders.resolve_path(row.run).resolve(): key[:2]
+        for rows in tasks.values()
+        for row in rows
+        if row.run and (key := seed_key(row)) is not None
+    }
 
 
-def runs_table(root: Path) -> str:
-    """A table of every finished run: model, task, method and the settings that shape it; the seeds of one
-    setting share a line (their mean time). A longtable, so a study's dozens of runs break across pages."""
-    lines = [
-        r"\begingroup\scriptsize\setlength{\tabcolsep}{2.5pt}",
-        r"\begin{longtable}{lllrrrrrlr}",
-        r"\caption{Training runs (runs that differ only in their seed share a line). Precision is the one the "
-        r"run's machine used; time is training wall time (the mean over the seeds).}\label{tab:runs}\\",
-        r"\toprule",
-        r"Task & Model (Hub name) & Method & LoRA $r$ & LR & Epochs & Batch & Train ex. & Precision, hardware, seeds "
-        r"& Time (s) \\",
-        r"\midrule",
-        r"\endhead",
-    ]
+def runs_table(root: Path, tasks: dict[str, list[BenchRow]]) -> list[list[str]]:
+    """The cells of the runs table, a line per finished run: model, task, method and the settings that shape it;
+    the seeds of one setting (seed_settings) share a line, with their mean time."""
     settings: dict[tuple, list[tuple[dict, dict, Path]]] = {}
+    seeds_of = seed_settings(tasks)
     for run_dir in finished_run_dirs(root):
         config = yaml.safe_load((run_dir / "config.yaml").read_text())
-        same = {k: v for k, v in config.items() if k not in ("seed", "run_name")}
-        key = (run_dir.parent.name, yaml.safe_dump(same))
+        key = (run_dir.parent.name, seeds_of.get(run_dir.resolve(), run_dir.name))
         settings.setdefault(key, []).append((config, run_folders.read_run(run_dir), run_dir))
+    lines = []
     for runs in settings.values():
         config, info, run_dir = runs[0]
         hardware = info.get("hardware", {})
@@ -177,22 +172,8 @@ def runs_table(root: Path) -> str:
             f"{info.get('precision', '-')}, {machine}{seeds}",
             f"{sum(i.get('wall_time_s', 0) for _, i, _ in runs) / len(runs):.0f}",
         ]
-        lines.append(" & ".join(latex_escape(c) for c in cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{longtable}", r"\endgroup", ""]
-    return "\n".join(lines)
-
-
-def data_section(tasks: dict[str, list[dict]]) -> str:
-    lines = [r"\section{Data}", "Every model of a task is scored on the same test records.", r"\begin{itemize}"]
-    for task, rows in tasks.items():
-        first = rows[0]
-        unit = "test blocks" if first["task_kind"] == "domain" else "test records"
-        labels = f" Labels: {', '.join(first['labels'])}." if first.get("labels") else ""
-        lines.append(
-            f"\\item \\textbf{{{latex_escape(task)}}}: n = {first['examples']} of {first['test_size']} "
-            f"{unit}. Split: {latex_escape(first.get('split') or 'not recorded')}.{latex_escape(labels)}"
-        )
-    return "\n".join(lines + [r"\end{itemize}", ""])
+        lines.append([latex_escape(c) for c in cells])
+    return lines
 
 
 def figure_caption(task: str, stem: str) -> str:
@@ -219,162 +200,130 @@ def figure_caption(task: str, stem: str) -> str:
     )
 
 
-def results_section(tasks: dict[str, list[dict]], out: Path, root: Path, runs: str) -> str:
-    """One column from here on: each task's table, then its figures, pinned in place ([H]) so nothing drifts
-    into another task (two-column LaTeX can only put full-width floats at the top of a later page)."""
-    lines = [
-        r"\onecolumn",
-        r"\section{Results}",
-        "Tables give each metric with its 95\\% interval (low, high). A fine-tuned row is compared, on the same "
-        "records, with its base model in the same mode, with the task's most accurate baseline and with its "
-        "model's best in-context row: the accuracy difference in points with Tango's 95\\% score interval for "
-        "paired proportions, and the exact McNemar $p$. A difference is supported where $p < 0.05$; the interval "
-        "shows which differences the test rules out. A line over several training seeds gives accuracy as mean "
-        "$\\pm$ sd with a 95\\% interval over seeds and test records (pigeonhole bootstrap) as low and high, mean "
-        "differences with the same kind of interval, and the largest $p$ over the seeds. The confusion matrices "
-        "shown are the base model's, the fine-tuned model's at its largest training size (each seed's) and the "
-        "baselines'; every row's matrix, every test record's answer and any two rows side by side are in the "
-        "results page, \\texttt{results/index.html} beside this report's folder (one file; it opens from disk).",
-        "",
-        runs,
-    ]
+def task_figures(root: Path, task: str) -> list[Path]:
+    """The task's figures under results/<task>/figures/, the loss curves last."""
+    return sorted((root / task / "figures").glob("*.png"), key=lambda p: p.stem == "loss_curves")
+
+
+def table_records(rows: list[BenchRow]) -> tuple[list[dict], list[dict]]:
+    """A task's table lines (a setting's seeds as their mean) and those of them with a paired comparison."""
+    kind = rows[0].task_kind
+    records = [flat(row, COLUMNS[kind]) for row in (table_lines(rows) if kind == "classification" else rows)]
+    paired = [r for r in records if r.get("diff_vs_base") is not None or r.get("diff_vs_baseline") is not None]
+    return records, paired if kind == "classification" else []
+
+
+def task_entry(root: Path, task: str, rows: list[BenchRow]) -> dict:
+    """What the template shows of a task: the data line, the table captions and the figures, escaped for LaTeX."""
+    first = rows[0]
+    domain = first.task_kind == "domain"
+    labels = f" Labels: {', '.join(first.labels)}." if first.labels else ""
+    stem = task.replace("/", "_")
+    return {
+        "name": latex_escape(task),
+        "stem": stem,
+        "examples": first.examples,
+        "test_size": first.test_size,
+        "unit": "blocks" if domain else "records",
+        "split": latex_escape(first.split or "not recorded"),
+        "labels": latex_escape(labels),
+        "measured": "perplexity (lower is better), BLEU and chrF" if domain else "accuracy and macro-F1",
+        "paired": bool(table_records(rows)[1]),
+        "figures": [
+            {
+                "name": f"{stem}_{figure.name}",
+                "width": "0.95" if figure.stem == "loss_curves" else "0.85",
+                "caption": latex_escape(figure_caption(task, figure.stem)),
+            }
+            for figure in task_figures(root, task)
+        ],
+    }
+
+
+def write_tables_and_figures(tasks: dict[str, list[BenchRow]], out: Path, root: Path) -> None:
+    """report/tables/<task>.tex (the scores; -paired.tex, the paired comparisons) and report/figures/ (copies of
+    results/<task>/figures/), which report.tex includes."""
     for task, rows in tasks.items():
-        kind = rows[0]["task_kind"]
-        records = [flat(row, COLUMNS[kind]) for row in (table_lines(rows) if kind == "classification" else rows)]
-        stem = task.replace("/", "_")
+        kind, stem = rows[0].task_kind, task.replace("/", "_")
+        records, paired = table_records(rows)
         scores = SCORE_LATEX_KEYS if kind == "classification" else None
         atomic_write_text(out / "tables" / f"{stem}.tex", latex_table(records, COLUMNS[kind], kind, scores))
-        what = "perplexity (lower is better), BLEU and chrF" if kind == "domain" else "accuracy and macro-F1"
-        unit = "blocks" if kind == "domain" else "records"
-        lines += [
-            f"\\subsection{{{latex_escape(task)}}}",
-            r"\begin{table}[H]",
-            r"\centering\small",
-            f"\\caption{{{latex_escape(task)}: {what} of every model on the same {rows[0]['examples']} test "
-            f"{unit}; device and precision per row.}}",
-            f"\\label{{tab:{stem}}}",
-            r"\resizebox{\textwidth}{!}{\input{tables/" + stem + ".tex}}",
-            r"\end{table}",
-            "",
-        ]
-        paired = [r for r in records if r.get("diff_vs_base") is not None or r.get("diff_vs_baseline") is not None]
-        if kind == "classification" and paired:
+        if paired:
             table = latex_table(paired, COLUMNS[kind], kind, PAIRED_LATEX_KEYS)
             atomic_write_text(out / "tables" / f"{stem}-paired.tex", table)
-            lines += [
-                r"\begin{table}[H]",
-                r"\centering\small",
-                f"\\caption{{{latex_escape(task)}: each fine-tuned row against its base model, the best baseline and "
-                f"the best in-context row on the same records: the accuracy difference in points, its 95\\% "
-                f"interval (Tango; over seeds and records for a mean over seeds) and the exact McNemar $p$.}}",
-                r"\resizebox{\textwidth}{!}{\input{tables/" + stem + "-paired.tex}}",
-                r"\end{table}",
-                "",
-            ]
-        for figure in sorted((root / task / "figures").glob("*.png"), key=lambda p: p.stem == "loss_curves"):
-            name = f"{stem}_{figure.name}"
-            atomic_write_bytes(out / "figures" / name, figure.read_bytes())
-            width = "0.95" if figure.stem == "loss_curves" else "0.85"
-            lines += [
-                r"\begin{figure}[H]",
-                r"\centering",
-                f"\\includegraphics[width={width}\\linewidth,height=0.28\\textheight,keepaspectratio]"
-                f"{{figures/{name}}}",
-                f"\\caption{{{latex_escape(figure_caption(task, figure.stem))}}}",
-                r"\end{figure}",
-                "",
-            ]
-    return "\n".join(lines)
+        for figure in task_figures(root, task):
+            atomic_write_bytes(out / "figures" / f"{stem}_{figure.name}", figure.read_bytes())
 
 
-def samples_section(tasks: dict[str, list[dict]]) -> str:
-    lines = [
-        r"\section{Sample answers}",
-        "A few held-out test inputs, the gold answer and each generative model's greedy answer.",
-        "",
-    ]
-    found = False
+def sample_answers(tasks: dict[str, list[BenchRow]]) -> list[dict]:
+    """Per task with generate rows: two held-out inputs, the gold answer and each generative model's answer."""
+    found = []
     for task, rows in tasks.items():
-        generated = [r for r in rows if r["mode"] == "generate" and r.get("samples")]
+        generated = [r for r in rows if r.mode == "generate" and r.samples]
         if not generated:
             continue
-        found = True
-        lines.append(f"\\paragraph{{{latex_escape(task)}}}")
-        lines.append(r"\begin{itemize}")
-        for index, sample in enumerate(generated[0]["samples"][:2]):
+        items = []
+        for index, sample in enumerate(generated[0].samples[:2]):
             text = sample["input"] if len(sample["input"]) <= 200 else sample["input"][:200] + " ..."
             answers = "; ".join(
-                f"{r['model']} {r['state']}: ``{' '.join(r['samples'][index].get('answer', '').split())[:40]}''"
+                f"{r.model} {r.state}: ``{' '.join(r.samples[index].get('answer', '').split())[:40]}''"
                 for r in generated
-                if index < len(r["samples"])
+                if index < len(r.samples)
             )
-            lines.append(
-                f"\\item {latex_escape(text)} \\emph{{Gold: {latex_escape(sample['gold'])}.}} {latex_escape(answers)}"
+            items.append(
+                f"{latex_escape(text)} \\emph{{Gold: {latex_escape(sample['gold'])}.}} {latex_escape(answers)}"
             )
-        lines.append(r"\end{itemize}")
-    return "\n".join(lines) + "\n" if found else ""
+        found.append({"name": latex_escape(task), "items": items})
+    return found
 
 
-def reproducibility_section(root: Path) -> str:
+def reproducibility(root: Path) -> dict:
     runs = [run_folders.read_run(p) for p in finished_run_dirs(root)]
     commits = sorted({info.get("git_commit") or "unknown" for info in runs})
     versions = runs[0].get("versions", {}) if runs else {}
     packages = ", ".join(f"{name} {version}" for name, version in versions.items())
-    return "\n".join(
-        [
-            r"\section{Reproducibility}",
-            "The runs, tables and figures come from "
-            + ", ".join(f"\\texttt{{{c}}}" for c in COMMANDS)
-            + " on a clone of the repository at commit "
-            + ", ".join(f"\\texttt{{{latex_escape(c)}}}" for c in commits)
-            + f", with {latex_escape(packages) or 'the pinned requirements'}. Each run's folder under "
-            r"\texttt{results/runs/} holds its full configuration, seed and training log; each table row's file "
-            r"under \texttt{results/<task>/rows/} holds its metrics, intervals and the per-record answers the paired "
-            "tests use.",
-            "",
-        ]
+    return {
+        "commands": ", ".join(f"\\texttt{{{c}}}" for c in COMMANDS),
+        "commits": ", ".join(f"\\texttt{{{latex_escape(c)}}}" for c in commits),
+        "packages": latex_escape(packages) or "the pinned requirements",
+    }
+
+
+def render(context: dict) -> str:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        block_start_string="((*",
+        block_end_string="*))",
+        variable_start_string="(((",
+        variable_end_string=")))",
+        comment_start_string="((=",
+        comment_end_string="=))",
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
     )
+    return environment.get_template("report.tex").render(context)
 
 
 def build_paper(root: Path | None = None) -> Path:
+    """results/report/report.tex from the template bench/templates/report.tex, with its tables and figures."""
     root = root or results_dir()
     out = root / "report"
     tasks = load_rows(root)
     for rows in tasks.values():
-        if rows[0]["task_kind"] == "classification":
+        if rows[0].task_kind == "classification":
             paired_tests(rows)
-    body = [
-        r"\documentclass[10pt,twocolumn]{article}",
-        r"\usepackage[margin=0.75in]{geometry}",
-        r"\usepackage{booktabs}",
-        r"\usepackage{longtable}",
-        r"\usepackage{float}",
-        r"\usepackage{graphicx}",
-        r"\usepackage[hidelinks]{hyperref}",
-        f"\\title{{{TITLE}}}",
-        r"\author{[Author names]}",
-        r"\date{}",
-        r"\begin{document}",
-        r"\maketitle",
-        r"\begin{abstract}",
-        abstract(tasks),
-        r"\end{abstract}",
-        "",
-        SETUP,
-        data_section(tasks),
-        results_section(tasks, out, root, runs_table(root)),
-        samples_section(tasks),
-        r"\section{Discussion}",
-        STUB,
-        "",
-        r"\section{Limitations}",
-        STUB,
-        "",
-        reproducibility_section(root),
-        r"\end{document}",
-        "",
-    ]
-    return atomic_write_text(out / "report.tex", "\n".join(body))
+    write_tables_and_figures(tasks, out, root)
+    context = {
+        "title": TITLE,
+        "abstract": abstract(tasks),
+        "tasks": [task_entry(root, task, rows) for task, rows in tasks.items()],
+        "runs": runs_table(root, tasks),
+        "samples": sample_answers(tasks),
+        **reproducibility(root),
+    }
+    return atomic_write_text(out / "report.tex", render(context))
 
 
 def compile_pdf(tex: Path) -> Path | None:

@@ -22,12 +22,14 @@ from pathlib import Path
 
 from bench.figures import confusion_figures, learning_curve_figure, loss_curves_figure, sweep_figure
 from bench.model_cards import update_model_cards
+from bench.row_file import BenchRow, load_row
 from bench.seeds import PAIRED, seed_key, table_lines
 from bench.statistics import mcnemar_p, paired_difference
 from bench.tables import (
     COLUMNS,
     csv_keys,
     csv_text,
+    device_text,
     flat,
     latex_table,
     markdown_rows,
@@ -73,22 +75,22 @@ INTRO = (
 )
 
 
-def load_rows(root: Path) -> dict[str, list[dict]]:
+def load_rows(root: Path) -> dict[str, list[BenchRow]]:
     """Task -> its current rows, in benchmark order."""
-    tasks: dict[str, list[dict]] = {}
+    tasks: dict[str, list[BenchRow]] = {}
     for path in sorted(root.glob("*/rows/*.json")):
-        row = json.loads(path.read_text())
-        if row["state"] == "fine-tuned":
-            run_dir = run_folders.resolve_path(row["run"])
-            if not run_folders.is_finished(run_dir) or run_folders.fingerprint(run_dir) != row["run_fingerprint"]:
+        row = load_row(path)
+        if row.state == "fine-tuned":
+            run_dir = run_folders.resolve_path(row.run)
+            if not run_folders.is_finished(run_dir) or run_folders.fingerprint(run_dir) != row.run_fingerprint:
                 continue
-        tasks.setdefault(row["task"], []).append(row)
+        tasks.setdefault(row.task, []).append(row)
     for rows in tasks.values():
-        rows.sort(key=lambda r: (r["order"], r["row_id"]))
-        examples = {r["examples"] for r in rows}
+        rows.sort(key=lambda r: (r.order, r.row_id))
+        examples = {r.examples for r in rows}
         if len(examples) > 1:  # rows measured on different test subsets must not share a table
             newest = max(examples)
-            rows[:] = [r for r in rows if r["examples"] == newest]
+            rows[:] = [r for r in rows if r.examples == newest]
     return dict(sorted(tasks.items()))
 
 
@@ -96,18 +98,18 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def samples_section(rows: list[dict], kind: str) -> str:
+def samples_section(rows: list[BenchRow], kind: str) -> str:
     """A few held-out inputs with the real answer and each model's, side by side."""
     if kind == "classification":
-        shown = [r for r in rows if r["mode"] == "generate"]
+        shown = [r for r in rows if r.mode == "generate"]
         title = "Sample answers (`generate` mode, greedy):\n"
     else:
-        shown = [r for r in rows if r.get("samples")]
+        shown = [r for r in rows if r.samples]
         title = "Sample continuations (greedy; the prompt's last 200 characters shown):\n"
     if not shown:
         return ""
     lines = [title]
-    for index, sample in enumerate(shown[0]["samples"]):
+    for index, sample in enumerate(shown[0].samples):
         if kind == "classification":
             text = sample["input"] if len(sample["input"]) <= 240 else sample["input"][:240] + " ..."
             lines.append(f"{index + 1}. `{sample['id']}`: {text}  \n   gold: **{sample['gold']}**")
@@ -117,14 +119,14 @@ def samples_section(rows: list[dict], kind: str) -> str:
                 f'   real: "{one_line(sample["reference"])}"'
             )
         for row in shown:
-            if index >= len(row["samples"]):
+            if index >= len(row.samples):
                 continue
-            mine = row["samples"][index]
+            mine = row.samples[index]
             if kind == "classification":
                 answer = mine.get("answer", "").strip().replace("\n", " ") or "(empty)"
-                lines.append(f'   - {row["model"]} {row["state"]}: "{answer[:80]}" -> {mine["predicted"]}')
+                lines.append(f'   - {row.model} {row.state}: "{answer[:80]}" -> {mine["predicted"]}')
             else:
-                lines.append(f'   - {row["model"]} {row["state"]}: "{one_line(mine["continuation"]) or "(empty)"}"')
+                lines.append(f'   - {row.model} {row.state}: "{one_line(mine["continuation"]) or "(empty)"}"')
         lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -147,27 +149,27 @@ def records_text(scored: int, total: int, unit: str) -> str:
     return f"n = {scored}: the first {scored} of the {total} {unit} (bench --limit)"
 
 
-def baselines_note(rows: list[dict]) -> str:
+def baselines_note(rows: list[BenchRow]) -> str:
     """'Baselines saw: decision tree: 4 numeric columns as numbers (...), 2 categorical columns one-hot; ...'"""
-    seen = {r["model"]: r["baseline_input"] for r in rows if r["state"] == "baseline" and r.get("baseline_input")}
+    seen = {r.model: r.baseline_input for r in rows if r.state == "baseline" and r.baseline_input}
     if not seen:
         return ""
     return "\nWhat each baseline saw: " + "; ".join(f"{name}: {saw}" for name, saw in seen.items()) + ".\n"
 
 
-def task_heading(task: str, rows: list[dict], kind: str, task_dir: Path) -> str:
+def task_heading(task: str, rows: list[BenchRow], kind: str, task_dir: Path) -> str:
     first = rows[0]
-    devices = ", ".join(sorted({" ".join(p for p in (r["device"], r.get("precision")) if p) for r in rows}))
-    split = f" Split: {first['split']}." if first.get("split") else ""
+    devices = ", ".join(sorted({device_text(r) for r in rows}))
+    split = f" Split: {first.split}." if first.split else ""
     if kind == "classification":
-        split += split_note(task_dir, first.get("split_hash"))
+        split += split_note(task_dir, first.split_hash)
         return (
-            f"## {task}\n\n{records_text(first['examples'], first['test_size'], 'test records')} (labels: "
-            f"{', '.join(first['labels'])}; device and precision: {devices}).{split}\n"
+            f"## {task}\n\n{records_text(first.examples, first.test_size, 'test records')} (labels: "
+            f"{', '.join(first.labels)}; device and precision: {devices}).{split}\n"
         )
     return (
-        f"## {task} (domain text)\n\n{records_text(first['examples'], first['test_size'], 'test blocks')} of "
-        f"{first['block_size']} tokens (held-out documents), {first['prompts']} continuation prompts "
+        f"## {task} (domain text)\n\n{records_text(first.examples, first.test_size, 'test blocks')} of "
+        f"{first.block_size} tokens (held-out documents), {first.prompts} continuation prompts "
         f"(device and precision: {devices}).{split} Perplexity is token-weighted over the same blocks for a "
         f"model's base and fine-tuned rows (lower is better; models with different tokenizers are not "
         f"comparable), with a 95% bootstrap interval over the blocks; BLEU and chrF compare greedy continuations "
@@ -175,13 +177,13 @@ def task_heading(task: str, rows: list[dict], kind: str, task_dir: Path) -> str:
     )
 
 
-def baseline_size(row: dict) -> int | None:
+def baseline_size(row: BenchRow) -> int | None:
     """The train size of the baselines a row is compared with: its learning-curve point's, the whole split's
     (no size) for a run on the whole split."""
-    return None if row.get("whole_train") else row.get("train_size")
+    return None if row.whole_train else row.train_size
 
 
-def paired_tests(rows: list[dict]) -> None:
+def paired_tests(rows: list[BenchRow]) -> None:
     """Each fine-tuned row's exact McNemar p-value and accuracy difference (with Tango's 95% interval) against
     its own base row (zero-shot, same mode), against the task's best baseline by accuracy (trained on as many
     records as the row's learning-curve point, else on the whole train split) and against its model's best
@@ -189,41 +191,39 @@ def paired_tests(rows: list[dict]) -> None:
     each p (bench/seeds.py reads it)."""
 
     def most_accurate(candidates):
-        return max((r for r in candidates if r.get("correct")), key=lambda r: r["metrics"]["accuracy"], default=None)
+        return max((r for r in candidates if r.correct), key=lambda r: r.accuracy, default=None)
 
     for row in rows:
-        if row["state"] != "fine-tuned" or not row.get("correct"):
+        if row.state != "fine-tuned" or not row.correct:
             continue
-        same_model = [
-            r for r in rows if r["state"] == "base" and r["model"] == row["model"] and r["mode"] == row["mode"]
-        ]
+        same_model = [r for r in rows if r.state == "base" and r.model == row.model and r.mode == row.mode]
         compared = {
-            "base_row": next((r for r in same_model if not r.get("shots") and r.get("correct")), None),
+            "base_row": next((r for r in same_model if not r.shots and r.correct), None),
             "baseline_row": most_accurate(
-                r for r in rows if r["state"] == "baseline" and r.get("train_size") == baseline_size(row)
+                r for r in rows if r.state == "baseline" and r.train_size == baseline_size(row)
             ),
-            "fewshot_row": most_accurate(r for r in same_model if r.get("shots")),
+            "fewshot_row": most_accurate(r for r in same_model if r.shots),
         }
         for p_key, (diff_key, other_key) in PAIRED.items():
             other = compared[other_key]
-            row[other_key] = other
-            row[p_key] = mcnemar_p(row["correct"], other["correct"]) if other else None
-            row[diff_key] = paired_difference(row["correct"], other["correct"]) if other else None
+            setattr(row, other_key, other)
+            setattr(row, p_key, mcnemar_p(row.correct, other.correct) if other else None)
+            setattr(row, diff_key, paired_difference(row.correct, other.correct) if other else None)
 
 
-def table_records(rows: list[dict], columns) -> tuple[list[dict], list[dict]]:
+def table_records(rows: list[BenchRow], columns) -> tuple[list[dict], list[dict]]:
     """(the table's lines, the CSV's lines): a seeded setting is one line of the table, its mean; the CSV has
     each seed's row and then that mean line."""
     lines = table_lines(rows)
     table, every = [flat(line, columns) for line in lines], []
     for line, record in zip(lines, table):
-        if line.get("seed_count"):
+        if line.seed_count:
             every += [flat(r, columns) for r in rows if seed_key(r) == seed_key(line)]
         every.append(record)
     return table, every
 
 
-def task_section(task: str, rows: list[dict], kind: str, root: Path) -> tuple[str, list[dict], list[dict]]:
+def task_section(task: str, rows: list[BenchRow], kind: str, root: Path) -> tuple[str, list[dict], list[dict]]:
     """The task's Markdown section (writing its metrics.csv and figures), its table lines and its CSV lines."""
     out, columns = root / task, COLUMNS[kind]
     if kind == "classification":
@@ -239,7 +239,7 @@ def task_section(task: str, rows: list[dict], kind: str, root: Path) -> tuple[st
     if kind == "classification":
         per_class, keys = per_class_records(rows)
         atomic_write_text(out / "metrics.csv", csv_text(per_class, keys))
-        labels = rows[0]["labels"]
+        labels = rows[0].labels
         shown = table_lines(rows)
         md += [
             "\nPer-class F1:\n",
@@ -247,14 +247,14 @@ def task_section(task: str, rows: list[dict], kind: str, root: Path) -> tuple[st
                 ["Model", "State", "Method", "Mode", *labels],
                 [
                     [
-                        r["model"],
+                        r.model,
                         state_text(r),
                         method_text(r),
-                        r["mode"],
-                        *(f"{r['metrics']['per_class'][label]['f1']:.3f}" for label in labels),
+                        r.mode,
+                        *(f"{r.metrics['per_class'][label]['f1']:.3f}" for label in labels),
                     ]
                     for r in shown
-                    if not r.get("seed_count")  # per-class F1 of one run (a seeded setting: each seed in metrics.csv)
+                    if not r.seed_count  # per-class F1 of one run (a seeded setting: each seed in metrics.csv)
                 ],
             ),
         ]
@@ -309,9 +309,9 @@ def headline(root: Path, task: str) -> list[str]:
     if not records:
         return [f"{task}: no rows in {root / 'results.csv'}"]
     best = max(records, key=lambda r: float(r["accuracy"]))
-    rows = load_rows(root).get(task) or [{}]
+    first = (load_rows(root).get(task) or [None])[0]
     lines = [
-        f"{task}: n = {rows[0].get('examples')} of {rows[0].get('test_size')} test records; most accurate: "
+        f"{task}: n = {first and first.examples} of {first and first.test_size} test records; most accurate: "
         f"{row_label(best)}: accuracy {float(best['accuracy']):.3f} "
         f"[{float(best['accuracy_low']):.3f}, {float(best['accuracy_high']):.3f}]"
     ]
@@ -337,7 +337,7 @@ def build_report(root: Path | None = None) -> Path:
     root = root or results_dir()
     md, tables, csvs = [INTRO], {"classification": [], "domain": []}, {"classification": [], "domain": []}
     for task, rows in load_rows(root).items():
-        kind = rows[0]["task_kind"]
+        kind = rows[0].task_kind
         section, records, csv_records = task_section(task, rows, kind, root)
         md.append(section)
         tables[kind] += records

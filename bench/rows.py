@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from bench.row_file import check_fields, load_row
 from sft import run_folders
 from sft.config import TrainConfig, to_yaml
 from sftbench_common import locks, processes
@@ -99,9 +100,7 @@ def format_overrides(overrides: dict) -> str:
 
 def set_aside_stale_rows(out: Path, split_hash: str) -> int:
     """Move row files measured on an older split of the task to rows/stale/ (kept, but out of every table)."""
-    stale = [
-        p for p in sorted((out / "rows").glob("*.json")) if json.loads(p.read_text()).get("split_hash") != split_hash
-    ]
+    stale = [p for p in sorted((out / "rows").glob("*.json")) if load_row(p).split_hash != split_hash]
     for path in stale:
         (out / "rows" / "stale").mkdir(parents=True, exist_ok=True)
         os.replace(path, out / "rows" / "stale" / path.name)
@@ -115,8 +114,8 @@ def set_aside_stale_rows(out: Path, split_hash: str) -> int:
 def already_done(row_path: Path, inputs_print: str, source: str | None) -> bool:
     if not row_path.is_file():
         return False
-    saved = json.loads(row_path.read_text())
-    return saved.get("records_fingerprint") == inputs_print and saved.get("run_fingerprint") == source
+    saved = load_row(row_path)
+    return saved.records_fingerprint == inputs_print and saved.run_fingerprint == source
 
 
 def keep_place(row_path: Path, order: int) -> None:
@@ -163,29 +162,28 @@ def run_rows(rows: list[Row], job: RowJob, out: Path, meta: dict, force: bool = 
         if not main:
             continue
         atomic_write_jsonl(out / "predictions" / f"{row.row_id}.jsonl", result.pop("predictions"))
-        atomic_write_json(
-            row_path,
-            {
-                "row_id": row.row_id,
-                "task": row.task,
-                "task_kind": job.task_kind,
-                "model": row.model,
-                "state": row.state,
-                "method": row.method,
-                "mode": row.mode,
-                "kind": row.kind,
-                "order": row.order,
-                "run": run_folders.display_path(row.run_dir),
-                "run_fingerprint": row.source,
-                "overrides": row.overrides or {},
-                "records_fingerprint": inputs_print,
-                "split": meta["split_origin"],
-                "split_hash": meta["split_hash"],
-                **row.extra,
-                **job.context(row),
-                **result,
-            },
-        )
+        fields = {
+            "row_id": row.row_id,
+            "task": row.task,
+            "task_kind": job.task_kind,
+            "model": row.model,
+            "state": row.state,
+            "method": row.method,
+            "mode": row.mode,
+            "kind": row.kind,
+            "order": row.order,
+            "run": run_folders.display_path(row.run_dir),
+            "run_fingerprint": row.source,
+            "overrides": row.overrides or {},
+            "records_fingerprint": inputs_print,
+            "split": meta["split_origin"],
+            "split_hash": meta["split_hash"],
+            **row.extra,
+            **job.context(row),
+            **result,
+        }
+        check_fields(fields, row_path)  # every field a row file holds is declared in bench/row_file.py
+        atomic_write_json(row_path, fields)
         log.info(f"  [ ok ] {name}: {job.describe(result)}")
     processes.wait_for_everyone(cpu)
     return computed

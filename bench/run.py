@@ -23,13 +23,13 @@ files alone.
 from __future__ import annotations
 
 import contextlib
-import json
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.classification_rows import MODES, ClassificationJob, answer_key, plan_classification_rows
 from bench.domain_rows import DomainJob, plan_domain_rows
+from bench.row_file import load_row
 from bench.rows import Row, run_rows
 from prompts.build import build_task, load_split
 from prompts.fewshot import choose_demonstrations
@@ -229,12 +229,12 @@ def scoring_rates(roots: list[Path]) -> dict[tuple, float]:
     rates: dict[tuple, list[float]] = {}
     for root in roots:
         for path in root.glob("*/rows/*.json"):
-            row = json.loads(path.read_text())
-            if row.get("task_kind") != "classification" or not row.get("examples_per_s"):
+            row = load_row(path)
+            if row.task_kind != "classification" or not row.examples_per_s:
                 continue
-            shape = (row["model"], row["state"], row["mode"], row.get("shots") or 0)
-            for key in ((row["task"], *shape), shape):
-                rates.setdefault(key, []).append(row["examples_per_s"])
+            shape = (row.model, row.state, row.mode, row.shots or 0)
+            for key in ((row.task, *shape), shape):
+                rates.setdefault(key, []).append(row.examples_per_s)
     return {key: statistics.median(values) for key, values in rates.items()}
 
 

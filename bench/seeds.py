@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import statistics
 
+from bench.row_file import BenchRow
 from bench.statistics import correct_matrix, pigeonhole_interval
 
 MEAN_KEYS = ("accuracy", "macro_f1", "weighted_f1", "macro_recall", "invalid_rate")
@@ -51,69 +52,65 @@ SHARED_KEYS = (
 )
 
 
-def seed_key(row: dict) -> tuple | None:
+def seed_key(row: BenchRow) -> tuple | None:
     """Rows with the same key are one setting at several seeds (None: a row of its own)."""
-    if len(row.get("seeds") or []) < 2 or row.get("not_chosen"):
+    if not row.of_seeds or row.not_chosen:
         return None
-    return (row["group"], row["method"], row["mode"])
+    return (row.group, row.method, row.mode)
 
 
-def consistent_p(rows: list[dict], key: str, mean_gain: float) -> float | None:
+def consistent_p(rows: list[BenchRow], key: str, mean_gain: float) -> float | None:
     """The largest p over the seeds, a seed that differs the other way counting as 1."""
     values = []
     for row in rows:
-        p, other = row.get(key), row.get(PAIRED[key][1])
+        p, other = getattr(row, key), getattr(row, PAIRED[key][1])
         if p is None or other is None:
             return None
-        gain = row["metrics"]["accuracy"] - other["metrics"]["accuracy"]
+        gain = row.accuracy - other.accuracy
         values.append(p if gain * mean_gain > 0 or (gain == 0 == mean_gain) else 1.0)
     return max(values)
 
 
-def mean_difference(rows: list[dict], other_key: str) -> dict | None:
+def mean_difference(rows: list[BenchRow], other_key: str) -> dict | None:
     """The mean over seeds and records of (this seed right) - (its comparison row right), with the pigeonhole
     interval; None unless every seed has the comparison row."""
-    others = [row.get(other_key) for row in rows]
-    if any(other is None or not other.get("correct") for other in others) or not all(r.get("correct") for r in rows):
+    others = [getattr(row, other_key) for row in rows]
+    if any(other is None or not other.correct for other in others) or not all(r.correct for r in rows):
         return None
-    values = correct_matrix([r["correct"] for r in rows]) - correct_matrix([o["correct"] for o in others])
+    values = correct_matrix([r.correct for r in rows]) - correct_matrix([o.correct for o in others])
     return {"difference": float(values.mean()), "interval": pigeonhole_interval(values)}
 
 
-def combine(rows: list[dict]) -> dict:
+def combine(rows: list[BenchRow]) -> BenchRow:
     """One table line for the seeds of one setting."""
     first = rows[0]
-    accuracies = [r["metrics"]["accuracy"] for r in rows]
-    line = {key: first[key] for key in SHARED_KEYS if key in first}
-    line.update(
-        metrics={k: statistics.fmean(r["metrics"][k] for r in rows) for k in MEAN_KEYS if k in first["metrics"]},
-        intervals={"accuracy": pigeonhole_interval(correct_matrix([r["correct"] for r in rows]))},
-        seed=None,
+    accuracies = [r.accuracy for r in rows]
+    line = BenchRow(
+        **{key: getattr(first, key) for key in SHARED_KEYS},
+        metrics={k: statistics.fmean(r.metrics[k] for r in rows) for k in MEAN_KEYS if k in first.metrics},
+        intervals={"accuracy": pigeonhole_interval(correct_matrix([r.correct for r in rows]))},
         seed_count=len(rows),
-        seed_list=[r.get("seed") for r in rows],
-        seed_rows=[r["row_id"] for r in rows if "row_id" in r],
+        seed_list=[r.seed for r in rows],
+        seed_rows=[r.row_id for r in rows if r.row_id is not None],
         accuracy_sd=statistics.stdev(accuracies),
         accuracy_min=min(accuracies),
         accuracy_max=max(accuracies),
-        examples_per_s=statistics.fmean(r["examples_per_s"] for r in rows),
-        peak_memory_mb=max(r["peak_memory_mb"] for r in rows),
+        examples_per_s=statistics.fmean(r.examples_per_s for r in rows),
+        peak_memory_mb=max(r.peak_memory_mb for r in rows),
     )
     for key, (diff_key, other) in PAIRED.items():
-        compared = [r for r in rows if r.get(other)]
-        mean_gain = (
-            statistics.fmean(r["metrics"]["accuracy"] - r[other]["metrics"]["accuracy"] for r in compared)
-            if compared
-            else 0.0
-        )
-        line[key] = consistent_p(rows, key, mean_gain)
-        line[diff_key] = mean_difference(rows, other)
-        line[other] = first.get(other) if all(r.get(other) is first.get(other) for r in rows) else None
+        compared = [r for r in rows if getattr(r, other)]
+        mean_gain = statistics.fmean(r.accuracy - getattr(r, other).accuracy for r in compared) if compared else 0.0
+        setattr(line, key, consistent_p(rows, key, mean_gain))
+        setattr(line, diff_key, mean_difference(rows, other))
+        shared = getattr(first, other)
+        setattr(line, other, shared if all(getattr(r, other) is shared for r in rows) else None)
     return line
 
 
-def table_lines(rows: list[dict]) -> list[dict]:
+def table_lines(rows: list[BenchRow]) -> list[BenchRow]:
     """The task's rows with each setting's seeds folded into one line, at the place of its first seed."""
-    groups: dict[tuple, list[dict]] = {}
+    groups: dict[tuple, list[BenchRow]] = {}
     for row in rows:
         if (key := seed_key(row)) is not None:
             groups.setdefault(key, []).append(row)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 
+from bench.row_file import BenchRow
 from bench.rows import format_overrides
 from sft.run_groups import settings_text
 
@@ -83,36 +84,36 @@ P_VALUES = {"diff_vs_base": "p_vs_base", "diff_vs_baseline": "p_vs_baseline", "d
 PAIRED_HEADER = "Δ points [95% CI]; p"
 
 
-def method_text(row: dict) -> str:
+def method_text(row: BenchRow) -> str:
     """'lora', 'lora (lr=0.0003)' (trained with overrides), 'lora (n=256; lr=0.0003, lora_r=16: chosen on val
     among 6)', '- (n=256)' for a baseline trained on a learning curve's subset."""
     notes = []
-    if row.get("overrides"):
-        notes.append(format_overrides(row["overrides"]))
-    if row.get("train_size"):
-        notes.append(f"n={row['train_size']}" + (", all" if row.get("whole_train") else ""))
-    if row.get("sweep"):
-        sweep = row["sweep"]
-        if row.get("not_chosen"):
-            run = next(s for s in sweep["settings"] if s["run"] == run_name(row))
+    if row.overrides:
+        notes.append(format_overrides(row.overrides))
+    if row.train_size:
+        notes.append(f"n={row.train_size}" + (", all" if row.whole_train else ""))
+    if row.sweep:
+        sweep = row.sweep
+        if row.not_chosen:
+            run = next(s for s in sweep["settings"] if s["run"] == row.run_name)
             notes.append(f"{settings_text(run['settings'])}: not chosen on val")
         else:
             notes.append(f"{settings_text(sweep['chosen'])}: chosen on val among {len(sweep['settings'])}")
-    return (row["method"] or "-") + (f" ({'; '.join(notes)})" if notes else "")
+    return (row.method or "-") + (f" ({'; '.join(notes)})" if notes else "")
 
 
-def run_name(row: dict) -> str | None:
-    return row["run"].rsplit("/", 1)[-1] if row.get("run") else None
+def state_text(row: BenchRow) -> str:
+    return f"{row.state}, {row.shots}-shot" if row.shots else row.state
 
 
-def state_text(row: dict) -> str:
-    return f"{row['state']}, {row['shots']}-shot" if row.get("shots") else row["state"]
+def device_text(row: BenchRow) -> str:
+    return " ".join(part for part in (row.device, row.precision) if part)
 
 
-def flat(row: dict, columns: list[tuple[str, str]]) -> dict:
-    """A row file as one table line: each column from the row's metrics, else from the row itself."""
-    record = {key: row.get(key) for key in CSV_EXTRA}
-    if row.get("seed_count"):
+def flat(row: BenchRow, columns: list[tuple[str, str]]) -> dict:
+    """A row as one table line: each column from the row's metrics, else from the row itself."""
+    record = {key: getattr(row, key) for key in CSV_EXTRA}
+    if row.seed_count:
         record["seed"] = "mean"
     for key, _ in columns:
         if key == "method":
@@ -120,18 +121,18 @@ def flat(row: dict, columns: list[tuple[str, str]]) -> dict:
         elif key == "state":
             record[key] = state_text(row)
         elif key == "device":
-            record[key] = " ".join(part for part in (row["device"], row.get("precision")) if part)
+            record[key] = device_text(row)
         elif key in P_VALUES:
-            paired = row.get(key)
+            paired = getattr(row, key)
             record[key] = paired["difference"] if paired else None
             record[f"{key}_low"], record[f"{key}_high"] = paired["interval"] if paired else (None, None)
-            record[P_VALUES[key]] = row.get(P_VALUES[key])
-        elif key in row["metrics"]:
-            record[key] = row["metrics"][key]
+            record[P_VALUES[key]] = getattr(row, P_VALUES[key])
+        elif key in row.metrics:
+            record[key] = row.metrics[key]
         else:
-            record[key] = row.get(key)
-        if key in INTERVAL_KEYS and key in row.get("intervals", {}):
-            record[f"{key}_low"], record[f"{key}_high"] = row["intervals"][key]
+            record[key] = getattr(row, key)
+        if key in INTERVAL_KEYS and key in row.intervals:
+            record[f"{key}_low"], record[f"{key}_high"] = row.intervals[key]
     return record
 
 
@@ -285,10 +286,10 @@ def latex_table(records: list[dict], columns: list[tuple[str, str]], kind: str, 
     return "\n".join(lines) + "\n"
 
 
-def per_class_records(rows: list[dict]) -> tuple[list[dict], list[str]]:
+def per_class_records(rows: list[BenchRow]) -> tuple[list[dict], list[str]]:
     """Classification rows with per-class precision/recall/F1/support columns (results/<task>/metrics.csv)."""
     columns = COLUMNS["classification"]
-    labels = rows[0]["labels"]
+    labels = rows[0].labels
     keys = csv_keys(columns) + [
         f"{metric}[{label}]" for label in labels for metric in ("precision", "recall", "f1", "support")
     ]
@@ -296,7 +297,7 @@ def per_class_records(rows: list[dict]) -> tuple[list[dict], list[str]]:
     for row in rows:
         record = flat(row, columns)
         for label in labels:
-            for metric, value in row["metrics"]["per_class"][label].items():
+            for metric, value in row.metrics["per_class"][label].items():
                 record[f"{metric}[{label}]"] = value
         records.append(record)
     return records, keys

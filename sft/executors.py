@@ -36,6 +36,7 @@ from prompts.build import build_task
 from prompts.tasks import get_task, task_slug
 from sft import run_folders
 from sft.config import TrainConfig, to_yaml
+from sft.executor_names import EXECUTORS
 from sft.train import train
 from sftbench_common.errors import UserError
 from sftbench_common.logs import get_logger, setup_logging
@@ -263,8 +264,7 @@ def slurm_submit(options: ClusterOptions, root: Path):
     return submit, lambda: None
 
 
-SUBMITTERS = {"local": local_submit, "ray": ray_submit, "slurm": slurm_submit}
-EXECUTORS = tuple(SUBMITTERS)
+SUBMITTERS = dict(zip(EXECUTORS, (local_submit, ray_submit, slurm_submit), strict=True))
 
 
 def executor(options: ClusterOptions, root: Path):

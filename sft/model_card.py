@@ -1,5 +1,6 @@
 """The model card of a fine-tuned run: README.md beside its weights (adapter/, model/, merged/), in the Hub's
-model-card format (YAML metadata + Markdown), written with huggingface_hub's ModelCard and ModelCardData.
+model-card format (YAML metadata + Markdown): huggingface_hub's ModelCardData for the metadata, the layout a Jinja
+template, sft/templates/model_card.md, rendered by ModelCard.from_template; this module decides what goes in it.
 
 Training writes it (base model, task, labels, prompt format, settings, the label accuracy seen at the last
 evaluation); the benchmark records the run's test metrics in the run folder (test_results.json) and writes
@@ -26,6 +27,7 @@ from sft.models import ResolvedModel, base_model_id, uses_classifier_head
 from sftbench_common.fileio import atomic_write_json, atomic_write_text, read_jsonl
 
 CARD = "README.md"
+TEMPLATE = Path(__file__).parent / "templates" / "model_card.md"  # the card's layout (Jinja)
 TEST_RESULTS = "test_results.json"
 WEIGHT_FOLDERS = ("adapter", "model", "merged")
 HUB_DATASET_PREFIX = "Hugging Face dataset "
@@ -142,117 +144,48 @@ def build_model_card(run_dir: Path, weights_dir: Path, model: ResolvedModel, rep
         f"[{base}](https://huggingface.co/{base})" if base else f"a local model (`{shown_model(config['model'])}`)"
     )
     what = "a LoRA adapter" if adapter else "a merged model (base + LoRA)" if merged else "a model"
-    lines = [
-        f"# {name}",
-        "",
-        f"{what[0].upper() + what[1:]} fine-tuned from {base_text} with sftbench "
-        f"({'a classification head, transformers `Trainer`' if head else 'TRL `SFTTrainer`'}, method `{method}`) "
-        f"on the task `{task}`: {meta['source']}.",
-        "",
-        "## Task",
-        "",
-    ]
-    if domain:
-        lines += [
-            "Causal language modelling on domain text (loss on every token), judged by perplexity on held-out "
-            "documents against the base model.",
-            "",
-        ]
-    else:
-        train_limit = config.get("train_limit")
-        lines += [
-            f"- Labels: {', '.join(f'`{label}`' for label in meta['labels'])}",
-            f"- Split: {meta['split_origin']}; trained on {run.get('train_examples', train_limit)} training records",
-        ]
-        if head:
-            lines += [
-                "- The classification head reads the record's text"
-                + (" after the instruction" if model.kind == "causal" else "")
-                + f" (at most {config['max_length']} tokens) and predicts one label.",
-                "",
-            ]
-        else:
-            lines += [
-                "- The model answers with one label after the prompt below; the loss covered the answer only "
-                "(the label and the end-of-turn token).",
-                "",
-                "## Prompt format",
-                "",
-                "```text",
-                _prompt_example(weights_dir, meta, "<the record's text>"),
-                "```",
-                "",
-            ]
-    lines += ["## Evaluation", ""]
-    if results and domain:
-        lines += [
-            f"On the task's held-out documents, scored by `sftbench bench`: perplexity over n test blocks of "
-            f"{config['max_length']} tokens (lower is better), with a 95% bootstrap interval over the blocks:",
-            "",
-            _evaluation_table(results),
-            "",
-        ]
-    elif results:
-        lines += [
-            "On the task's test split, scored by `sftbench bench` (score: labels ranked by log-likelihood; "
-            "generate: greedy answer, parsed; head: the classifier; intervals: Wilson for accuracy, bootstrap "
-            "otherwise; p: exact McNemar against the base model on the same records):",
-            "",
-            _evaluation_table(results),
-            "",
-        ]
-    else:
-        lines += ["Not benchmarked yet: `sftbench bench` adds the test metrics here.", ""]
-    label_eval = _label_eval(run_dir, run.get("best_step"))
-    if label_eval:
-        which = "the best evaluation, whose weights these are" if run.get("best_step") else "the last evaluation"
-        lines += [
-            f"During training, {which} (step {label_eval['step']}, validation records) gave label accuracy "
-            f"{label_eval['eval_label_accuracy']:.3f} and macro-F1 {label_eval['eval_macro_f1']:.3f}.",
-            "",
-        ]
-    hardware = run.get("hardware") or {}
-    device = hardware.get("gpu") or f"CPU ({hardware.get('torch_threads', '?')} threads)"
-    lines += [
-        "## Training",
-        "",
-        f"{run.get('global_step', '?')} optimizer steps in {run.get('train_runtime_s') or 0:.0f} s on "
-        f"{device}, {run.get('precision', '?')}; final training loss "
-        f"{run.get('train_loss', float('nan')):.4f}. Code: sftbench commit {run.get('git_commit')}. The settings "
-        f"(config.yaml of the run):",
-        "",
-        "```yaml",
-        yaml.safe_dump(shareable_config(config), sort_keys=False).strip(),
-        "```",
-        "",
-        "## How to use",
-        "",
-        "```python",
-    ]
-    where = repo_id or ("path/to/adapter" if adapter else "path/to/model")
     auto = "AutoModelForSequenceClassification" if head else "AutoModelForCausalLM"
-    if adapter:
-        lines += [
-            f"from peft import AutoPeft{auto.removeprefix('Auto')}  # fetches the base named in adapter_config.json",
-            "from transformers import AutoTokenizer",
-            "",
-            f'model = AutoPeft{auto.removeprefix("Auto")}.from_pretrained("{where}")',
-        ]
-    else:
-        lines += [f"from transformers import {auto}, AutoTokenizer", "", f'model = {auto}.from_pretrained("{where}")']
-    lines.append(f'tokenizer = AutoTokenizer.from_pretrained("{where}")')
-    lines += [
-        "```",
-        "",
-        "## Limitations",
-        "",
-        f"- Trained and tested on one source ({meta['source']}); accuracy on other data, other wording or "
-        f"other labels is unknown.",
-        "- A small model: read the test metrics with their intervals, and do not rely on it where a wrong answer "
-        "does harm" + (" (never decide whether a mushroom is safe to eat with it)." if task == "mushroom" else "."),
-        "- Greedy answers can name no label or several; the benchmark counts those as invalid.",
-    ]
-    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines) + "\n")
+    label_eval = _label_eval(run_dir, run.get("best_step"))
+    hardware = run.get("hardware") or {}
+    return ModelCard.from_template(
+        data,
+        template_path=str(TEMPLATE),
+        name=name,
+        what=what[0].upper() + what[1:],
+        base_text=base_text,
+        trainer="a classification head, transformers `Trainer`" if head else "TRL `SFTTrainer`",
+        method=method,
+        task=task,
+        source=meta["source"],
+        domain=domain,
+        labels=", ".join(f"`{label}`" for label in meta.get("labels", [])),
+        split_origin=meta.get("split_origin"),
+        train_examples=run.get("train_examples", config.get("train_limit")),
+        head=head,
+        causal_head=model.kind == "causal",
+        max_length=config["max_length"],
+        prompt_example=None if domain or head else _prompt_example(weights_dir, meta, "<the record's text>"),
+        results_table=_evaluation_table(results) if results else None,
+        label_eval=label_eval
+        and {
+            "which": "the best evaluation, whose weights these are" if run.get("best_step") else "the last evaluation",
+            "step": label_eval["step"],
+            "accuracy": f"{label_eval['eval_label_accuracy']:.3f}",
+            "macro_f1": f"{label_eval['eval_macro_f1']:.3f}",
+        },
+        training={
+            "steps": run.get("global_step", "?"),
+            "seconds": f"{run.get('train_runtime_s') or 0:.0f}",
+            "device": hardware.get("gpu") or f"CPU ({hardware.get('torch_threads', '?')} threads)",
+            "precision": run.get("precision", "?"),
+            "loss": f"{run.get('train_loss', float('nan')):.4f}",
+            "commit": run.get("git_commit"),
+        },
+        config_yaml=yaml.safe_dump(shareable_config(config), sort_keys=False).strip(),
+        adapter=adapter,
+        model_class=f"AutoPeft{auto.removeprefix('Auto')}" if adapter else auto,
+        where=repo_id or ("path/to/adapter" if adapter else "path/to/model"),
+    )
 
 
 def write_model_card(run_dir: Path, model: ResolvedModel, repo_id: str | None = None) -> list[Path]:

@@ -21,6 +21,7 @@ from types import SimpleNamespace
 
 import click
 
+from sft.executor_names import EXECUTORS, SUBMITIT_CLUSTERS
 from sftbench_common.errors import UserError, errors_reported
 from sftbench_common.logs import NORMAL, QUIET, VERBOSE, command_logging
 
@@ -220,7 +221,7 @@ def executor_options(what: str):
         options = [
             click.option(
                 "--executor",
-                type=click.Choice(["local", "ray", "slurm"]),
+                type=click.Choice(EXECUTORS),
                 default="local",
                 show_default=True,
                 help=f"where {what}: here one after another, as Ray tasks, or as SLURM jobs (submitit)",
@@ -237,7 +238,7 @@ def executor_options(what: str):
             click.option("--time", "time_min", type=int, default=240, show_default=True, help="slurm: minutes per job"),
             click.option(
                 "--cluster",
-                type=click.Choice(["slurm", "local", "debug"]),
+                type=click.Choice(SUBMITIT_CLUSTERS),
                 help="slurm: submitit's executor (default slurm where sbatch exists; local runs the jobs here)",
             ),
         ]
