@@ -53,24 +53,31 @@ def _label_eval(run_dir: Path, best_step: int | None) -> dict | None:
     return (chosen or evals or [None])[-1]
 
 
-def _evaluation_table(results: list[dict]) -> str:
-    lines = ["| Mode | n | Metric | This model [95% CI] | Base model | p vs base |", "|---|---|---|---|---|---|"]
+def _evaluation_lines(results: list[dict]) -> list[dict]:
+    """The evaluation table's cells, one entry per mode and metric (the template lays them out), with the seeds'
+    mean and spread where the run is one of several seeds."""
+    lines = []
     for r in results:
         low, high = r["interval"] or (None, None)
-        interval = f" [{_fmt(low)}, {_fmt(high)}]" if low is not None else ""
-        base = "-" if r.get("base_value") is None else _fmt(r["base_value"])
         p = r.get("p_vs_base")
-        p_text = "-" if p is None else ("<0.001" if p < 0.001 else f"{p:.3f}")
-        lines.append(f"| {r['mode']} | {r['n']} | {r['metric']} | {_fmt(r['value'])}{interval} | {base} | {p_text} |")
-    for r in results:
-        if r.get("seeds"):
-            seeds = r["seeds"]
-            lines.append(
-                f"\nThis run is seed {seeds['seed']} of {seeds['count']} trained with the same settings; {r['mode']} "
-                f"accuracy, mean of {seeds['count']} seeds: {_fmt(seeds['mean'])} ± {_fmt(seeds['sd'])} (sd; "
-                f"range {_fmt(seeds['min'])}-{_fmt(seeds['max'])})."
-            )
-    return "\n".join(lines)
+        seeds = r.get("seeds")
+        lines.append(
+            {
+                "mode": r["mode"],
+                "n": r["n"],
+                "metric": r["metric"],
+                "measured": _fmt(r["value"]) + (f" [{_fmt(low)}, {_fmt(high)}]" if low is not None else ""),
+                "base": "-" if r.get("base_value") is None else _fmt(r["base_value"]),
+                "p": "-" if p is None else ("<0.001" if p < 0.001 else f"{p:.3f}"),
+                "seeds": seeds
+                and {
+                    "seed": seeds["seed"],
+                    "count": seeds["count"],
+                    **{key: _fmt(seeds[key]) for key in ("mean", "sd", "min", "max")},
+                },
+            }
+        )
+    return lines
 
 
 def _eval_results(results: list[dict], task: str, meta: dict) -> list[EvalResult]:
@@ -165,7 +172,7 @@ def build_model_card(run_dir: Path, weights_dir: Path, model: ResolvedModel, rep
         causal_head=model.kind == "causal",
         max_length=config["max_length"],
         prompt_example=None if domain or head else _prompt_example(weights_dir, meta, "<the record's text>"),
-        results_table=_evaluation_table(results) if results else None,
+        results=_evaluation_lines(results or []),
         label_eval=label_eval
         and {
             "which": "the best evaluation, whose weights these are" if run.get("best_step") else "the last evaluation",
