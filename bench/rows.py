@@ -3,8 +3,9 @@
 A row is one model (or baseline, or API model) in one state and mode on one task's test inputs. Each row
 writes results/<task>/predictions/<row>.jsonl, then results/<task>/rows/<row>.json: its metrics, written
 last and atomically, so a row file means a finished row. The file's fields are declared in bench/row_file.py
-(BenchRow, what every reader gets back); a row is checked against them before it is written. A row already there for the same test inputs
-and the same trained run is skipped, so an interrupted benchmark resumes; `force` recomputes.
+(BenchRow, what every reader gets back); a row is checked against them before it is written. A row already
+there for the same test inputs and the same trained run is skipped, so an interrupted benchmark resumes; `force`
+recomputes.
 
 A task kind plugs in a job (bench/classification_rows.py, bench/domain_rows.py) with `device` and:
     inputs_fingerprint(row) -> str   what the row is measured on
