@@ -83,15 +83,12 @@ def versus(row: BenchRow, diff_key: str, p_key: str) -> str:
 # ---------------------------------------------------------------- sections
 
 
-def abstract(tasks: dict[str, list[BenchRow]]) -> str:
-    """One sentence per classification task: its best fine-tuned row against its base and best baseline."""
+def abstract(lines: dict[str, list[BenchRow]]) -> str:
+    """One sentence per classification task, from its table lines (task_lines): its best fine-tuned line against
+    its base and best baseline."""
     sentences = []
-    for task, rows in tasks.items():
-        tuned = [
-            r
-            for r in table_lines(rows)
-            if r.state == "fine-tuned" and r.task_kind == "classification" and not r.not_chosen
-        ]
+    for task, shown in lines.items():
+        tuned = [r for r in shown if r.state == "fine-tuned" and r.task_kind == "classification" and not r.not_chosen]
         if not tuned:
             continue
         best = max(tuned, key=lambda r: r.accuracy)
@@ -205,20 +202,34 @@ def task_figures(root: Path, task: str) -> list[Path]:
     return sorted((root / task / "figures").glob("*.png"), key=lambda p: p.stem == "loss_curves")
 
 
-def table_records(rows: list[BenchRow]) -> tuple[list[dict], list[dict]]:
-    """A task's table lines (a setting's seeds as their mean) and those of them with a paired comparison."""
-    kind = rows[0].task_kind
-    records = [flat(row, COLUMNS[kind]) for row in (table_lines(rows) if kind == "classification" else rows)]
+def stem_of(task: str) -> str:
+    """The task's name in the report's file names (tables/<stem>.tex, figures/<stem>_<figure>.png)."""
+    return task.replace("/", "_")
+
+
+def task_lines(rows: list[BenchRow]) -> list[BenchRow]:
+    """A task's table lines: a classification task's seeds folded into their mean (bench/seeds.py), paired tests
+    done first; a domain task's rows as they are."""
+    if rows[0].task_kind != "classification":
+        return rows
+    paired_tests(rows)
+    return table_lines(rows)
+
+
+def latex_records(lines: list[BenchRow]) -> tuple[list[dict], list[dict]]:
+    """A task's table lines as table records, and those of them with a paired comparison (classification only)."""
+    kind = lines[0].task_kind
+    records = [flat(line, COLUMNS[kind]) for line in lines]
     paired = [r for r in records if r.get("diff_vs_base") is not None or r.get("diff_vs_baseline") is not None]
     return records, paired if kind == "classification" else []
 
 
-def task_entry(root: Path, task: str, rows: list[BenchRow]) -> dict:
+def task_entry(root: Path, task: str, rows: list[BenchRow], paired: bool) -> dict:
     """What the template shows of a task: the data line, the table captions and the figures, escaped for LaTeX."""
     first = rows[0]
     domain = first.task_kind == "domain"
     labels = f" Labels: {', '.join(first.labels)}." if first.labels else ""
-    stem = task.replace("/", "_")
+    stem = stem_of(task)
     return {
         "name": latex_escape(task),
         "stem": stem,
@@ -228,7 +239,7 @@ def task_entry(root: Path, task: str, rows: list[BenchRow]) -> dict:
         "split": latex_escape(first.split or "not recorded"),
         "labels": latex_escape(labels),
         "measured": "perplexity (lower is better), BLEU and chrF" if domain else "accuracy and macro-F1",
-        "paired": bool(table_records(rows)[1]),
+        "paired": paired,
         "figures": [
             {
                 "name": f"{stem}_{figure.name}",
@@ -240,19 +251,18 @@ def task_entry(root: Path, task: str, rows: list[BenchRow]) -> dict:
     }
 
 
-def write_tables_and_figures(tasks: dict[str, list[BenchRow]], out: Path, root: Path) -> None:
-    """report/tables/<task>.tex (the scores; -paired.tex, the paired comparisons) and report/figures/ (copies of
+def write_tables_and_figures(task: str, kind: str, tables: tuple[list[dict], list[dict]], out: Path, root: Path):
+    """report/tables/<stem>.tex (the scores; -paired.tex, the paired comparisons) and report/figures/ (copies of
     results/<task>/figures/), which report.tex includes."""
-    for task, rows in tasks.items():
-        kind, stem = rows[0].task_kind, task.replace("/", "_")
-        records, paired = table_records(rows)
-        scores = SCORE_LATEX_KEYS if kind == "classification" else None
-        atomic_write_text(out / "tables" / f"{stem}.tex", latex_table(records, COLUMNS[kind], kind, scores))
-        if paired:
-            table = latex_table(paired, COLUMNS[kind], kind, PAIRED_LATEX_KEYS)
-            atomic_write_text(out / "tables" / f"{stem}-paired.tex", table)
-        for figure in task_figures(root, task):
-            atomic_write_bytes(out / "figures" / f"{stem}_{figure.name}", figure.read_bytes())
+    (records, paired), stem = tables, stem_of(task)
+    scores = SCORE_LATEX_KEYS if kind == "classification" else None
+    atomic_write_text(out / "tables" / f"{stem}.tex", latex_table(records, COLUMNS[kind], kind, scores))
+    if paired:
+        atomic_write_text(
+            out / "tables" / f"{stem}-paired.tex", latex_table(paired, COLUMNS[kind], kind, PAIRED_LATEX_KEYS)
+        )
+    for figure in task_figures(root, task):
+        atomic_write_bytes(out / "figures" / f"{stem}_{figure.name}", figure.read_bytes())
 
 
 def sample_answers(tasks: dict[str, list[BenchRow]]) -> list[dict]:
@@ -311,14 +321,14 @@ def build_paper(root: Path | None = None) -> Path:
     root = root or results_dir()
     out = root / "report"
     tasks = load_rows(root)
-    for rows in tasks.values():
-        if rows[0].task_kind == "classification":
-            paired_tests(rows)
-    write_tables_and_figures(tasks, out, root)
+    lines = {task: task_lines(rows) for task, rows in tasks.items()}
+    tables = {task: latex_records(shown) for task, shown in lines.items()}
+    for task, rows in tasks.items():
+        write_tables_and_figures(task, rows[0].task_kind, tables[task], out, root)
     context = {
         "title": TITLE,
-        "abstract": abstract(tasks),
-        "tasks": [task_entry(root, task, rows) for task, rows in tasks.items()],
+        "abstract": abstract(lines),
+        "tasks": [task_entry(root, task, rows, bool(tables[task][1])) for task, rows in tasks.items()],
         "runs": runs_table(root, tasks),
         "samples": sample_answers(tasks),
         **reproducibility(root),

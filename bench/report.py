@@ -211,10 +211,9 @@ def paired_tests(rows: list[BenchRow]) -> None:
             setattr(row, diff_key, paired_difference(row.correct, other.correct) if other else None)
 
 
-def table_records(rows: list[BenchRow], columns) -> tuple[list[dict], list[dict]]:
-    """(the table's lines, the CSV's lines): a seeded setting is one line of the table, its mean; the CSV has
-    each seed's row and then that mean line."""
-    lines = table_lines(rows)
+def table_records(rows: list[BenchRow], lines: list[BenchRow], columns) -> tuple[list[dict], list[dict]]:
+    """(the table's lines, the CSV's lines) from the rows and their table lines (bench/seeds.py table_lines): a
+    seeded setting is one line of the table, its mean; the CSV has each seed's row and then that mean line."""
     table, every = [flat(line, columns) for line in lines], []
     for line, record in zip(lines, table):
         if line.seed_count:
@@ -228,8 +227,8 @@ def task_section(task: str, rows: list[BenchRow], kind: str, root: Path) -> tupl
     out, columns = root / task, COLUMNS[kind]
     if kind == "classification":
         paired_tests(rows)
-    if kind == "classification":
-        records, csv_records = table_records(rows, columns)
+        shown = table_lines(rows)
+        records, csv_records = table_records(rows, shown, columns)
     else:
         records = csv_records = [flat(r, columns) for r in rows]
     md = [task_heading(task, rows, kind, out) + baselines_note(rows), markdown_rows(records, columns)]
@@ -240,7 +239,6 @@ def task_section(task: str, rows: list[BenchRow], kind: str, root: Path) -> tupl
         per_class, keys = per_class_records(rows)
         atomic_write_text(out / "metrics.csv", csv_text(per_class, keys))
         labels = rows[0].labels
-        shown = table_lines(rows)
         md += [
             "\nPer-class F1:\n",
             markdown_table(

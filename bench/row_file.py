@@ -12,10 +12,15 @@ one seed left empty.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 from sftbench_common.errors import UserError
+
+
+def derived():
+    """A field only the report or a seeds line fills in, never one a row file holds."""
+    return field(default=None, metadata={"derived": True})
 
 
 @dataclass
@@ -67,22 +72,21 @@ class BenchRow:
     block_size: int | None = None  # domain text
     prompts: int | None = None  # domain text: continuation prompts
     # filled in by the report (bench/report.py paired_tests): the row compared with, the McNemar p, the difference
-    base_row: BenchRow | None = None
-    baseline_row: BenchRow | None = None
-    fewshot_row: BenchRow | None = None
-    p_vs_base: float | None = None
-    p_vs_baseline: float | None = None
-    p_vs_fewshot: float | None = None
-    diff_vs_base: dict | None = None  # {"difference": ..., "interval": [low, high]}
-    diff_vs_baseline: dict | None = None
-    diff_vs_fewshot: dict | None = None
+    base_row: BenchRow | None = derived()
+    baseline_row: BenchRow | None = derived()
+    fewshot_row: BenchRow | None = derived()
+    p_vs_base: float | None = derived()
+    p_vs_baseline: float | None = derived()
+    p_vs_fewshot: float | None = derived()
+    diff_vs_base: dict | None = derived()  # {"difference": ..., "interval": [low, high]}
+    diff_vs_baseline: dict | None = derived()
+    diff_vs_fewshot: dict | None = derived()
     # a line over several seeds (bench/seeds.py combine)
-    seed_count: int | None = None
-    seed_list: list | None = None
-    seed_rows: list[str] | None = None
-    accuracy_sd: float | None = None
-    accuracy_min: float | None = None
-    accuracy_max: float | None = None
+    seed_count: int | None = derived()
+    seed_rows: list[str] | None = derived()
+    accuracy_sd: float | None = derived()
+    accuracy_min: float | None = derived()
+    accuracy_max: float | None = derived()
 
     @property
     def accuracy(self) -> float:
@@ -98,13 +102,8 @@ class BenchRow:
         return len(self.seeds or []) >= 2
 
 
-# what only the report and a seeds line fill in: never in a row file
-DERIVED = frozenset(
-    ("base_row", "baseline_row", "fewshot_row", "p_vs_base", "p_vs_baseline", "p_vs_fewshot", "diff_vs_base",
-     "diff_vs_baseline", "diff_vs_fewshot", "seed_count", "seed_list", "seed_rows", "accuracy_sd", "accuracy_min",
-     "accuracy_max")
-)  # fmt: skip
-FILE_FIELDS = frozenset(f.name for f in fields(BenchRow)) - DERIVED
+FILE_FIELDS = frozenset(f.name for f in fields(BenchRow) if not f.metadata.get("derived"))
+REQUIRED = tuple(f.name for f in fields(BenchRow) if f.default is MISSING and f.default_factory is MISSING)
 
 
 def check_fields(data: dict, origin: str | Path) -> None:
@@ -116,9 +115,6 @@ def check_fields(data: dict, origin: str | Path) -> None:
             f"{origin}: unknown field(s) in a benchmark row: {', '.join(unknown)} (a row's fields are declared in "
             f"bench/row_file.py BenchRow)"
         )
-
-
-REQUIRED = ("task", "model", "state", "method", "mode")
 
 
 def row_from(data: dict, origin: str | Path) -> BenchRow:

@@ -90,7 +90,6 @@ def combine(rows: list[BenchRow]) -> BenchRow:
         metrics={k: statistics.fmean(r.metrics[k] for r in rows) for k in MEAN_KEYS if k in first.metrics},
         intervals={"accuracy": pigeonhole_interval(correct_matrix([r.correct for r in rows]))},
         seed_count=len(rows),
-        seed_list=[r.seed for r in rows],
         seed_rows=[r.row_id for r in rows if r.row_id is not None],
         accuracy_sd=statistics.stdev(accuracies),
         accuracy_min=min(accuracies),
