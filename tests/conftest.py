@@ -9,9 +9,12 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 @pytest.fixture(autouse=True)
-def isolated_outputs(tmp_path_factory, monkeypatch):
-    """Every test writes data and results under a temporary folder, never into the repo."""
-    root = tmp_path_factory.mktemp("sftbench")
+def isolated_outputs(tmp_path, monkeypatch):
+    """Every test writes data and results under a temporary folder, never into the repo; the folder is the test's
+    tmp_path, removed when the test passes (tmp_path_retention_policy in pyproject.toml: a trained run is hundreds
+    of MB, and the whole suite's runs kept until the end filled a CI machine's disk)."""
+    root = tmp_path / "sftbench"
+    root.mkdir()
     monkeypatch.setenv("SFTBENCH_DATA", str(root / "data"))
     monkeypatch.setenv("SFTBENCH_RESULTS", str(root / "results"))
     # the trunk cache too (the model cache stays shared: converting a model takes tens of seconds)
