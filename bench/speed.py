@@ -22,7 +22,8 @@ is there, else the model the toolkit just trained):
   toolkit       `score` mode (bench/generative.py): batched, the prompt prefix all examples share run once,
                 each prompt's own tokens once for all labels, logits only where a label token is scored
 Then the toolkit's training FLOP/s against the measured peak of a bf16 (or fp32) matmul here, and the most
-examples/s score mode could reach at that peak. Finally the frozen trunk computed once (sft/trunk.py), on the
+examples/s score mode could reach at that peak; on a CPU, where score mode's time goes by operator (the matmuls'
+share and FLOP/s, attention's, the rest's). Finally the frozen trunk computed once (sft/trunk.py), on the
 first task, each with and without it and an empty cache at the start:
   a run         3 epochs of LoRA on the top 8 layers: the second and third run the upper layers only
   a group       9 runs (3 seeds x 3 learning rates, one epoch each) over the same records, as a sweep trains
@@ -331,6 +332,33 @@ def measure_utilisation(args, task: str, model, tokenizer, eager_tokens_per_s: f
     log.info(
         f"score ceiling: {own_tokens:.0f} own prompt tokens per example ({shared} shared tokens run once); at the "
         f"matmul peak at most {ceiling:.1f} examples/s, {ceiling * plain_per_example:.1f}x the plain path"
+    )
+    if device == "cpu":  # on a GPU the profiler's CPU times are launch times, not the kernels'
+        log_score_operators(task, model, tokenizer, records, peak)
+
+
+MATMULS = ("aten::mm", "aten::addmm", "aten::bmm")
+
+
+def log_score_operators(task: str, model, tokenizer, records: list[dict], peak: float) -> None:
+    """Where score mode's time goes on the CPU, by operator (torch.profiler): the matmuls (their FLOP/s against the
+    peak just measured), attention, and everything else. Matmuls at the peak mean the time is the work's own."""
+    from torch.profiler import ProfilerActivity, profile
+
+    labels = load_meta(task)["labels"]
+    with profile(activities=[ProfilerActivity.CPU], with_flops=True) as profiler:
+        started = time.perf_counter()
+        score_labels(model, tokenizer, records, labels, batch_size=16, progress=False)
+        seconds = time.perf_counter() - started
+    events = profiler.key_averages()
+    matmul = sum(e.self_cpu_time_total for e in events if e.key in MATMULS) / 1e6
+    flops = sum(e.flops for e in events if e.key in MATMULS)
+    attention = sum(e.self_cpu_time_total for e in events if "attention" in e.key) / 1e6
+    log.info(
+        f"score mode by operator ({len(records)} {task} test records, profiled): {seconds:.1f} s, of which matmuls "
+        f"{matmul:.1f} s ({100 * matmul / seconds:.0f}%; {flops / matmul / 1e9:.0f} GFLOP/s, "
+        f"{100 * flops / matmul / peak:.0f}% of the peak), attention {attention:.1f} s "
+        f"({100 * attention / seconds:.0f}%), the rest {seconds - matmul - attention:.1f} s"
     )
 
 

@@ -26,6 +26,14 @@ def test_speed_times_every_path_and_reports_the_peak_and_mfu():
     peak = re.search(r"([\d]+) GFLOP/s achieved .* vs ([\d]+) GFLOP/s (bf16|fp32) matmul peak: MFU (\d+)%", out)
     assert peak and 0 < int(peak[1]) and 0 < int(peak[2]), out[-1500:]
     assert "score ceiling:" in out
+    operators = re.search(
+        r"score mode by operator \(4 mushroom test records, profiled\): ([\d.]+) s, of which matmuls ([\d.]+) s "
+        r"\(\d+%; (\d+) GFLOP/s, \d+% of the peak\), attention ([\d.]+) s",
+        out,
+    )
+    assert operators, out[-2000:]
+    total, matmuls, flops, attention = map(float, operators.groups())
+    assert 0 < matmuls + attention <= total and flops > 0, operators[0]
     # the frozen trunk computed once: a 3-epoch run, a 9-run group and the benchmark, each way, equal results
     assert re.search(r"mushroom: trunk cache, a 3-epoch run of 8 records .* [\d.]+x .*equal within", out), out[-2000:]
     assert re.search(r"mushroom: trunk cache, a group of 9 runs .* [\d.]+x .*final losses equal within", out)
