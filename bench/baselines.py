@@ -123,7 +123,8 @@ def sentence_embeddings(texts: list[str]):
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    missing = list(dict.fromkeys(t for t in texts if t not in _embeddings))
+    # shortest first: a batch holds texts of about one length, so little padding runs through the model
+    missing = sorted(dict.fromkeys(t for t in texts if t not in _embeddings), key=len)
     if missing:
         path = resolve_model(EMBEDDING_MODEL).path
         tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()

@@ -195,7 +195,8 @@ class ClassificationJob:
         self.tapes: dict[str, TrunkTape] = {}
         self.spread = processes.world_size() > 1  # a launcher's processes share each row's batches
         self.generate_too = set(generate_too or ())  # answer_key of score rows that also answer for generate rows
-        self.answered: dict[tuple, tuple[list[str], float]] = {}  # answer_key -> (answers, seconds generating)
+        # answer_key -> (answers, seconds answering beyond the score pass, how many were read off its scores)
+        self.answered: dict[tuple, tuple[list[str], float, int]] = {}
 
     def inputs_fingerprint(self, row: Row) -> str:
         shots = row.extra.get("shots")
@@ -240,10 +241,12 @@ class ClassificationJob:
         if row.mode == "score":
             return self.scorer(row)
         if (stashed := self.answered.pop(answer_key(row), None)) is not None:
-            answers, seconds = stashed
+            answers, seconds, read_off = stashed
+            # answers_from_scores: greedy answers that follow a label's tokens to the end, read off the score pass
+            shared = {"seconds": seconds, "answers_from_scores": read_off}
 
             def answered():
-                return [parse_label(a, labels) for a in answers], None, answers, {"seconds": seconds}
+                return [parse_label(a, labels) for a in answers], None, answers, shared
 
             return answered
         model, tokenizer = self.models.get(row.model, row.run_dir)
@@ -278,30 +281,30 @@ class ClassificationJob:
 
     def scorer(self, row: Row):
         """Score mode: every label's log-likelihood. The zero-shot base row records the trunk's pass; the rows
-        of fine-tuned models above it replay that pass through their upper layers (sft/trunk.py)."""
+        of fine-tuned models above it replay that pass through their upper layers (sft/trunk.py). Where the
+        model, run and demonstrations are measured in generate mode too, the same pass answers for that row."""
         tape = self.trunk_tape(row)
         model, tokenizer = self.models.get(row.model, row.run_dir)
         shown = self.demonstrations.get(row.extra.get("shots", 0), [])
         records, labels, batch_size = self.records, self.labels, self.batch_size
-
         answer_tokens = max_answer_tokens(tokenizer, labels) if answer_key(row) in self.generate_too else 0
+        details = {}
+        scoring = model
+        if tape is not None and row.state == "base":
+            scoring = tape.recorder(model)
+        elif tape is not None:
+            scoring = tape.replaying(model)
+            details["shared_trunk_layers"] = tape.boundary  # layers 0..b-1 computed once, by the base model
 
         def score():
-            details = {}
-            if tape is not None and row.state == "base" and not answer_tokens:
-                with tape.recording(model):
-                    scores = score_labels(model, tokenizer, records, labels, batch_size, spread=self.spread)
+            scores, answers, answering, read_off = score_and_answer(
+                scoring, tokenizer, records, labels, batch_size, True, shown, answer_tokens, self.spread
+            )
+            if tape is not None and row.state == "base":
                 self.tapes[row.model] = tape
-            elif tape is not None and not answer_tokens:
-                scores = score_labels(tape.replaying(model), tokenizer, records, labels, batch_size, spread=self.spread)
-                details["shared_trunk_layers"] = tape.boundary  # layers 0..b-1 computed once, by the base model
-            else:  # (a tape records the scoring calls alone: never a pass that also generates)
-                scores, answers, generating = score_and_answer(
-                    model, tokenizer, records, labels, batch_size, True, shown, answer_tokens, self.spread
-                )
-                if answers is not None:  # the generate row's answers, from this pass over the prompts
-                    self.answered[answer_key(row)] = (answers, generating)
-                    details["excluded_seconds"] = generating
+            if answers is not None:  # the generate row's answers, from this pass over the prompts
+                self.answered[answer_key(row)] = (answers, answering, read_off)
+                details["excluded_seconds"] = answering
             return [max(s, key=s.get) for s in scores], scores, None, details
 
         return score
@@ -343,7 +346,7 @@ class ClassificationJob:
             "correct": "".join("1" if p == g else "0" for p, g in zip(predicted, gold, strict=True)),  # McNemar
             "predicted": predicted,  # each test record's answer, in records.jsonl's order (the results page)
             "seconds": round(seconds, 2),
-            "examples_per_s": round(len(self.records) / seconds, 2),
+            "examples_per_s": round(len(self.records) / max(seconds, 1e-3), 2),
             "peak_memory_mb": round(memory.peak_mb),
             "predictions": predictions,
             "samples": samples,

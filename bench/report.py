@@ -69,7 +69,9 @@ INTRO = (
     "differences are mean differences with the same kind of interval, and its p-values the largest over the "
     "seeds, a seed that differs the other way counting as 1, so p < 0.05 there means the difference holds for "
     "every seed (each seed's row, with its confusion matrix and per-class scores, is in results.csv and "
-    "metrics.csv). Ex/s is test examples per second (baselines: fit and predict); Peak MB is the process's peak "
+    "metrics.csv). Ex/s is test examples per second (baselines: fit and predict; a generate row measured with its "
+    "model's score row: only its work beyond that row's pass over the prompts, which ranks every label's tokens, "
+    "so answers that follow a label's tokens to the end cost almost nothing); Peak MB is the process's peak "
     "resident memory on CPU, or peak allocated GPU memory; Device names the device and the precision the row ran "
     "in.\n"
 )

@@ -58,6 +58,8 @@ class BenchRow:
     shots: int | None = None
     demonstrations: list | None = None
     shared_trunk_layers: int | None = None  # layers of the base model's pass the row reused
+    # a generate row answered from its score row's pass: answers read off the scores, not decoded
+    answers_from_scores: int | None = None
     baseline_input: str | None = None  # what a baseline saw of each record
     # the measurement
     metrics: dict = field(default_factory=dict)
@@ -65,7 +67,7 @@ class BenchRow:
     correct: str | None = None  # "1"/"0" per test record: the paired tests' input
     predicted: list | None = None  # each test record's answer, in records.jsonl's order
     samples: list = field(default_factory=list)
-    seconds: float | None = None
+    seconds: float | None = None  # a generate row answered from its score row's pass: only its work beyond it
     examples_per_s: float | None = None
     tokens_per_s: float | None = None
     peak_memory_mb: int | None = None

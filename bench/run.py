@@ -83,17 +83,10 @@ def generate_too(rows: list[Row]) -> set[tuple]:
 
 def shared_trunk(rows: list[Row]) -> dict[str, int]:
     """Model -> the boundary below which its score rows share one trunk pass: the lowest layer any of its
-    fine-tuned runs changed, where that is above layer 0 (sft/trunk.py adapter_boundary), among the runs not
-    measured in generate mode too (those share the whole prompt pass with their generate row instead)."""
+    fine-tuned runs changed, where that is above layer 0 (sft/trunk.py adapter_boundary)."""
     boundaries: dict[str, int] = {}
-    answered = generate_too(rows)
     for row in rows:
-        if (
-            row.state == "fine-tuned"
-            and row.mode == "score"
-            and row.kind == "causal"
-            and answer_key(row) not in answered
-        ):
+        if row.state == "fine-tuned" and row.mode == "score" and row.kind == "causal":
             boundary = adapter_boundary(row.run_dir)
             if boundary > 0:
                 boundaries[row.model] = min(boundary, boundaries.get(row.model, boundary))

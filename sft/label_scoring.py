@@ -144,12 +144,14 @@ def score_and_answer(
     demonstrations: list[dict] = (),
     answer_tokens: int = 0,
     spread: bool = False,
-) -> tuple[list[dict[str, float]], list[str] | None, float]:
+) -> tuple[list[dict[str, float]], list[str] | None, float, int]:
     """score_labels' scores and, with `answer_tokens` > 0, each record's greedy answer of at most that many tokens
-    (the benchmark's generate mode) from the same pass over the prompts: generation starts from the KV cache the
-    scoring computed, so the prompts run once for both. Returns (scores, answers or None, seconds spent
-    generating). With `spread`, under several processes each computes every N-th batch of the pass, whole (so
-    every record's numbers are a single process's), and every process gets them all."""
+    (the benchmark's generate mode) from the same pass over the prompts. An answer that follows a label's tokens
+    to the end-of-sequence token is read off the logits the scoring computed (answer_from_scores); any other is
+    decoded, starting from the scoring pass's KV cache, so the prompts run once for both. Returns (scores,
+    answers or None, seconds spent answering beyond the scoring, how many answers were read off the scores).
+    With `spread`, under several processes each computes every N-th batch of the pass, whole (so every record's
+    numbers are a single process's), and every process gets them all."""
     import torch
 
     completions = [
@@ -162,9 +164,10 @@ def score_and_answer(
         label_ids[row, : len(ids)] = torch.tensor(ids)
         label_mask[row, : len(ids)] = 1
     device = next(model.parameters()).device
+    decoder = Decoder(model, tokenizer, answer_tokens)
     results: dict[int, dict[str, float]] = {}
     answers: dict[int, str] = {}
-    generating = 0.0
+    read_off: set[int] = set()  # records whose answer came from the scores
     for batch, input_ids, attention, positions, cache, prefix in prompt_batches(
         model, tokenizer, records, batch_size, "score", progress, demonstrations, spread
     ):
@@ -177,15 +180,13 @@ def score_and_answer(
                 use_cache=True,
                 logits_to_keep=1,
             )
-            if answer_tokens:
-                started = time.perf_counter()
-                for index, text in zip(
-                    batch, greedy_answers(model, tokenizer, input_ids, attention, out, prefix, answer_tokens)
-                ):
-                    answers[index] = text
-                generating += time.perf_counter() - started
             first = out.logits[:, -1].float().log_softmax(-1)  # (B, vocab)
+            if answer_tokens:  # answers leaving the labels at the first token decode before the cache is reused
+                first_choice = first.argmax(-1).tolist()
+                off_label = [i for i, token in enumerate(first_choice) if token not in label_ids[:, 0].tolist()]
+                decoded = decoder.from_cache(input_ids, attention, out.past_key_values, prefix, off_label)
             scores = first[:, label_ids[:, 0].to(device)]  # (B, labels)
+            follow_choice = torch.empty((len(batch), n_labels, 0), dtype=torch.long)
             if width > 1:
                 # The rest of each label's tokens, every label against the same cached prompt.
                 cache = out.past_key_values
@@ -206,31 +207,109 @@ def score_and_answer(
                     .logits[:, :-1]
                     .float()
                 )
+                if answer_tokens:
+                    started = time.perf_counter()
+                    follow_choice = logits.argmax(-1).view(len(batch), n_labels, width - 1).cpu()
+                    decoder.seconds += time.perf_counter() - started
                 token_lp = logits.log_softmax(-1).gather(-1, follow_ids[:, 1:, None])[..., 0]  # (rows, width-1)
                 token_lp = token_lp * label_mask[:, 1:].repeat(len(batch), 1).to(device)
                 scores = scores + token_lp.sum(-1).view(len(batch), n_labels)
+            if answer_tokens:
+                started = time.perf_counter()
+                paths = {
+                    i: answer_from_scores(
+                        first_choice[i], follow_choice[i].tolist(), completions, decoder.eos_id, answer_tokens
+                    )
+                    for i in range(len(batch))
+                    if i not in decoded
+                }
+                read_off.update(batch[i] for i, path in paths.items() if path)
+                decoded.update(
+                    {i: tokenizer.decode(path, skip_special_tokens=True) for i, path in paths.items() if path}
+                )
+                decoder.seconds += time.perf_counter() - started
+                left = [i for i in range(len(batch)) if i not in decoded]  # a label's tokens followed, then left
+                decoded.update(decoder.from_prompt(input_ids, attention, prefix, left))
+                answers.update((batch[i], text) for i, text in decoded.items())
         for index, row in zip(batch, scores.cpu()):
             results[index] = {label: float(s) for label, s in zip(labels, row)}
     if spread:
         cpu = device.type == "cpu"
         results, answers = processes.gather_by_index(results, cpu), processes.gather_by_index(answers, cpu)
+        read_off = set(processes.gather_by_index(dict.fromkeys(read_off, True), cpu))
     scored = [results[i] for i in range(len(records))]
-    return scored, ([answers[i] for i in range(len(records))] if answer_tokens else None), generating
+    answered = [answers[i] for i in range(len(records))] if answer_tokens else None
+    return scored, answered, decoder.seconds, len(read_off)
 
 
-def greedy_answers(model, tokenizer, input_ids, attention, prompt_output, prefix: list[int], answer_tokens: int):
-    """Greedy decoding that continues from a scoring pass's prompt cache: the cache, less its last position, is
-    handed to generate() with the whole prompt, so only the last prompt token runs again before decoding (a copy:
-    the scoring goes on with the original)."""
-    cache = copy.deepcopy(prompt_output.past_key_values)
-    cache.crop(-1)
-    return greedy_from_cache(model, tokenizer, input_ids, attention, cache, prefix, answer_tokens)
+def answer_from_scores(
+    first_choice: int, follow_choice: list[list[int]], completions: list[list[int]], eos_id, max_tokens: int
+) -> list[int] | None:
+    """The tokens of the greedy answer where the score pass computed every step of it, else None. The pass has
+    each label's completion after the prompt: `first_choice` is the argmax after the prompt, follow_choice[l][j]
+    the argmax after label l's first j+1 tokens. The answer follows labels' tokens as long as its tokens so far
+    are the start of some label's (whose next-step argmax is then known) and stops at the end-of-sequence token
+    or after `max_tokens`, as generate() does; where it leaves every label's tokens first, it must be decoded."""
+    path = [first_choice]
+    while path[-1] != eos_id and len(path) < max_tokens:
+        step = len(path)  # the argmax after these tokens sits at position step-1 of a label that starts with them
+        known = [
+            follow_choice[label][step - 1]
+            for label, tokens in enumerate(completions)
+            if tokens[:step] == path and step - 1 < min(len(tokens), len(follow_choice[label]))
+        ]
+        if not known:
+            return None
+        path.append(known[0])
+    return path
+
+
+class Decoder:
+    """Greedy decoding of the answers the score pass cannot give, with the model that generates: the scoring
+    model itself, or the whole model behind a trunk tape (sft/trunk.py: a recording continues from the pass's
+    cache; a replay's cache holds the upper layers alone, so it decodes from the prompt). Counts its seconds and
+    the answers read off the scores."""
+
+    def __init__(self, model, tokenizer, answer_tokens: int):
+        self.model = getattr(model, "whole_model", model)
+        self.cache_is_whole = getattr(model, "continues_from_cache", True)
+        self.tokenizer, self.answer_tokens, self.eos_id = tokenizer, answer_tokens, tokenizer.eos_token_id
+        self.seconds = 0.0
+
+    def from_cache(self, input_ids, attention, cache, prefix: list[int], rows: list[int]) -> dict[int, str]:
+        """Row -> answer for these rows of a batch, continuing from a copy of the prompt pass's cache (the scoring
+        goes on with the original), less its last position: generate() runs that token again, then decodes."""
+        if not rows:
+            return {}
+        if not self.cache_is_whole:
+            return self.from_prompt(input_ids, attention, prefix, rows)
+        started = time.perf_counter()
+        cache = copy.deepcopy(cache)
+        if len(rows) < len(input_ids):
+            cache.batch_select_indices(rows)
+        cache.crop(-1)
+        texts = greedy_from_cache(
+            self.model, self.tokenizer, input_ids[rows], attention[rows], cache, prefix, self.answer_tokens
+        )
+        self.seconds += time.perf_counter() - started
+        return dict(zip(rows, texts))
+
+    def from_prompt(self, input_ids, attention, prefix: list[int], rows: list[int]) -> dict[int, str]:
+        """Row -> answer for these rows of a batch, decoded from the whole prompt."""
+        if not rows:
+            return {}
+        started = time.perf_counter()
+        texts = greedy_from_cache(
+            self.model, self.tokenizer, input_ids[rows], attention[rows], None, prefix, self.answer_tokens
+        )
+        self.seconds += time.perf_counter() - started
+        return dict(zip(rows, texts))
 
 
 def greedy_from_cache(model, tokenizer, input_ids, attention, cache, prefix: list[int], max_new_tokens: int):
     """The greedy continuation of each prompt of a batch whose first positions (the shared `prefix`, and more)
-    `cache` holds: generate() takes the whole prompt and runs only what the cache does not hold; it derives
-    position ids from the mask, which counts only real tokens."""
+    `cache` holds (None: nothing, the whole prompt runs): generate() takes the whole prompt and runs only what the
+    cache does not hold; it derives position ids from the mask, which counts only real tokens."""
     import torch
 
     prefix_ids = torch.tensor([prefix], dtype=input_ids.dtype, device=input_ids.device)

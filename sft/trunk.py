@@ -527,16 +527,47 @@ class TrunkTape:
             yield self
         self.states = captured
 
+    def recorder(self, model) -> RecordingModel:
+        """`model` recording a scoring pass that may also generate (score_and_answer): only the scoring calls
+        reach the tape."""
+        return RecordingModel(model, self)
+
     def replaying(self, model) -> ReplayedModel:
         return ReplayedModel(model, self)
 
 
+class RecordingModel:
+    """`model` as the scoring code calls it, each call's trunk output appended to the tape. Answers it decodes
+    go through `whole_model`, unrecorded, continuing from the pass's KV cache (sft/label_scoring.py Decoder)."""
+
+    continues_from_cache = True
+
+    def __init__(self, model, tape: TrunkTape):
+        self.whole_model, self.tape = model, tape
+        self.layers = decoder_layers(model)
+        tape.states = []
+
+    def parameters(self):
+        return self.whole_model.parameters()
+
+    def __call__(self, **kwargs):
+        with capturing(self.layers, self.tape.boundary) as captured:
+            output = self.whole_model(**kwargs)
+        self.tape.states.extend(captured)
+        return output
+
+
 class ReplayedModel:
     """`model` as the scoring code calls it (model(input_ids=..., ...), model.parameters()), each call served from
-    the tape: the recorded trunk output as inputs_embeds, the trunk's layers passed through."""
+    the tape: the recorded trunk output as inputs_embeds, the trunk's layers passed through. Its KV cache holds
+    the upper layers alone, so answers it cannot read off the scores are decoded by `whole_model` from the
+    prompt (sft/label_scoring.py Decoder)."""
+
+    continues_from_cache = False
 
     def __init__(self, model, tape: TrunkTape):
         self.model, self.tape, self.calls = model, tape, iter(tape.states)
+        self.whole_model = model
         self.layers = decoder_layers(model)
 
     def parameters(self):

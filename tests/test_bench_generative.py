@@ -1,9 +1,13 @@
 """Generative answers on a real model: generate mode batched and one by one, the answer parser."""
 
 import pytest
+import torch
 
-from bench.generative import INVALID, generate_answers, parse_label
-from sft.label_scoring import score_and_answer, score_labels
+from bench.generative import INVALID, generate_answers, load_for_inference, parse_label
+from prompts.build import build_task, load_split
+from prompts.tasks import get_task
+from sft import label_scoring
+from sft.label_scoring import answer_from_scores, score_and_answer, score_labels
 from tests.helpers import mushroom_records
 
 
@@ -44,8 +48,45 @@ def test_generate_from_the_score_pass_equals_generate_mode(smollm2):
     records = mushroom_records(3)  # batches of 2 and 1
     labels = ["edible", "poisonous"]
     alone = generate_answers(model, tokenizer, records, labels, batch_size=2, max_new_tokens=6, progress=False)
-    scores, shared, _ = score_and_answer(
+    scores, shared, _, _ = score_and_answer(
         model, tokenizer, records, labels, batch_size=2, progress=False, answer_tokens=6
     )
     assert shared == alone
     assert scores == score_labels(model, tokenizer, records, labels, batch_size=2, progress=False)
+
+
+def test_answer_from_scores_follows_the_labels_tokens_to_the_end():
+    """The greedy answer read off the score pass's argmaxes: along a label's tokens to the end-of-sequence token,
+    across labels that share their first tokens, cut at max_tokens; None where it leaves every label."""
+    eos = 9
+    completions = [[1, 2, eos], [1, 3, 4, eos]]  # two labels sharing their first token
+    # follow[l][j]: the argmax after label l's first j+1 tokens (padded to the longest label, less one)
+    assert answer_from_scores(1, [[2, eos, 0], [3, 4, eos]], completions, eos, 8) == [1, 2, eos]
+    assert answer_from_scores(1, [[3, eos, 0], [3, 4, eos]], completions, eos, 8) == [1, 3, 4, eos]
+    assert answer_from_scores(1, [[2, 5, 0], [3, 4, eos]], completions, eos, 8) is None  # label 0, then leaves it
+    assert answer_from_scores(1, [[2, eos, 0], [3, 4, eos]], completions, eos, 2) == [1, 2]  # max_tokens
+    assert answer_from_scores(eos, [[2, eos, 0], [3, 4, eos]], completions, eos, 8) == [eos]
+    assert answer_from_scores(7, [[2, eos, 0], [3, 4, eos]], completions, eos, 8) is None
+
+
+def test_answers_read_off_the_scores_equal_decoding(monkeypatch):
+    """Tweets, base SmolLM2 in fp32: some greedy answers are a label then the end of the turn (read off the score
+    pass), others free text (decoded); together they equal generate mode's answers, and fewer rows decode."""
+    build_task(get_task("tweets"))
+    records, labels = load_split("tweets", "test")[:24], ["negative", "neutral", "positive"]
+    model, tokenizer = load_for_inference("smollm2-135m-instruct", dtype=torch.float32)
+    alone = generate_answers(model, tokenizer, records, labels, batch_size=8, max_new_tokens=7, progress=False)
+    decoded_rows = []
+    real = label_scoring.greedy_from_cache
+
+    def counting(model, tokenizer, input_ids, *args):
+        decoded_rows.append(len(input_ids))
+        return real(model, tokenizer, input_ids, *args)
+
+    monkeypatch.setattr(label_scoring, "greedy_from_cache", counting)
+    scores, shared, _, read_off = score_and_answer(
+        model, tokenizer, records, labels, batch_size=8, progress=False, answer_tokens=7
+    )
+    assert shared == alone
+    assert 0 < read_off < len(records) and sum(decoded_rows) == len(records) - read_off
+    assert sum(a in labels for a in alone) >= read_off

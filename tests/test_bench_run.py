@@ -217,3 +217,41 @@ def test_more_demonstrations_than_train_records_stop_the_bench_before_any_row(is
         .startswith("error: fewshot: 400 demonstrations asked for, but the train split has only")
     )
     assert not list((Path(os.environ["SFTBENCH_RESULTS"])).glob("*/rows/*.json"))  # nothing written
+
+
+def test_fine_tuned_rows_share_the_base_models_trunk_pass(isolated_outputs, tmp_path):
+    """A LoRA run on the top 4 of 30 layers: its score row replays the base row's pass below them and its generate
+    row's answers come from that pass; scoring every model whole (--no-shared-trunk) gives the same scores (1e-4),
+    predictions and answers."""
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text(
+        "name: t\ntasks: [mushroom]\nbench_limit: 12\noverrides: {eval_steps: null}\nruns:\n"
+        "  - {model: smollm2-135m-instruct, method: lora, overrides: {train_limit: 48, eval_limit: 8, lora_layers: 4,"
+        " lr: 2.0e-3, epochs: 1, batch_size: 8}}\n"
+    )
+    trained = run_sftbench("train-all", "--experiment", str(experiment))
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    results = Path(os.environ["SFTBENCH_RESULTS"])
+
+    def bench(*extra) -> dict[str, dict]:
+        done = run_sftbench("bench", "--experiment", str(experiment), "--no-baselines", "--force", *extra)
+        assert done.returncode == 0, done.stderr[-3000:]
+        folder = results / "mushroom"
+        rows = {p.stem: json.loads(p.read_text()) for p in (folder / "rows").glob("*.json")}
+        for name, row in rows.items():
+            lines = (folder / "predictions" / f"{name}.jsonl").read_text().splitlines()
+            row["lines"] = [json.loads(line) for line in lines]
+        return rows
+
+    shared, whole = bench(), bench("--no-shared-trunk")
+    tuned = "smollm2-135m-instruct-lora"
+    assert shared[f"{tuned}.score"]["shared_trunk_layers"] == 26
+    assert "shared_trunk_layers" not in whole[f"{tuned}.score"]
+    assert shared[f"{tuned}.generate"]["answers_from_scores"] is not None
+    assert set(shared) == set(whole) and len(shared) == 4
+    for name in shared:
+        assert shared[name]["predicted"] == whole[name]["predicted"], name
+        for a, b in zip(shared[name]["lines"], whole[name]["lines"], strict=True):
+            assert a.get("answer") == b.get("answer"), name
+            for label, score in a.get("scores", {}).items():
+                assert abs(score - b["scores"][label]) < 1e-4, name

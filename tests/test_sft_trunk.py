@@ -134,9 +134,10 @@ def test_limits_and_a_failing_disk_never_fail_and_say_so_once(tmp_path, caplog):
 
 def test_bench_replay_of_the_base_models_trunk_equals_scoring_the_whole_model(lora_run, smollm2):
     """The merged fine-tuned model scored whole, and through its top layers from the base model's recorded pass:
-    the same scores (1e-4) and the same predictions."""
-    from bench.generative import load_for_inference
-    from sft.label_scoring import score_labels
+    the same scores (1e-4) and the same predictions. A recording that also generates (the base row measured in
+    both modes) keeps the scoring calls alone; a replay's generate answers equal the whole model's."""
+    from bench.generative import generate_answers, load_for_inference
+    from sft.label_scoring import score_and_answer, score_labels
 
     _, run_dir = lora_run
     boundary = adapter_boundary(run_dir)
@@ -154,6 +155,17 @@ def test_bench_replay_of_the_base_models_trunk_equals_scoring_the_whole_model(lo
         assert max(a, key=a.get) == max(b, key=b.get)
     with pytest.raises(RuntimeError, match="differs from the recorded one"):  # another pass cannot use this tape
         score_labels(tape.replaying(tuned), tokenizer, records[:5], labels, batch_size=8, progress=False)
+
+    answering = TrunkTape(boundary)
+    base_scores, base_answers, _, _ = score_and_answer(
+        answering.recorder(base), tokenizer, records, labels, 8, False, (), 6
+    )
+    assert len(answering.states) == len(tape.states)  # 1 prefix + 3 batches x (prompts, label tokens)
+    assert all(torch.equal(a, b) for a, b in zip(answering.states, tape.states))
+    assert base_answers == generate_answers(base, tokenizer, records, labels, batch_size=8, max_new_tokens=6)
+    scores, answers, _, _ = score_and_answer(answering.replaying(tuned), tokenizer, records, labels, 8, False, (), 6)
+    assert scores == replayed
+    assert answers == generate_answers(tuned, tokenizer, records, labels, batch_size=8, max_new_tokens=6)
 
 
 def test_the_cache_folder_is_under_the_cache_dir(monkeypatch, tmp_path):
