@@ -132,12 +132,22 @@ KILLER = '''
 import os, threading, time
 from pathlib import Path
 
+def open_files() -> set[str]:
+    """What this process's file descriptors point at; one closed while it looks (listdir's own) is skipped."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            found.add(os.readlink(f"/proc/self/fd/{fd}"))
+        except FileNotFoundError:
+            pass
+    return found
+
 def watch(results: Path, run: str) -> None:
     """Kill this process (as the OS's out-of-memory killer would) once it trains `run` and has logged a step."""
     lock = (results / ".locks" / "runs" / "notes" / f"{run}.lock").resolve()
     log = results / "runs" / "notes" / run / "train_log.jsonl"
     while True:
-        held = any(os.path.realpath(f"/proc/self/fd/{fd}") == str(lock) for fd in os.listdir("/proc/self/fd"))
+        held = str(lock) in open_files()
         if held and log.is_file() and log.read_text().strip():
             os._exit(137)
         time.sleep(0.2)
