@@ -165,6 +165,7 @@ def score_and_answer(
         label_mask[row, : len(ids)] = 1
     device = next(model.parameters()).device
     decoder = Decoder(model, tokenizer, answer_tokens)
+    first_tokens = {ids[0] for ids in completions}
     results: dict[int, dict[str, float]] = {}
     answers: dict[int, str] = {}
     read_off: set[int] = set()  # records whose answer came from the scores
@@ -183,8 +184,8 @@ def score_and_answer(
             first = out.logits[:, -1].float().log_softmax(-1)  # (B, vocab)
             if answer_tokens:  # answers leaving the labels at the first token decode before the cache is reused
                 first_choice = first.argmax(-1).tolist()
-                off_label = [i for i, token in enumerate(first_choice) if token not in label_ids[:, 0].tolist()]
-                decoded = decoder.from_cache(input_ids, attention, out.past_key_values, prefix, off_label)
+                off_label = [i for i, token in enumerate(first_choice) if token not in first_tokens]
+                decoded = decoder.answers(input_ids, attention, prefix, off_label, out.past_key_values)
             scores = first[:, label_ids[:, 0].to(device)]  # (B, labels)
             follow_choice = torch.empty((len(batch), n_labels, 0), dtype=torch.long)
             if width > 1:
@@ -229,7 +230,7 @@ def score_and_answer(
                 )
                 decoder.seconds += time.perf_counter() - started
                 left = [i for i in range(len(batch)) if i not in decoded]  # a label's tokens followed, then left
-                decoded.update(decoder.from_prompt(input_ids, attention, prefix, left))
+                decoded.update(decoder.answers(input_ids, attention, prefix, left))
                 answers.update((batch[i], text) for i, text in decoded.items())
         for index, row in zip(batch, scores.cpu()):
             results[index] = {label: float(s) for label, s in zip(labels, row)}
@@ -267,8 +268,7 @@ def answer_from_scores(
 class Decoder:
     """Greedy decoding of the answers the score pass cannot give, with the model that generates: the scoring
     model itself, or the whole model behind a trunk tape (sft/trunk.py: a recording continues from the pass's
-    cache; a replay's cache holds the upper layers alone, so it decodes from the prompt). Counts its seconds and
-    the answers read off the scores."""
+    cache; a replay's cache holds the upper layers alone, so it decodes from the prompt). Counts its seconds."""
 
     def __init__(self, model, tokenizer, answer_tokens: int):
         self.model = getattr(model, "whole_model", model)
@@ -276,31 +276,22 @@ class Decoder:
         self.tokenizer, self.answer_tokens, self.eos_id = tokenizer, answer_tokens, tokenizer.eos_token_id
         self.seconds = 0.0
 
-    def from_cache(self, input_ids, attention, cache, prefix: list[int], rows: list[int]) -> dict[int, str]:
-        """Row -> answer for these rows of a batch, continuing from a copy of the prompt pass's cache (the scoring
-        goes on with the original), less its last position: generate() runs that token again, then decodes."""
+    def answers(self, input_ids, attention, prefix: list[int], rows: list[int], cache=None) -> dict[int, str]:
+        """Row -> answer for these rows of a batch: continuing from a copy of the prompt pass's `cache` (the
+        scoring goes on with the original), less its last position, which generate() runs again before decoding;
+        from the whole prompt where there is no cache or it lacks the trunk's layers."""
         if not rows:
             return {}
-        if not self.cache_is_whole:
-            return self.from_prompt(input_ids, attention, prefix, rows)
         started = time.perf_counter()
-        cache = copy.deepcopy(cache)
-        if len(rows) < len(input_ids):
-            cache.batch_select_indices(rows)
-        cache.crop(-1)
+        if cache is not None and self.cache_is_whole:
+            cache = copy.deepcopy(cache)
+            if len(rows) < len(input_ids):
+                cache.batch_select_indices(rows)
+            cache.crop(-1)
+        else:
+            cache = None
         texts = greedy_from_cache(
             self.model, self.tokenizer, input_ids[rows], attention[rows], cache, prefix, self.answer_tokens
-        )
-        self.seconds += time.perf_counter() - started
-        return dict(zip(rows, texts))
-
-    def from_prompt(self, input_ids, attention, prefix: list[int], rows: list[int]) -> dict[int, str]:
-        """Row -> answer for these rows of a batch, decoded from the whole prompt."""
-        if not rows:
-            return {}
-        started = time.perf_counter()
-        texts = greedy_from_cache(
-            self.model, self.tokenizer, input_ids[rows], attention[rows], None, prefix, self.answer_tokens
         )
         self.seconds += time.perf_counter() - started
         return dict(zip(rows, texts))

@@ -566,19 +566,18 @@ class ReplayedModel:
     continues_from_cache = False
 
     def __init__(self, model, tape: TrunkTape):
-        self.model, self.tape, self.calls = model, tape, iter(tape.states)
-        self.whole_model = model
+        self.whole_model, self.tape, self.calls = model, tape, iter(tape.states)
         self.layers = decoder_layers(model)
 
     def parameters(self):
-        return self.model.parameters()
+        return self.whole_model.parameters()
 
     def __call__(self, input_ids=None, **kwargs):
         states = next(self.calls, None)
         if states is None or tuple(states.shape[:2]) != tuple(input_ids.shape):
             raise RuntimeError("trunk tape: this scoring pass differs from the recorded one (records, batch size)")
         with skipping(self.layers, range(self.tape.boundary)):
-            return self.model(inputs_embeds=states.to(input_ids.device), **kwargs)
+            return self.whole_model(inputs_embeds=states.to(input_ids.device), **kwargs)
 
 
 def adapter_boundary(run_dir: Path) -> int:
