@@ -167,7 +167,6 @@ def score_and_answer(
     decoder = Decoder(model, tokenizer, answer_tokens)
     first_tokens = {ids[0] for ids in completions}
     results: dict[int, dict[str, float]] = {}
-    answers: dict[int, str] = {}
     read_off: set[int] = set()  # records whose answer came from the scores
     for batch, input_ids, attention, positions, cache, prefix in prompt_batches(
         model, tokenizer, records, batch_size, "score", progress, demonstrations, spread
@@ -182,10 +181,11 @@ def score_and_answer(
                 logits_to_keep=1,
             )
             first = out.logits[:, -1].float().log_softmax(-1)  # (B, vocab)
+            off_label = []
             if answer_tokens:  # answers leaving the labels at the first token decode before the cache is reused
                 first_choice = first.argmax(-1).tolist()
                 off_label = [i for i, token in enumerate(first_choice) if token not in first_tokens]
-                decoded = decoder.answers(input_ids, attention, prefix, off_label, out.past_key_values)
+                decoder.decode(batch, input_ids, attention, prefix, off_label, out.past_key_values)
             scores = first[:, label_ids[:, 0].to(device)]  # (B, labels)
             follow_choice = torch.empty((len(batch), n_labels, 0), dtype=torch.long)
             if width > 1:
@@ -222,18 +222,18 @@ def score_and_answer(
                         first_choice[i], follow_choice[i].tolist(), completions, decoder.eos_id, answer_tokens
                     )
                     for i in range(len(batch))
-                    if i not in decoded
+                    if i not in off_label
                 }
                 read_off.update(batch[i] for i, path in paths.items() if path)
-                decoded.update(
-                    {i: tokenizer.decode(path, skip_special_tokens=True) for i, path in paths.items() if path}
+                decoder.answered.update(
+                    {batch[i]: tokenizer.decode(path, skip_special_tokens=True) for i, path in paths.items() if path}
                 )
                 decoder.seconds += time.perf_counter() - started
-                left = [i for i in range(len(batch)) if i not in decoded]  # a label's tokens followed, then left
-                decoded.update(decoder.answers(input_ids, attention, prefix, left))
-                answers.update((batch[i], text) for i, text in decoded.items())
+                left = [i for i, path in paths.items() if not path]  # a label's tokens followed, then left
+                decoder.decode(batch, input_ids, attention, prefix, left)
         for index, row in zip(batch, scores.cpu()):
             results[index] = {label: float(s) for label, s in zip(labels, row)}
+    answers = decoder.finish()
     if spread:
         cpu = device.type == "cpu"
         results, answers = processes.gather_by_index(results, cpu), processes.gather_by_index(answers, cpu)
@@ -265,36 +265,118 @@ def answer_from_scores(
     return path
 
 
+DECODE_ROWS = 64  # answers decoded together (Decoder)
+DECODE_CACHE_BYTES = 384 * 1024**2  # prompt caches kept until then (a batch's rows whose cache is larger decode alone)
+
+
 class Decoder:
     """Greedy decoding of the answers the score pass cannot give, with the model that generates: the scoring
     model itself, or the whole model behind a trunk tape (sft/trunk.py: a recording continues from the pass's
-    cache; a replay's cache holds the upper layers alone, so it decodes from the prompt). Counts its seconds."""
+    cache; a replay's cache holds the upper layers alone, so it decodes from the prompt). Rows that continue
+    from the pass's cache wait until DECODE_ROWS of them have gathered from several batches (as many as
+    DECODE_CACHE_BYTES of cache allows) and decode together: a decoding step mostly reads the weights, so 64
+    rows cost little more than 16, while the score pass's own batches stay small. Keeps every answer by record
+    (`answered`) and counts its seconds."""
 
     def __init__(self, model, tokenizer, answer_tokens: int):
         self.model = getattr(model, "whole_model", model)
         self.cache_is_whole = getattr(model, "continues_from_cache", True)
         self.tokenizer, self.answer_tokens, self.eos_id = tokenizer, answer_tokens, tokenizer.eos_token_id
+        self.answered: dict[int, str] = {}  # record index (in the pass) -> answer
+        self.waiting: list[tuple] = []  # (record indices, own tokens, mask, cache) of rows not yet decoded
+        self.prefix: list[int] = []
         self.seconds = 0.0
 
-    def answers(self, input_ids, attention, prefix: list[int], rows: list[int], cache=None) -> dict[int, str]:
-        """Row -> answer for these rows of a batch: continuing from a copy of the prompt pass's `cache` (the
-        scoring goes on with the original), less its last position, which generate() runs again before decoding;
-        from the whole prompt where there is no cache or it lacks the trunk's layers."""
+    def decode(self, records, input_ids, attention, prefix: list[int], rows: list[int], cache=None) -> None:
+        """Answer these rows of a batch (`records`: the batch's record indices): continuing from a copy of the
+        prompt pass's `cache` (the scoring goes on with the original), less its last position, which generate()
+        runs again before decoding; from the whole prompt where there is no cache or it lacks the trunk's
+        layers."""
         if not rows:
-            return {}
+            return
         started = time.perf_counter()
+        indices = [records[i] for i in rows]
         if cache is not None and self.cache_is_whole:
-            cache = copy.deepcopy(cache)
+            cache = own_copy(cache)
             if len(rows) < len(input_ids):
                 cache.batch_select_indices(rows)
             cache.crop(-1)
+            if mergeable(cache):
+                waiting = (indices, input_ids[rows], attention[rows], cache)
+                self.seconds += time.perf_counter() - started
+                if self.waiting and waiting_bytes([*self.waiting, waiting]) > DECODE_CACHE_BYTES:
+                    self.finish()  # those rows first: the caches kept stay within the bound
+                self.prefix = prefix
+                self.waiting.append(waiting)
+                if sum(len(w[0]) for w in self.waiting) >= DECODE_ROWS:
+                    self.finish()
+                return
         else:
             cache = None
         texts = greedy_from_cache(
             self.model, self.tokenizer, input_ids[rows], attention[rows], cache, prefix, self.answer_tokens
         )
+        self.answered.update(zip(indices, texts))
         self.seconds += time.perf_counter() - started
-        return dict(zip(rows, texts))
+
+    def finish(self) -> dict[int, str]:
+        """Decode the rows still waiting, as one batch; returns every answer so far, by record."""
+        if self.waiting:
+            started = time.perf_counter()
+            indices = [index for w in self.waiting for index in w[0]]
+            input_ids, attention, cache = merge_waiting(self.waiting, self.tokenizer.pad_token_id)
+            texts = greedy_from_cache(
+                self.model, self.tokenizer, input_ids, attention, cache, self.prefix, self.answer_tokens
+            )
+            self.answered.update(zip(indices, texts))
+            self.waiting = []
+            self.seconds += time.perf_counter() - started
+        return self.answered
+
+
+def own_copy(cache):
+    """A copy of a KV cache that later updates of either leave alone. A plain layer never writes its tensors in
+    place (it concatenates, slices and selects into new ones), so the copy shares them instead of copying a
+    batch's whole prompt cache; any other kind of cache is copied whole."""
+    if not mergeable(cache):
+        return copy.deepcopy(cache)
+    shared = copy.copy(cache)
+    shared.layers = [copy.copy(layer) for layer in cache.layers]
+    return shared
+
+
+def mergeable(cache) -> bool:
+    """Whether rows of this KV cache can join other batches' rows: plain layers that keep every position (a
+    sliding-window layer keeps the last few, at an offset that differs between batches)."""
+    from transformers.cache_utils import DynamicLayer
+
+    return all(type(layer) is DynamicLayer for layer in getattr(cache, "layers", [None]))
+
+
+def waiting_bytes(waiting: list[tuple]) -> int:
+    return sum(
+        t.numel() * t.element_size() for w in waiting for layer in w[3].layers for t in (layer.keys, layer.values)
+    )
+
+
+def merge_waiting(waiting: list[tuple], pad_id: int):
+    """One batch from several batches' waiting rows: (own tokens, mask over prefix and own tokens, KV cache), each
+    batch's rows left-padded to the widest. The mask hides the padding, and generate() counts positions over the
+    mask, so the cached keys keep their positions."""
+    import torch
+    from torch.nn.functional import pad
+
+    if len(waiting) == 1:
+        return waiting[0][1:]
+    width = max(w[1].size(1) for w in waiting)
+    input_ids = torch.cat([pad(w[1], (width - w[1].size(1), 0), value=pad_id) for w in waiting])
+    attention = torch.cat([pad(w[2], (width - w[1].size(1), 0)) for w in waiting])
+    cache = waiting[0][3]
+    for index, layer in enumerate(cache.layers):
+        for name in ("keys", "values"):
+            parts = [pad(getattr(w[3].layers[index], name), (0, 0, width - w[1].size(1), 0)) for w in waiting]
+            setattr(layer, name, torch.cat(parts))
+    return input_ids, attention, cache
 
 
 def greedy_from_cache(model, tokenizer, input_ids, attention, cache, prefix: list[int], max_new_tokens: int):

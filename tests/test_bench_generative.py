@@ -90,3 +90,33 @@ def test_answers_read_off_the_scores_equal_decoding(monkeypatch):
     assert shared == alone
     assert 0 < read_off < len(records) and sum(decoded_rows) == len(records) - read_off
     assert sum(a in labels for a in alone) >= read_off
+
+
+def test_answers_decoded_together_from_several_batches_equal_decoding(monkeypatch):
+    """Rows whose answers leave the labels wait for rows of later batches (of other widths) and decode as one
+    batch from their prompt caches merged (label_scoring.merge_waiting); in fp32 the answers equal generate mode's."""
+    build_task(get_task("tweets"))
+    records, labels = load_split("tweets", "test")[:24], ["negative", "neutral", "positive"]
+    model, tokenizer = load_for_inference("smollm2-135m-instruct", dtype=torch.float32)
+    alone = generate_answers(model, tokenizer, records, labels, batch_size=4, max_new_tokens=7, progress=False)
+    decoded, widths = [], []
+    real, real_merge = label_scoring.greedy_from_cache, label_scoring.merge_waiting
+
+    def counting(model, tokenizer, input_ids, attention, cache, *args):
+        decoded.append((len(input_ids), cache is not None))
+        return real(model, tokenizer, input_ids, attention, cache, *args)
+
+    def merging(waiting, *args):
+        widths.append({w[1].size(1) for w in waiting})
+        return real_merge(waiting, *args)
+
+    monkeypatch.setattr(label_scoring, "greedy_from_cache", counting)
+    monkeypatch.setattr(label_scoring, "merge_waiting", merging)
+    monkeypatch.setattr(label_scoring, "DECODE_ROWS", 6)
+    _, shared, _, read_off = score_and_answer(
+        model, tokenizer, records, labels, batch_size=4, progress=False, answer_tokens=7
+    )
+    assert shared == alone
+    assert sum(rows for rows, _ in decoded) == len(records) - read_off
+    assert any(rows > 4 and from_cache for rows, from_cache in decoded)  # rows of several batches, one call
+    assert any(len(found) > 1 for found in widths)  # batches of different widths padded to one
