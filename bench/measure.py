@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import threading
 
 import psutil
@@ -17,6 +20,7 @@ class PeakMemory:
 
             torch.cuda.reset_peak_memory_stats()
             return self
+        release_freed_memory()
         process, self._stop = psutil.Process(), threading.Event()
 
         def sample():
@@ -37,3 +41,14 @@ class PeakMemory:
             self._stop.set()
             self._thread.join()
         return False
+
+
+def release_freed_memory() -> None:
+    """Hand memory that earlier rows freed back to the system before a row's resident set is sampled. glibc
+    keeps freed heap pages (many KV-cache tensors of a few MB land there), so without this a row would report
+    the high-water mark of the rows before it. Does nothing where the C library has no malloc_trim (macOS)."""
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    if trim is not None:
+        trim(0)
