@@ -10,8 +10,8 @@ from bench.measure import PeakMemory
 
 
 def test_a_rows_peak_counts_what_it_allocates():
-    start = psutil.Process().memory_info().rss / 2**20
     with PeakMemory("cpu") as memory:
+        start = psutil.Process().memory_info().rss / 2**20  # after the freed memory went back
         block = torch.ones(50_000_000)  # 200 MB, touched
         time.sleep(0.3)  # the sampler looks every 50 ms
         del block
