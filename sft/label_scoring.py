@@ -76,9 +76,12 @@ def prompt_batches(
     progress: bool,
     demonstrations: list[dict] = (),
     spread: bool = False,
+    group: int = 1,
 ):
     """The records' prompts in batches, the text they all share run through the model once (in-context
-    `demonstrations` come first, so they are part of that shared text).
+    `demonstrations` come first, so they are part of that shared text). With `spread`, the processes share the
+    batches out in whole runs of `group` consecutive batches, so work that spans a group sees the same batches
+    on one process as on several.
 
     Yields (indices, input_ids, attention, positions, cache, prefix): the batch's records (in order of
     prompt length, so that a batch holds little padding), their left-padded own tokens with position ids,
@@ -99,8 +102,9 @@ def prompt_batches(
             ).past_key_values
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     starts = list(range(0, len(order), batch_size))
-    if spread:  # several processes (a launcher): this one's batches, each whole
-        starts = processes.own_batches(starts)
+    if spread:  # several processes (a launcher): this one's groups of batches, each whole
+        groups = [starts[i : i + group] for i in range(0, len(starts), group)]
+        starts = [start for own in processes.own_batches(groups) for start in own]
     for start in tqdm(starts, desc=desc, disable=None if progress else True, unit="batch", leave=False):
         batch = order[start : start + batch_size]
         input_ids, attention, positions = (
@@ -165,11 +169,12 @@ def score_and_answer(
         label_mask[row, : len(ids)] = 1
     device = next(model.parameters()).device
     decoder = Decoder(model, tokenizer, answer_tokens)
+    group = max(1, DECODE_ROWS // batch_size) if answer_tokens else 1  # batches whose answers decode together
     first_tokens = {ids[0] for ids in completions}
     results: dict[int, dict[str, float]] = {}
     read_off: set[int] = set()  # records whose answer came from the scores
-    for batch, input_ids, attention, positions, cache, prefix in prompt_batches(
-        model, tokenizer, records, batch_size, "score", progress, demonstrations, spread
+    for number, (batch, input_ids, attention, positions, cache, prefix) in enumerate(
+        prompt_batches(model, tokenizer, records, batch_size, "score", progress, demonstrations, spread, group)
     ):
         with torch.inference_mode():
             out = model(
@@ -233,6 +238,8 @@ def score_and_answer(
                 decoder.decode(batch, input_ids, attention, prefix, left)
         for index, row in zip(batch, scores.cpu()):
             results[index] = {label: float(s) for label, s in zip(labels, row)}
+        if (number + 1) % group == 0:
+            decoder.finish()
     answers = decoder.finish()
     if spread:
         cpu = device.type == "cpu"
@@ -265,7 +272,7 @@ def answer_from_scores(
     return path
 
 
-DECODE_ROWS = 64  # answers decoded together (Decoder)
+DECODE_ROWS = 64  # records of the score batches whose answers decode together (Decoder)
 DECODE_CACHE_BYTES = 384 * 1024**2  # prompt caches kept until then (a batch's rows whose cache is larger decode alone)
 
 
@@ -273,10 +280,12 @@ class Decoder:
     """Greedy decoding of the answers the score pass cannot give, with the model that generates: the scoring
     model itself, or the whole model behind a trunk tape (sft/trunk.py: a recording continues from the pass's
     cache; a replay's cache holds the upper layers alone, so it decodes from the prompt). Rows that continue
-    from the pass's cache wait until DECODE_ROWS of them have gathered from several batches (as many as
-    DECODE_CACHE_BYTES of cache allows) and decode together: a decoding step mostly reads the weights, so 64
-    rows cost little more than 16, while the score pass's own batches stay small. Keeps every answer by record
-    (`answered`) and counts its seconds."""
+    from the pass's cache wait for the other rows of their group of score batches (DECODE_ROWS records, as
+    many as DECODE_CACHE_BYTES of cache allows; the pass calls `finish` at each group's end) and decode
+    together: a decoding step mostly reads the weights, so 64 rows cost little more than 16, while the score
+    pass's own batches stay small. The groups are fixed by the batches alone, so several processes decode the
+    same rows together as one process does. Keeps every answer by record (`answered`) and counts its
+    seconds."""
 
     def __init__(self, model, tokenizer, answer_tokens: int):
         self.model = getattr(model, "whole_model", model)
@@ -308,8 +317,6 @@ class Decoder:
                     self.finish()  # those rows first: the caches kept stay within the bound
                 self.prefix = prefix
                 self.waiting.append(waiting)
-                if sum(len(w[0]) for w in self.waiting) >= DECODE_ROWS:
-                    self.finish()
                 return
         else:
             cache = None

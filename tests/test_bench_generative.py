@@ -112,7 +112,7 @@ def test_answers_decoded_together_from_several_batches_equal_decoding(monkeypatc
 
     monkeypatch.setattr(label_scoring, "greedy_from_cache", counting)
     monkeypatch.setattr(label_scoring, "merge_waiting", merging)
-    monkeypatch.setattr(label_scoring, "DECODE_ROWS", 6)
+    monkeypatch.setattr(label_scoring, "DECODE_ROWS", 16)  # groups of 4 batches
     _, shared, _, read_off = score_and_answer(
         model, tokenizer, records, labels, batch_size=4, progress=False, answer_tokens=7
     )

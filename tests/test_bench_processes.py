@@ -26,7 +26,9 @@ def rows(results: Path) -> dict[str, dict]:
 def test_two_processes_bench_the_rows_one_process_does(tmp_path):
     experiment = tmp_path / "exp.yaml"
     experiment.write_text(
-        "name: t\ntasks: [mushroom]\nbench_limit: 40\nruns:\n"  # 3 batches of 16: two on one process, one on the other
+        # 5 batches of 16. The base model's score row also answers for its generate row, so its batches go out in
+        # groups of 4 (the records whose answers decode together): four on one process, one on the other.
+        "name: t\ntasks: [mushroom]\nbench_limit: 80\nruns:\n"
         "  - {model: smollm2-135m-instruct, method: lora}\n  - {model: minilm-l6, method: full}\n"
     )
     args = ["--experiment", str(experiment), "--batch-size", "16", "--no-baselines"]
