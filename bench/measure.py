@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import threading
 
@@ -48,7 +49,13 @@ def release_freed_memory() -> None:
     keeps freed heap pages (many KV-cache tensors of a few MB land there), so without this a row would report
     the high-water mark of the rows before it. Does nothing where the C library has no malloc_trim (macOS)."""
     gc.collect()
-    name = ctypes.util.find_library("c")
-    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    trim = malloc_trim()
     if trim is not None:
         trim(0)
+
+
+@functools.cache
+def malloc_trim():
+    """glibc's malloc_trim, or None; looked up once (find_library runs ldconfig)."""
+    name = ctypes.util.find_library("c")
+    return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
