@@ -52,7 +52,7 @@ def generate_answers(
     if max_new_tokens is None:
         max_new_tokens = max(len(tokenizer(label, add_special_tokens=False)["input_ids"]) for label in labels) + 6
     answers: dict[int, str] = {}
-    for batch, input_ids, attention, _, cache, prefix in prompt_batches(
+    for batch, input_ids, attention, _, cache, prefix, _ in prompt_batches(
         model, tokenizer, records, batch_size, "generate", progress, demonstrations, spread
     ):
         texts = greedy_from_cache(model, tokenizer, input_ids, attention, cache, prefix, max_new_tokens)

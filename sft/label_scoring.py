@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import copy
 import time
+from typing import NamedTuple
 
 from tqdm.auto import tqdm
 
 from prompts.fewshot import MAX_INPUT_TOKENS
 from prompts.format import has_chat_template, prompt_completion, prompt_text, shorten_input
+from sft.prompt_tree import PACK_AT_MOST, can_pack, packed_pass, tree_order, tree_share
 from sftbench_common import processes
 
 
@@ -77,17 +79,20 @@ def prompt_batches(
     demonstrations: list[dict] = (),
     spread: bool = False,
     group: int = 1,
+    pack: bool = False,
 ):
     """The records' prompts in batches, the text they all share run through the model once (in-context
     `demonstrations` come first, so they are part of that shared text). With `spread`, the processes share the
     batches out in whole runs of `group` consecutive batches, so work that spans a group sees the same batches
-    on one process as on several.
+    on one process as on several. With `pack`, where the prompts also share openings among themselves and the
+    model can run a tree (sft/prompt_tree.py), batches are marked `packed`.
 
-    Yields (indices, input_ids, attention, positions, cache, prefix): the batch's records (in order of
-    prompt length, so that a batch holds little padding), their left-padded own tokens with position ids,
-    a mask over the shared prefix and the tokens, a KV cache holding the shared prefix for every row (None
-    when the prompts share nothing) and the prefix's token ids. The padding sits between prefix and own
-    tokens; the mask hides it.
+    Yields PromptBatch(records, input_ids, attention, positions, cache, prefix, packed): the batch's records
+    (in order of prompt length, so that a batch holds little padding; packed: in sorted order, so that a batch's
+    prompts share the most), their left-padded own tokens with position ids, a mask over the shared prefix and
+    the tokens, a KV cache holding the shared prefix for every row (packed: for one row; None when the prompts
+    share nothing) and the prefix's token ids. The padding sits between prefix and own tokens; the mask hides
+    it.
     """
     import torch
 
@@ -100,7 +105,12 @@ def prompt_batches(
             prefix_cache = model(
                 input_ids=torch.tensor([prompts[0][:shared]], device=device), use_cache=True, logits_to_keep=1
             ).past_key_values
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    packed = pack and bool(prompts) and can_pack(model)
+    packed = packed and tree_share([p[shared:] for p in prompts]) <= PACK_AT_MOST
+    if packed:
+        order = tree_order([p[shared:] for p in prompts])
+    else:
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     starts = list(range(0, len(order), batch_size))
     if spread:  # several processes (a launcher): this one's groups of batches, each whole
         groups = [starts[i : i + group] for i in range(0, len(starts), group)]
@@ -113,9 +123,34 @@ def prompt_batches(
         cache = None
         if prefix_cache is not None:
             cache = copy.deepcopy(prefix_cache)
-            cache.batch_repeat_interleave(len(batch))
+            if not packed:
+                cache.batch_repeat_interleave(len(batch))
             attention = torch.cat([attention.new_ones((len(batch), shared)), attention], dim=1)
-        yield batch, input_ids, attention, positions + shared, cache, prompts[0][:shared]
+        yield PromptBatch(batch, input_ids, attention, positions + shared, cache, prompts[0][:shared], packed)
+
+
+class PromptBatch(NamedTuple):
+    records: list[int]
+    input_ids: object
+    attention: object
+    positions: object
+    cache: object
+    prefix: list[int]
+    packed: bool
+
+
+def prompt_pass(model, prompts: PromptBatch):
+    """The model's pass over a batch's prompts (logits at each row's last token, the KV cache per row)."""
+    if prompts.packed:
+        return packed_pass(model, prompts.input_ids, prompts.attention, len(prompts.prefix), prompts.cache)
+    return model(
+        input_ids=prompts.input_ids,
+        attention_mask=prompts.attention,
+        position_ids=prompts.positions,
+        past_key_values=prompts.cache,
+        use_cache=True,
+        logits_to_keep=1,
+    )
 
 
 def score_labels(
@@ -173,18 +208,12 @@ def score_and_answer(
     first_tokens = {ids[0] for ids in completions}
     results: dict[int, dict[str, float]] = {}
     read_off: set[int] = set()  # records whose answer came from the scores
-    for number, (batch, input_ids, attention, positions, cache, prefix) in enumerate(
-        prompt_batches(model, tokenizer, records, batch_size, "score", progress, demonstrations, spread, group)
+    for number, prompts in enumerate(
+        prompt_batches(model, tokenizer, records, batch_size, "score", progress, demonstrations, spread, group, True)
     ):
+        batch, input_ids, attention, positions, _, prefix, _ = prompts
         with torch.inference_mode():
-            out = model(
-                input_ids=input_ids,
-                attention_mask=attention,
-                position_ids=positions,
-                past_key_values=cache,
-                use_cache=True,
-                logits_to_keep=1,
-            )
+            out = prompt_pass(model, prompts)
             first = out.logits[:, -1].float().log_softmax(-1)  # (B, vocab)
             off_label = []
             if answer_tokens:  # answers leaving the labels at the first token decode before the cache is reused
