@@ -23,8 +23,9 @@ is there, else the model the toolkit just trained):
                 each prompt's own tokens once for all labels, logits only where a label token is scored
 Then the toolkit's training FLOP/s against the measured peak of a bf16 (or fp32) matmul here, and the most
 examples/s score mode could reach at that peak; on a CPU, where score mode's time goes by operator (the matmuls'
-share and FLOP/s, attention's, the rest's). Finally the frozen trunk computed once (sft/trunk.py), on the
-first task, each with and without it and an empty cache at the start:
+share and FLOP/s, attention's, the rest's), and score mode over the whole test split with the prompts side by
+side and as prefix trees (sft/prompt_tree.py: mushroom's pack, tweets' do not). Finally the frozen trunk computed
+once (sft/trunk.py), on the first task, each with and without it and an empty cache at the start:
   a run         3 epochs of LoRA on the top 8 layers: the second and third run the upper layers only
   a group       9 runs (3 seeds x 3 learning rates, one epoch each) over the same records, as a sweep trains
   a benchmark   the base model zero-shot and 4-shot and 3 of the group's models in score mode: model by model,
@@ -53,6 +54,7 @@ from sft.config import build_config
 from sft.experiment import load_experiment
 from sft.label_scoring import common_prefix_length, completion_texts, prompt_ids, score_labels
 from sft.models import load_tokenizer, resolve_model
+from sft.prompt_tree import PACK_AT_MOST, TREE_ROWS, tree_share
 from sft.train import build_sft_trainer
 from sft.trainer_args import lora_config
 from sft.trunk import decoder_layers
@@ -307,6 +309,31 @@ def measure_scoring(args, task: str, model, tokenizer, device: str) -> float:
     return plain_seconds / len(records)
 
 
+def measure_prompt_trees(task: str, model, tokenizer, device: str) -> None:
+    """Score mode over the task's whole test split with its prompts side by side and as prefix trees
+    (sft/prompt_tree.py), in the toolkit's precision: the ratio, and how far the scores and predictions moved."""
+    labels = load_meta(task)["labels"]
+    records = load_split(task, "test")
+    prompts = prompt_ids(tokenizer, records)
+    shared = common_prefix_length(prompts)
+    share = tree_share([p[shared:] for p in prompts])
+    model = model.to(torch_dtype(pick_precision(device=device)))
+    seconds, scores = {}, {}
+    for pack in (False, True):
+        started = time.perf_counter()
+        scores[pack] = score_labels(model, tokenizer, records, labels, batch_size=16, progress=False, pack=pack)
+        seconds[pack] = time.perf_counter() - started
+    moved = max(abs(a[label] - b[label]) for a, b in zip(scores[False], scores[True]) for label in labels)
+    same = sum(max(a, key=a.get) == max(b, key=b.get) for a, b in zip(scores[False], scores[True]))
+    packed = "packed" if share <= PACK_AT_MOST else f"not packed: more than {PACK_AT_MOST:.0%}"
+    log.info(
+        f"{task}: prompt trees in score mode ({len(records)} test records, the whole split; trees of {TREE_ROWS} "
+        f"hold {share:.0%} of the prompts' own tokens, {packed}): {seconds[False]:.1f} s -> {seconds[True]:.1f} s, "
+        f"{seconds[False] / seconds[True]:.2f}x; predictions equal on {same} of {len(records)}, scores within "
+        f"{moved:.1e}"
+    )
+
+
 def measure_utilisation(args, task: str, model, tokenizer, eager_tokens_per_s: float, plain_per_example: float, device):
     """The toolkit's training FLOP/s against the matmul peak here, and score mode's ceiling at that peak."""
 
@@ -522,6 +549,7 @@ def measure_parts(args, task: str, resolved, tokenizer, device: str, scratch: Pa
             plain_per_example = measure_scoring(args, task, model, tokenizer, device)
             eager = trained[task]["eager"]["tokens_per_s"]
             measure_utilisation(args, task, model, tokenizer, eager, plain_per_example, device)
+            measure_prompt_trees(task, model, tokenizer, device)
     if "trunk" in args.parts:
         build_task(get_task(task))
         trainers = measure_trunk_training(args, task, resolved, scratch)

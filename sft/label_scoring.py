@@ -162,15 +162,18 @@ def score_labels(
     progress: bool = True,
     demonstrations: list[dict] = (),
     spread: bool = False,
+    pack: bool = True,
 ) -> list[dict[str, float]]:
     """Per record, the summed log-probability of each label's completion after the prompt (after the
-    in-context `demonstrations`, if any); with `spread`, the batches shared out over the processes.
+    in-context `demonstrations`, if any); with `spread`, the batches shared out over the processes; with
+    `pack`, prompts that share openings run as prefix trees where that pays.
 
     The prompt text all records share (chat template, system prompt, instruction: a third of a mushroom
-    prompt) runs once for the set, each record's own text once; every label's tokens then reuse that cache,
+    prompt) runs once for the set, each record's own text once (openings records share, once: sft/prompt_tree.py);
+    every label's tokens then reuse that cache,
     with logits only where a label token is scored.
     """
-    return score_and_answer(model, tokenizer, records, labels, batch_size, progress, demonstrations, 0, spread)[0]
+    return score_and_answer(model, tokenizer, records, labels, batch_size, progress, demonstrations, 0, spread, pack)[0]
 
 
 def score_and_answer(
@@ -183,6 +186,7 @@ def score_and_answer(
     demonstrations: list[dict] = (),
     answer_tokens: int = 0,
     spread: bool = False,
+    pack: bool = True,
 ) -> tuple[list[dict[str, float]], list[str] | None, float, int]:
     """score_labels' scores and, with `answer_tokens` > 0, each record's greedy answer of at most that many tokens
     (the benchmark's generate mode) from the same pass over the prompts. An answer that follows a label's tokens
@@ -209,7 +213,7 @@ def score_and_answer(
     results: dict[int, dict[str, float]] = {}
     read_off: set[int] = set()  # records whose answer came from the scores
     for number, prompts in enumerate(
-        prompt_batches(model, tokenizer, records, batch_size, "score", progress, demonstrations, spread, group, True)
+        prompt_batches(model, tokenizer, records, batch_size, "score", progress, demonstrations, spread, group, pack)
     ):
         batch, input_ids, attention, positions, _, prefix, _ = prompts
         with torch.inference_mode():

@@ -39,8 +39,10 @@ def counting_packed_passes(monkeypatch) -> list:
 
 
 def scored(model, tokenizer, records, monkeypatch, packing: bool, answer_tokens: int = 6):
-    monkeypatch.setattr(label_scoring, "PACK_AT_MOST", 1.0 if packing else -1.0)
-    return score_and_answer(model, tokenizer, records, LABELS, 8, False, (), answer_tokens)
+    """score_and_answer with packing on (whatever share the trees hold: these few records share less than the
+    threshold asks) or off."""
+    monkeypatch.setattr(label_scoring, "PACK_AT_MOST", 1.0)
+    return score_and_answer(model, tokenizer, records, LABELS, 8, False, (), answer_tokens, pack=packing)
 
 
 @pytest.mark.parametrize("attention", ["sdpa", "eager"])
