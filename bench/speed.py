@@ -309,11 +309,14 @@ def measure_scoring(args, task: str, model, tokenizer, device: str) -> float:
     return plain_seconds / len(records)
 
 
-def measure_prompt_trees(task: str, model, tokenizer, device: str) -> None:
-    """Score mode over the task's whole test split with its prompts side by side and as prefix trees
-    (sft/prompt_tree.py), in the toolkit's precision: the ratio, and how far the scores and predictions moved."""
+def measure_prompt_trees(task: str, model, tokenizer, device: str, examples: int) -> None:
+    """Score mode over the task's test split (the first `examples` records; 0: all) with its prompts side by side
+    and as prefix trees (sft/prompt_tree.py), in the toolkit's precision: the ratio, and how far the scores and
+    predictions moved."""
     labels = load_meta(task)["labels"]
     records = load_split(task, "test")
+    whole = len(records)
+    records = records[: examples or None]
     prompts = prompt_ids(tokenizer, records)
     shared = common_prefix_length(prompts)
     share = tree_share([p[shared:] for p in prompts])
@@ -327,7 +330,7 @@ def measure_prompt_trees(task: str, model, tokenizer, device: str) -> None:
     same = sum(max(a, key=a.get) == max(b, key=b.get) for a, b in zip(scores[False], scores[True]))
     packed = "packed" if share <= PACK_AT_MOST else f"not packed: more than {PACK_AT_MOST:.0%}"
     log.info(
-        f"{task}: prompt trees in score mode ({len(records)} test records, the whole split; trees of {TREE_ROWS} "
+        f"{task}: prompt trees in score mode ({len(records)} of {whole} test records; trees of {TREE_ROWS} "
         f"hold {share:.0%} of the prompts' own tokens, {packed}): {seconds[False]:.1f} s -> {seconds[True]:.1f} s, "
         f"{seconds[False] / seconds[True]:.2f}x; predictions equal on {same} of {len(records)}, scores within "
         f"{moved:.1e}"
@@ -526,7 +529,7 @@ PARTS = ("paths", "scoring", "trunk")
 
 def measure_speed(args) -> None:
     """`sftbench speed`: `args` holds model, tasks, device, steps, batch_size, max_length, score_examples, heldout,
-    trunk_records, bench_examples and parts (which of PARTS to measure)."""
+    trunk_records, bench_examples, tree_examples and parts (which of PARTS to measure)."""
     device = device_name(args.device)
     resolved = resolve_model(args.model)
     log.info(
@@ -549,7 +552,7 @@ def measure_parts(args, task: str, resolved, tokenizer, device: str, scratch: Pa
             plain_per_example = measure_scoring(args, task, model, tokenizer, device)
             eager = trained[task]["eager"]["tokens_per_s"]
             measure_utilisation(args, task, model, tokenizer, eager, plain_per_example, device)
-            measure_prompt_trees(task, model, tokenizer, device)
+            measure_prompt_trees(task, model, tokenizer, device, args.tree_examples)
     if "trunk" in args.parts:
         build_task(get_task(task))
         trainers = measure_trunk_training(args, task, resolved, scratch)

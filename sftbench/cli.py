@@ -648,6 +648,13 @@ def cache(clear):
     "--bench-examples", type=int, default=96, show_default=True, help="test records of the shared-trunk bench"
 )
 @click.option(
+    "--tree-examples",
+    type=int,
+    default=0,
+    show_default=True,
+    help="test records scored side by side and as prompt trees (0: the whole split, where trees pay)",
+)
+@click.option(
     "--parts",
     default="paths,scoring,trunk",
     show_default=True,

@@ -13,6 +13,7 @@ def test_speed_times_every_path_and_reports_the_peak_and_mfu():
     done = run_sftbench(
         "speed", "--tasks", "mushroom", "--steps", "2", "--batch-size", "2", "--max-length", "96",
         "--score-examples", "4", "--heldout", "2", "--trunk-records", "8", "--bench-examples", "6",
+        "--tree-examples", "24",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     out = done.stdout
@@ -26,6 +27,12 @@ def test_speed_times_every_path_and_reports_the_peak_and_mfu():
     peak = re.search(r"([\d]+) GFLOP/s achieved .* vs ([\d]+) GFLOP/s (bf16|fp32) matmul peak: MFU (\d+)%", out)
     assert peak and 0 < int(peak[1]) and 0 < int(peak[2]), out[-1500:]
     assert "score ceiling:" in out
+    trees = re.search(
+        r"mushroom: prompt trees in score mode \(24 of 813 test records; .*not packed.*: ([\d.]+) s -> ([\d.]+) s, "
+        r"[\d.]+x; predictions equal on (\d+) of 24",
+        out,
+    )
+    assert trees and float(trees[1]) > 0 and int(trees[3]) == 24, out[-2000:]
     operators = re.search(
         r"score mode by operator \(4 mushroom test records, profiled\): ([\d.]+) s, of which matmuls ([\d.]+) s "
         r"\(\d+%; (\d+) GFLOP/s, \d+% of the peak\), attention ([\d.]+) s",
