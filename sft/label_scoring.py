@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from tqdm.auto import tqdm
 
@@ -21,6 +21,10 @@ from prompts.fewshot import MAX_INPUT_TOKENS
 from prompts.format import has_chat_template, prompt_completion, prompt_text, shorten_input
 from sft.prompt_tree import PACK_AT_MOST, can_pack, packed_pass, tree_order, tree_share
 from sftbench_common import processes
+
+if TYPE_CHECKING:  # torch and transformers load inside the functions
+    import torch
+    from transformers import DynamicCache
 
 
 def completion_texts(tokenizer, labels: list[str]) -> dict[str, str]:
@@ -130,11 +134,13 @@ def prompt_batches(
 
 
 class PromptBatch(NamedTuple):
+    """One batch of prompt_batches (see there)."""
+
     records: list[int]
-    input_ids: object
-    attention: object
-    positions: object
-    cache: object
+    input_ids: torch.Tensor
+    attention: torch.Tensor
+    positions: torch.Tensor
+    cache: DynamicCache | None
     prefix: list[int]
     packed: bool
 
@@ -169,9 +175,9 @@ def score_labels(
     `pack`, prompts that share openings run as prefix trees where that pays.
 
     The prompt text all records share (chat template, system prompt, instruction: a third of a mushroom
-    prompt) runs once for the set, each record's own text once (openings records share, once: sft/prompt_tree.py);
-    every label's tokens then reuse that cache,
-    with logits only where a label token is scored.
+    prompt) runs once for the set, each record's own text once (and openings some records share, once:
+    sft/prompt_tree.py); every label's tokens then reuse that cache, with logits only where a label token is
+    scored.
     """
     return score_and_answer(model, tokenizer, records, labels, batch_size, progress, demonstrations, 0, spread, pack)[0]
 

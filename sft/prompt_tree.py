@@ -54,11 +54,15 @@ def tree_share(rows: list[list[int]]) -> float:
 
 def tree_order(rows: list[list[int]]) -> list[int]:
     """The rows' indices in trees of TREE_ROWS rows (sorted order), the trees by their size: batches of whole
-    trees then hold trees of like size, which pad little as one batch of the model."""
+    trees then hold trees of like size, which pad little as one batch of the model. A last tree of fewer rows
+    stays last, so every batch of a multiple of TREE_ROWS rows starts at a tree."""
     ordered = sorted(range(len(rows)), key=lambda r: rows[r])
     trees = [ordered[start : start + TREE_ROWS] for start in range(0, len(ordered), TREE_ROWS)]
-    trees.sort(key=lambda tree: len(prefix_tree([rows[r] for r in tree])[0]))
-    return [row for tree in trees for row in tree]
+    whole = sorted(
+        (tree for tree in trees if len(tree) == TREE_ROWS),
+        key=lambda tree: len(prefix_tree([rows[r] for r in tree])[0]),
+    )
+    return [row for tree in whole + [t for t in trees if len(t) < TREE_ROWS] for row in tree]
 
 
 def can_pack(model) -> bool:

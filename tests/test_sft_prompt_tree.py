@@ -14,7 +14,7 @@ from tests.helpers import mushroom_records
 LABELS = ["edible", "poisonous"]
 
 
-def test_the_tree_holds_each_shared_opening_once():
+def test_the_tree_holds_each_shared_opening_once(monkeypatch):
     rows = [[1, 2, 3, 4], [1, 2, 5], [1, 2, 3, 4], [1, 2], [7, 8], [1, 2, 3, 6]]
     tokens, paths = prefix_tree(rows)
     assert len(tokens) == 8  # 1 2 (3 4 | 6) 5 and 7 8: the duplicate and the opening [1, 2] add nothing
@@ -22,8 +22,9 @@ def test_the_tree_holds_each_shared_opening_once():
         assert [tokens[node] for node in path] == row
         assert path == sorted(path)  # a parent comes before its children
     assert paths[0] == paths[2] and paths[3] == paths[1][:2]
-    order = tree_order([[5, 1], [1, 2], [1, 3], [5, 2]])
-    assert sorted(order) == [0, 1, 2, 3]
+    monkeypatch.setattr(prompt_tree, "TREE_ROWS", 2)
+    # trees of two sorted rows, the smaller tree first, the last tree of one row last whatever its size
+    assert tree_order([[5, 1, 1], [1, 2, 3], [9], [1, 2, 4], [5, 2, 2]]) == [1, 3, 0, 4, 2]
 
 
 def counting_packed_passes(monkeypatch) -> list:
