@@ -5,8 +5,10 @@ that would not reach the threshold)."""
 import pytest
 
 from bench.generative import load_for_inference
+from prompts.build import build_task, load_split
+from prompts.tasks import get_task
 from sft import label_scoring, prompt_tree
-from sft.label_scoring import score_and_answer
+from sft.label_scoring import common_prefix_length, prompt_ids, score_and_answer
 from sft.prompt_tree import can_pack, prefix_tree, tree_order
 from sft.trunk import TrunkTape, adapter_boundary
 from tests.helpers import mushroom_records
@@ -39,6 +41,14 @@ def counting_packed_passes(monkeypatch) -> list:
     return calls
 
 
+def assert_same_scores(expected: list[dict], got: list[dict]) -> None:
+    """Every record's label scores within 1e-4, and the same label best."""
+    assert len(expected) == len(got)
+    for a, b in zip(expected, got):
+        assert a == pytest.approx(b, abs=1e-4)
+        assert max(a, key=a.get) == max(b, key=b.get)
+
+
 def scored(model, tokenizer, records, monkeypatch, packing: bool, answer_tokens: int = 6):
     """score_and_answer with packing on (whatever share the trees hold: these few records share less than the
     threshold asks) or off."""
@@ -59,9 +69,7 @@ def test_a_packed_pass_scores_and_answers_as_the_prompts_side_by_side(smollm2, m
     assert calls == []
     scores, answers, _, _ = scored(model, tokenizer, records, monkeypatch, True)
     assert calls == [8, 8, 4]
-    for a, b in zip(plain_scores, scores):
-        assert a == pytest.approx(b, abs=1e-4)
-        assert max(a, key=a.get) == max(b, key=b.get)
+    assert_same_scores(plain_scores, scores)
     assert answers == plain_answers
 
 
@@ -84,18 +92,12 @@ def test_a_replay_of_a_packed_pass_equals_the_whole_model(lora_run, smollm2, mon
     whole_scores, whole_answers, _, _ = scored(tuned, tokenizer, records, monkeypatch, True)
     scores, answers, _, _ = scored(tape.replaying(tuned), tokenizer, records, monkeypatch, True)
     assert len(calls) == 9
-    for a, b in zip(whole_scores, scores):
-        assert a == pytest.approx(b, abs=1e-4)
-        assert max(a, key=a.get) == max(b, key=b.get)
+    assert_same_scores(whole_scores, scores)
     assert answers == whole_answers
 
 
 def test_packing_is_chosen_where_the_prompts_share_openings(smollm2, monkeypatch):
     """Whole-split mushroom prompts share half their own tokens in trees of 8; tweets next to nothing."""
-    from prompts.build import build_task, load_split
-    from prompts.tasks import get_task
-    from sft.label_scoring import common_prefix_length, prompt_ids
-
     _, tokenizer = smollm2
     shares = {}
     for task in ("mushroom", "tweets"):
