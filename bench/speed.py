@@ -54,7 +54,7 @@ from sft.config import build_config
 from sft.experiment import load_experiment
 from sft.label_scoring import common_prefix_length, completion_texts, prompt_ids, score_labels
 from sft.models import load_tokenizer, resolve_model
-from sft.prompt_tree import PACK_AT_MOST, TREE_ROWS, tree_share
+from sft.prompt_tree import PACK_AT_MOST, TREE_ROWS, tree_plan
 from sft.train import build_sft_trainer
 from sft.trainer_args import lora_config
 from sft.trunk import decoder_layers
@@ -319,7 +319,7 @@ def measure_prompt_trees(task: str, model, tokenizer, device: str, examples: int
     records = records[: examples or None]
     prompts = prompt_ids(tokenizer, records)
     shared = common_prefix_length(prompts)
-    share = tree_share([p[shared:] for p in prompts])
+    _, share = tree_plan([p[shared:] for p in prompts])
     model = model.to(torch_dtype(pick_precision(device=device)))
     seconds, scores = {}, {}
     for pack in (False, True):

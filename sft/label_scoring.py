@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from prompts.fewshot import MAX_INPUT_TOKENS
 from prompts.format import has_chat_template, prompt_completion, prompt_text, shorten_input
-from sft.prompt_tree import PACK_AT_MOST, can_pack, packed_pass, tree_order, tree_share
+from sft.prompt_tree import PACK_AT_MOST, can_pack, packed_pass, tree_plan
 from sftbench_common import processes
 
 if TYPE_CHECKING:  # torch and transformers load inside the functions
@@ -109,11 +109,11 @@ def prompt_batches(
             prefix_cache = model(
                 input_ids=torch.tensor([prompts[0][:shared]], device=device), use_cache=True, logits_to_keep=1
             ).past_key_values
-    packed = pack and bool(prompts) and can_pack(model)
-    packed = packed and tree_share([p[shared:] for p in prompts]) <= PACK_AT_MOST
-    if packed:
-        order = tree_order([p[shared:] for p in prompts])
-    else:
+    packed = False
+    if pack and prompts and can_pack(model):
+        order, share = tree_plan([p[shared:] for p in prompts])
+        packed = share <= PACK_AT_MOST
+    if not packed:
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     starts = list(range(0, len(order), batch_size))
     if spread:  # several processes (a launcher): this one's groups of batches, each whole

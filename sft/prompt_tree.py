@@ -44,25 +44,18 @@ def prefix_tree(rows: list[list[int]]) -> tuple[list[int], list[list[int]]]:
     return tokens, paths
 
 
-def tree_share(rows: list[list[int]]) -> float:
-    """The share of the rows' tokens their trees hold, the rows in sorted order, TREE_ROWS to a tree."""
-    ordered = sorted(rows)
-    starts = range(0, len(ordered), TREE_ROWS)
-    in_trees = sum(len(prefix_tree(ordered[start : start + TREE_ROWS])[0]) for start in starts)
-    return in_trees / max(1, sum(map(len, rows)))
-
-
-def tree_order(rows: list[list[int]]) -> list[int]:
-    """The rows' indices in trees of TREE_ROWS rows (sorted order), the trees by their size: batches of whole
-    trees then hold trees of like size, which pad little as one batch of the model. A last tree of fewer rows
-    stays last, so every batch of a multiple of TREE_ROWS rows starts at a tree."""
+def tree_plan(rows: list[list[int]]) -> tuple[list[int], float]:
+    """(the rows' indices in trees of TREE_ROWS rows, in sorted order, the trees by their size; the share of the
+    rows' tokens those trees hold). Batches of whole trees then hold trees of like size, which pad little as one
+    batch of the model. A last tree of fewer rows stays last, so every batch of a multiple of TREE_ROWS rows
+    starts at a tree."""
     ordered = sorted(range(len(rows)), key=lambda r: rows[r])
     trees = [ordered[start : start + TREE_ROWS] for start in range(0, len(ordered), TREE_ROWS)]
-    whole = sorted(
-        (tree for tree in trees if len(tree) == TREE_ROWS),
-        key=lambda tree: len(prefix_tree([rows[r] for r in tree])[0]),
-    )
-    return [row for tree in whole + [t for t in trees if len(t) < TREE_ROWS] for row in tree]
+    sizes = [len(prefix_tree([rows[r] for r in tree])[0]) for tree in trees]
+    whole = sorted(((size, tree) for tree, size in zip(trees, sizes) if len(tree) == TREE_ROWS), key=lambda t: t[0])
+    short = [tree for tree in trees if len(tree) < TREE_ROWS]
+    order = [row for tree in [tree for _, tree in whole] + short for row in tree]
+    return order, sum(sizes) / max(1, sum(map(len, rows)))
 
 
 def can_pack(model) -> bool:

@@ -9,7 +9,7 @@ from prompts.build import build_task, load_split
 from prompts.tasks import get_task
 from sft import label_scoring, prompt_tree
 from sft.label_scoring import common_prefix_length, prompt_ids, score_and_answer
-from sft.prompt_tree import can_pack, prefix_tree, tree_order
+from sft.prompt_tree import can_pack, prefix_tree, tree_plan
 from sft.trunk import TrunkTape, adapter_boundary
 from tests.helpers import mushroom_records
 
@@ -26,7 +26,8 @@ def test_the_tree_holds_each_shared_opening_once(monkeypatch):
     assert paths[0] == paths[2] and paths[3] == paths[1][:2]
     monkeypatch.setattr(prompt_tree, "TREE_ROWS", 2)
     # trees of two sorted rows, the smaller tree first, the last tree of one row last whatever its size
-    assert tree_order([[5, 1, 1], [1, 2, 3], [9], [1, 2, 4], [5, 2, 2]]) == [1, 3, 0, 4, 2]
+    order, share = tree_plan([[5, 1, 1], [1, 2, 3], [9], [1, 2, 4], [5, 2, 2]])
+    assert order == [1, 3, 0, 4, 2] and share == (4 + 5 + 1) / 13
 
 
 def counting_packed_passes(monkeypatch) -> list:
@@ -104,5 +105,5 @@ def test_packing_is_chosen_where_the_prompts_share_openings(smollm2, monkeypatch
         build_task(get_task(task))
         prompts = prompt_ids(tokenizer, load_split(task, "test"))
         shared = common_prefix_length(prompts)
-        shares[task] = prompt_tree.tree_share([p[shared:] for p in prompts])
+        _, shares[task] = tree_plan([p[shared:] for p in prompts])
     assert shares["mushroom"] < prompt_tree.PACK_AT_MOST < shares["tweets"]
